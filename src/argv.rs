@@ -1,0 +1,204 @@
+//! Command lines from the config: split into argv like a POSIX shell, with no shell run.
+//!
+//! Upstream splits `check_cmd` and the reconfigure commands with Python's
+//! `shlex.split(cmd)` (POSIX mode, no comments) and runs the result without a shell, so
+//! pipes and redirections need an explicit `sh -c`. We split the same way and, instead of
+//! running the program at load time as upstream does, check that it exists and is
+//! executable.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// A command ready to run: the program and its arguments, never empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Argv {
+    words: Vec<String>,
+}
+
+/// Why a command line cannot be split into an argv.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SplitError {
+    Empty,
+    NoClosingQuotation,
+    NoEscapedCharacter,
+}
+
+impl fmt::Display for SplitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SplitError::Empty => "the command is empty",
+            SplitError::NoClosingQuotation => "no closing quotation",
+            SplitError::NoEscapedCharacter => "a backslash at the end has nothing to escape",
+        })
+    }
+}
+
+impl std::error::Error for SplitError {}
+
+impl Argv {
+    /// Splits `line` like `shlex.split` in POSIX mode.
+    pub fn parse(line: &str) -> Result<Argv, SplitError> {
+        let words = split(line)?;
+        if words.is_empty() {
+            return Err(SplitError::Empty);
+        }
+        Ok(Argv { words })
+    }
+
+    pub fn program(&self) -> &str {
+        &self.words[0]
+    }
+
+    pub fn args(&self) -> &[String] {
+        &self.words[1..]
+    }
+
+    pub fn words(&self) -> &[String] {
+        &self.words
+    }
+
+    /// This command with one more argument, as upstream adds `up`/`down` to a custom
+    /// reconfigure command.
+    pub fn with_arg(&self, arg: &str) -> Argv {
+        let mut words = self.words.clone();
+        words.push(arg.to_string());
+        Argv { words }
+    }
+}
+
+impl fmt::Display for Argv {
+    /// The words joined by spaces, as upstream logs a command (quoting is not shown).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.words.join(" "))
+    }
+}
+
+/// The words of `line`: whitespace separates; `'…'` is literal; in `"…"` a backslash
+/// escapes only `"` and `\`; outside quotes a backslash escapes any character.
+fn split(line: &str) -> Result<Vec<String>, SplitError> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err(SplitError::NoClosingQuotation),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\')) => word.push(c),
+                            Some(c) => {
+                                word.push('\\');
+                                word.push(c);
+                            }
+                            None => return Err(SplitError::NoClosingQuotation),
+                        },
+                        Some(c) => word.push(c),
+                        None => return Err(SplitError::NoClosingQuotation),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some(c) => word.push(c),
+                    None => return Err(SplitError::NoEscapedCharacter),
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+/// Where `program` would be found by `execvp`: a name with a slash is used as it is,
+/// any other is searched for in `$PATH`. The result must be a regular, executable file.
+pub fn find_program(program: &str) -> Result<PathBuf, String> {
+    if program.contains('/') {
+        let path = Path::new(program);
+        return check_executable(path).map(|()| path.to_path_buf());
+    }
+    let search_path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/bin:/bin"));
+    for dir in std::env::split_paths(&search_path) {
+        let candidate = dir.join(program);
+        if check_executable(&candidate).is_ok() {
+            return Ok(candidate);
+        }
+    }
+    Err(format!("program {program:?} is not found in PATH"))
+}
+
+fn check_executable(path: &Path) -> Result<(), String> {
+    let meta = std::fs::metadata(path).map_err(|err| format!("{}: {err}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
+    if meta.permissions().mode() & 0o111 == 0 {
+        return Err(format!("{} is not executable", path.display()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(line: &str) -> Vec<String> {
+        split(line).expect(line)
+    }
+
+    #[test]
+    fn splits_like_python_shlex() {
+        assert_eq!(words("/bin/check  -x  'a b' \"c d\""), ["/bin/check", "-x", "a b", "c d"]);
+        assert_eq!(words(r#"a\ b "x\"y" "p\q" 'r\s'"#), ["a b", "x\"y", "p\\q", "r\\s"]);
+        assert_eq!(words("a''b \"\""), ["ab", ""]);
+        assert_eq!(
+            words("sh -c 'exit 3' # not a comment"),
+            ["sh", "-c", "exit 3", "#", "not", "a", "comment"]
+        );
+    }
+
+    #[test]
+    fn rejects_what_python_rejects() {
+        assert_eq!(Argv::parse("   "), Err(SplitError::Empty));
+        assert_eq!(Argv::parse("a 'b"), Err(SplitError::NoClosingQuotation));
+        assert_eq!(Argv::parse("a \"b"), Err(SplitError::NoClosingQuotation));
+        assert_eq!(Argv::parse("a \\"), Err(SplitError::NoEscapedCharacter));
+    }
+
+    #[test]
+    fn finds_programs_in_path_and_by_path() {
+        assert!(find_program("sh").is_ok());
+        assert!(find_program("/bin/sh").is_ok());
+        assert!(find_program("/nonexistent/foo").is_err());
+        assert!(find_program("no-such-program-anywhere").is_err());
+        assert!(find_program("/etc/passwd").unwrap_err().contains("not executable"));
+        assert!(find_program("/etc").unwrap_err().contains("not a regular file"));
+    }
+}

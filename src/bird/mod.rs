@@ -1,0 +1,3 @@
+//! Everything that touches Bird: the prefix file it includes.
+
+pub mod file;

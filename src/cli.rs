@@ -1,0 +1,142 @@
+//! Command-line flags, as upstream's docopt usage defines them.
+
+use std::path::PathBuf;
+
+use crate::config::{ServiceSource, Sources};
+
+pub const USAGE: &str = "Usage:
+    anycast-healthchecker [ -f <file> -c -p -P ] [ -d <directory> | -F <file> ]";
+
+pub const HELP: &str = "A simple healthchecker for Anycasted services.
+
+Usage:
+    anycast-healthchecker [ -f <file> -c -p -P ] [ -d <directory> | -F <file> ]
+
+Options:
+    -f, --file=<file>          read settings from <file>
+                               [default: /etc/anycast-healthchecker.conf]
+    -d, --dir=<dir>            read settings for service checks from files
+                               under <dir> directory
+                               [default: /etc/anycast-healthchecker.d]
+    -F, --service-file=<file>  read <file> for settings of a single service
+                               check
+    -c, --check                perform a sanity check on configuration
+    -p, --print                show default settings for anycast-healthchecker
+                               and service checks
+    -P, --print-conf           show running configuration with default settings
+                               applied
+    -v, --version              show version
+    -h, --help                 show this screen";
+
+const DEFAULT_FILE: &str = "/etc/anycast-healthchecker.conf";
+const DEFAULT_DIR: &str = "/etc/anycast-healthchecker.d";
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Help,
+    Version,
+    PrintDefaults,
+    Check(Sources),
+    PrintConf(Sources),
+    Run(Sources),
+}
+
+/// Parses the arguments after the program name. An error is a usage error.
+pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Action, String> {
+    use lexopt::prelude::*;
+
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut file = None;
+    let mut dir = None;
+    let mut service_file = None;
+    let (mut check, mut print, mut print_conf, mut version, mut help) = (false, false, false, false, false);
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        match arg {
+            Short('f') | Long("file") => file = Some(path_value(&mut parser)?),
+            Short('d') | Long("dir") => dir = Some(path_value(&mut parser)?),
+            Short('F') | Long("service-file") => service_file = Some(path_value(&mut parser)?),
+            Short('c') | Long("check") => check = true,
+            Short('p') | Long("print") => print = true,
+            Short('P') | Long("print-conf") => print_conf = true,
+            Short('v') | Long("version") => version = true,
+            Short('h') | Long("help") => help = true,
+            other => return Err(other.unexpected().to_string()),
+        }
+    }
+    if help {
+        return Ok(Action::Help);
+    }
+    if version {
+        return Ok(Action::Version);
+    }
+    let services = match (dir, service_file) {
+        (Some(_), Some(_)) => return Err("-d/--dir and -F/--service-file exclude each other".into()),
+        (None, Some(file)) => ServiceSource::File(file),
+        (dir, None) => ServiceSource::Dir(dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DIR))),
+    };
+    let sources = Sources { main: file.unwrap_or_else(|| PathBuf::from(DEFAULT_FILE)), services };
+    Ok(if print {
+        Action::PrintDefaults
+    } else if check {
+        Action::Check(sources)
+    } else if print_conf {
+        Action::PrintConf(sources)
+    } else {
+        Action::Run(sources)
+    })
+}
+
+fn path_value(parser: &mut lexopt::Parser) -> Result<PathBuf, String> {
+    let value = parser.value().map_err(|e| e.to_string())?;
+    if value.is_empty() {
+        return Err("an empty path was given".into());
+    }
+    Ok(PathBuf::from(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action(args: &[&str]) -> Result<Action, String> {
+        parse(args.iter().map(std::ffi::OsString::from))
+    }
+
+    fn sources(main: &str, services: ServiceSource) -> Sources {
+        Sources { main: main.into(), services }
+    }
+
+    #[test]
+    fn defaults_match_upstream() {
+        let expected = sources(DEFAULT_FILE, ServiceSource::Dir(DEFAULT_DIR.into()));
+        assert_eq!(action(&[]), Ok(Action::Run(expected)));
+    }
+
+    #[test]
+    fn short_long_and_attached_values() {
+        let expected = sources("a.conf", ServiceSource::File("s.conf".into()));
+        assert_eq!(action(&["-f", "a.conf", "-F", "s.conf", "-c"]), Ok(Action::Check(expected.clone())));
+        assert_eq!(
+            action(&["--file=a.conf", "--service-file", "s.conf", "--check"]),
+            Ok(Action::Check(expected.clone()))
+        );
+        assert_eq!(action(&["-fa.conf", "-Fs.conf", "-P"]), Ok(Action::PrintConf(expected)));
+    }
+
+    #[test]
+    fn mode_precedence() {
+        assert_eq!(action(&["-c", "-P"]).map(|a| matches!(a, Action::Check(_))), Ok(true));
+        assert_eq!(action(&["-c", "-p"]), Ok(Action::PrintDefaults));
+        assert_eq!(action(&["-p", "-v"]), Ok(Action::Version));
+        assert_eq!(action(&["-v", "-h"]), Ok(Action::Help));
+    }
+
+    #[test]
+    fn usage_errors() {
+        assert!(action(&["-d", "x", "-F", "y"]).unwrap_err().contains("exclude"));
+        assert!(action(&["-x"]).is_err());
+        assert!(action(&["stray"]).is_err());
+        assert!(action(&["-f"]).is_err());
+    }
+}

@@ -1,0 +1,246 @@
+//! The `[daemon]` section: typed settings and their rules.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::error::ConfigError;
+use super::service::{command, parse_prefix};
+use super::value::{parse_float, Fields};
+use crate::argv::Argv;
+use crate::prefix::{IpPrefix, IpVersion};
+
+/// Python `logging` level names upstream accepts for `loglevel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    NotSet,
+    Debug,
+    Info,
+    Warning,
+    Error,
+    Critical,
+}
+
+/// The Bird file and reload settings of one IP version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BirdSettings {
+    pub version: IpVersion,
+    /// The prefix file as configured (it may be a symbolic link).
+    pub conf: PathBuf,
+    pub variable: String,
+    pub reconfigure_cmd: Argv,
+    pub dummy_ip_prefix: IpPrefix,
+    pub keep_changes: bool,
+    pub changes_counter: u32,
+}
+
+/// Logging destinations and formats, as upstream's keys set them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogSettings {
+    pub level: LogLevel,
+    pub file: Option<PathBuf>,
+    pub stderr_file: Option<PathBuf>,
+    pub server: Option<String>,
+    pub server_port: u16,
+    pub stderr_log_server: bool,
+    pub json_stdout: bool,
+    pub json_log_file: bool,
+    pub json_log_server: bool,
+    pub max_bytes: u64,
+    pub backups: u32,
+    pub format_journalctl: bool,
+}
+
+/// The Prometheus textfile exporter's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrometheusSettings {
+    pub enabled: bool,
+    pub textfile_dir: PathBuf,
+    pub interval: Duration,
+}
+
+/// Everything in `[daemon]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Daemon {
+    pub pidfile: PathBuf,
+    /// The enabled IP versions' Bird settings: `ipv4` first, then `ipv6`.
+    pub bird: Vec<BirdSettings>,
+    pub purge_ip_prefixes: bool,
+    pub splay_startup: Option<Duration>,
+    pub log: LogSettings,
+    pub prometheus: PrometheusSettings,
+}
+
+impl Daemon {
+    pub fn bird(&self, version: IpVersion) -> Option<&BirdSettings> {
+        self.bird.iter().find(|b| b.version == version)
+    }
+}
+
+pub fn parse_daemon(fields: &Fields) -> Result<Daemon, ConfigError> {
+    let pidfile = file_in_existing_dir(fields, "pidfile")?;
+    let log = parse_log(fields)?;
+    let ipv4 = fields.boolean("ipv4")?;
+    let ipv6 = fields.boolean("ipv6")?;
+    let mut bird = Vec::new();
+    for (version, enabled) in [(IpVersion::V4, ipv4), (IpVersion::V6, ipv6)] {
+        let settings = parse_bird(fields, version)?;
+        if enabled {
+            bird.push(settings?);
+        }
+    }
+    let purge_ip_prefixes = fields.boolean("purge_ip_prefixes")?;
+    let splay_startup = match fields.get("splay_startup") {
+        None => None,
+        Some(resolved) => {
+            let seconds =
+                parse_float(&resolved.value).filter(|s| s.is_finite() && *s >= 0.0).ok_or_else(|| {
+                    fields.error("splay_startup", "must be a finite number of seconds, 0 or more")
+                })?;
+            Some(Duration::from_secs_f64(seconds))
+        }
+    };
+    let prometheus = PrometheusSettings {
+        enabled: fields.boolean("prometheus_exporter")?,
+        textfile_dir: PathBuf::from(non_empty(fields, "prometheus_collector_textfile_dir")?),
+        interval: Duration::from_secs(positive_u64(fields, "prometheus_exporter_interval")?),
+    };
+    Ok(Daemon { pidfile, bird, purge_ip_prefixes, splay_startup, log, prometheus })
+}
+
+/// The settings of one version. Types are checked for both versions; the rest only for
+/// an enabled one (the inner result), as upstream does.
+fn parse_bird(fields: &Fields, version: IpVersion) -> Result<Result<BirdSettings, ConfigError>, ConfigError> {
+    let (conf, variable, cmd, dummy, keep, counter) = match version {
+        IpVersion::V4 => (
+            "bird_conf",
+            "bird_variable",
+            "bird_reconfigure_cmd",
+            "dummy_ip_prefix",
+            "bird_keep_changes",
+            "bird_changes_counter",
+        ),
+        IpVersion::V6 => (
+            "bird6_conf",
+            "bird6_variable",
+            "bird6_reconfigure_cmd",
+            "dummy_ip6_prefix",
+            "bird6_keep_changes",
+            "bird6_changes_counter",
+        ),
+    };
+    let keep_changes = fields.boolean(keep)?;
+    // Upstream keeps one file for a counter of 0; we keep that meaning.
+    let changes_counter = fields.integer(counter, 0, i64::from(u32::MAX))?.max(1) as u32;
+    let enabled = || -> Result<BirdSettings, ConfigError> {
+        let conf = file_in_existing_dir(fields, conf)?;
+        let variable_name = fields.string(variable)?.to_string();
+        if !is_bird_symbol(&variable_name) {
+            return Err(
+                fields.error(variable, "must be a Bird symbol: a letter or '_' then letters, digits or '_'")
+            );
+        }
+        let reconfigure_cmd = command(fields, cmd)?;
+        let dummy_ip_prefix = parse_prefix(fields.string(dummy)?).map_err(|why| fields.error(dummy, why))?;
+        if dummy_ip_prefix.version() != version {
+            return Err(fields.error(dummy, format!("must be an {version} prefix")));
+        }
+        Ok(BirdSettings {
+            version,
+            conf,
+            variable: variable_name,
+            reconfigure_cmd,
+            dummy_ip_prefix,
+            keep_changes,
+            changes_counter,
+        })
+    };
+    Ok(enabled())
+}
+
+fn parse_log(fields: &Fields) -> Result<LogSettings, ConfigError> {
+    let level = match fields.string("loglevel")?.to_ascii_lowercase().as_str() {
+        "notset" => LogLevel::NotSet,
+        "debug" => LogLevel::Debug,
+        "info" => LogLevel::Info,
+        "warning" | "warn" => LogLevel::Warning,
+        "error" => LogLevel::Error,
+        "critical" | "fatal" => LogLevel::Critical,
+        _ => {
+            return Err(fields.error("loglevel", "is not a log level (debug, info, warning, error, critical)"))
+        }
+    };
+    let file = optional_file(fields, "log_file")?;
+    let stderr_file = optional_file(fields, "stderr_file")?;
+    let server = match fields.optional_string("log_server") {
+        Some("") => return Err(fields.error("log_server", "is empty: name a host or IP address")),
+        other => other.map(str::to_string),
+    };
+    let server_port = fields.integer("log_server_port", 1, 65535)? as u16;
+    let stderr_log_server = fields.optional_boolean("stderr_log_server")?.unwrap_or(false);
+    if stderr_log_server && server.is_none() {
+        return Err(fields.error("stderr_log_server", "is set but log_server is not: name the syslog server"));
+    }
+    Ok(LogSettings {
+        level,
+        file,
+        stderr_file,
+        server,
+        server_port,
+        stderr_log_server,
+        json_stdout: fields.boolean("json_stdout")?,
+        json_log_file: fields.boolean("json_log_file")?,
+        json_log_server: fields.boolean("json_log_server")?,
+        max_bytes: fields.integer("log_maxbytes", 0, i64::MAX)? as u64,
+        backups: fields.integer("log_backups", 0, i64::from(u32::MAX))? as u32,
+        format_journalctl: fields.boolean("log_format_journalctl")?,
+    })
+}
+
+fn non_empty<'a>(fields: &'a Fields, key: &str) -> Result<&'a str, ConfigError> {
+    match fields.string(key)? {
+        "" => Err(fields.error(key, "is empty")),
+        text => Ok(text),
+    }
+}
+
+fn positive_u64(fields: &Fields, key: &str) -> Result<u64, ConfigError> {
+    Ok(fields.integer(key, 1, i64::MAX)? as u64)
+}
+
+fn optional_file(fields: &Fields, key: &str) -> Result<Option<PathBuf>, ConfigError> {
+    match fields.get(key) {
+        None => Ok(None),
+        Some(_) => file_in_existing_dir(fields, key).map(Some),
+    }
+}
+
+/// A file whose directory exists (we create files, not directories). A relative name is
+/// taken from the working directory at load time and made absolute, so that it keeps
+/// its meaning whatever the daemon does later.
+fn file_in_existing_dir(fields: &Fields, key: &str) -> Result<PathBuf, ConfigError> {
+    let path = absolute(Path::new(non_empty(fields, key)?))
+        .map_err(|err| fields.error(key, format!("cannot be made absolute: {err}")))?;
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    if !dir.is_dir() {
+        return Err(fields.error(key, format!("directory {} does not exist", dir.display())));
+    }
+    if path.is_dir() {
+        return Err(fields.error(key, "is a directory, not a file"));
+    }
+    Ok(path)
+}
+
+/// `path` joined to the working directory if it is relative.
+pub fn absolute(path: &Path) -> std::io::Result<PathBuf> {
+    if path.is_absolute() {
+        return Ok(path.to_path_buf());
+    }
+    Ok(std::env::current_dir()?.join(path))
+}
+
+/// A name Bird's lexer reads as one symbol.
+fn is_bird_symbol(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}

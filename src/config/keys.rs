@@ -1,0 +1,95 @@
+//! Every configuration key we know, with its built-in default.
+//!
+//! The lists are in upstream's order, which `-p` prints; our extensions come last in
+//! each section and default to upstream's behaviour.
+
+/// A known key and its default (`None`: no default, the key is optional or required).
+pub struct Key {
+    pub name: &'static str,
+    pub default: Option<&'static str>,
+}
+
+const fn key(name: &'static str, default: &'static str) -> Key {
+    Key { name, default: Some(default) }
+}
+
+const fn no_default(name: &'static str) -> Key {
+    Key { name, default: None }
+}
+
+/// Keys of a service section; their defaults live in `[DEFAULT]`.
+pub const SERVICE_KEYS: &[Key] = &[
+    key("interface", "lo"),
+    key("check_interval", "10"),
+    key("check_timeout", "2"),
+    key("check_rise", "2"),
+    key("check_fail", "2"),
+    key("check_disabled", "true"),
+    key("on_disabled", "withdraw"),
+    key("ip_check_disabled", "false"),
+    key("custom_bird_reconfigure_cmd_timeout", "2"),
+    // Extension (upstream #27/#28): what happens to the prefixes when the daemon stops.
+    key("on_exit", "keep"),
+    no_default("check_cmd"),
+    no_default("ip_prefix"),
+    no_default("custom_bird_reconfigure_cmd"),
+];
+
+/// Keys of the `[daemon]` section.
+pub const DAEMON_KEYS: &[Key] = &[
+    key("ipv4", "true"),
+    key("ipv6", "false"),
+    key("bird_conf", "/var/lib/anycast-healthchecker/anycast-prefixes.conf"),
+    key("bird6_conf", "/var/lib/anycast-healthchecker/6/anycast-prefixes.conf"),
+    key("bird_variable", "ACAST_PS_ADVERTISE"),
+    key("bird6_variable", "ACAST6_PS_ADVERTISE"),
+    key("bird_reconfigure_cmd", "sudo /usr/sbin/birdc configure"),
+    key("bird6_reconfigure_cmd", "sudo /usr/sbin/birdc6 configure"),
+    key("dummy_ip_prefix", "10.189.200.255/32"),
+    key("dummy_ip6_prefix", "2001:db8::1/128"),
+    key("bird_keep_changes", "false"),
+    key("bird6_keep_changes", "false"),
+    key("bird_changes_counter", "128"),
+    key("bird6_changes_counter", "128"),
+    key("purge_ip_prefixes", "false"),
+    key("pidfile", "/var/run/anycast-healthchecker/anycast-healthchecker.pid"),
+    key("loglevel", "debug"),
+    key("log_server_port", "514"),
+    key("json_stdout", "false"),
+    key("json_log_file", "false"),
+    key("json_log_server", "false"),
+    key("log_maxbytes", "104857600"),
+    key("log_backups", "8"),
+    key("log_format_journalctl", "false"),
+    key("prometheus_exporter", "false"),
+    key("prometheus_collector_textfile_dir", "/var/cache/textfile_collector/"),
+    key("prometheus_exporter_interval", "10"),
+    no_default("log_file"),
+    no_default("stderr_file"),
+    no_default("log_server"),
+    no_default("stderr_log_server"),
+    no_default("splay_startup"),
+];
+
+pub fn is_service_key(name: &str) -> bool {
+    SERVICE_KEYS.iter().any(|k| k.name == name)
+}
+
+pub fn is_daemon_key(name: &str) -> bool {
+    DAEMON_KEYS.iter().any(|k| k.name == name)
+}
+
+/// The `-p` output: the built-in defaults in upstream's layout.
+pub fn print_defaults() -> String {
+    let mut out = String::new();
+    for (section, keys) in [("DEFAULT", SERVICE_KEYS), ("daemon", DAEMON_KEYS)] {
+        out.push_str(&format!("[{section}]\n"));
+        for key in keys {
+            if let Some(default) = key.default {
+                out.push_str(&format!("{} = {default}\n", key.name));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}

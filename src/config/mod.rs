@@ -1,0 +1,236 @@
+//! The configuration: which files are read, how they merge, and the typed, validated
+//! result. Loading has no side effects: it creates no file and runs no program, so
+//! `-c` and `-P` are safe to run anywhere.
+
+mod daemon;
+mod error;
+mod ini;
+mod keys;
+mod service;
+mod value;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+pub use daemon::{absolute, BirdSettings, Daemon, LogLevel, LogSettings, PrometheusSettings};
+pub use error::{ConfigError, Origin};
+pub use keys::print_defaults;
+pub use service::{OnDisabled, OnExit, Service};
+
+use crate::prefix::IpPrefix;
+use ini::{Ini, DEFAULT_SECTION};
+use service::EnabledVersions;
+use value::Fields;
+
+/// The section that holds daemon settings; every other section is a service.
+pub const DAEMON_SECTION: &str = "daemon";
+
+/// Where the service sections come from: every `*.conf` in a directory (`-d`), or one
+/// file (`-F`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceSource {
+    Dir(PathBuf),
+    File(PathBuf),
+}
+
+/// The files to read: the main file (`-f`) and the service files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sources {
+    pub main: PathBuf,
+    pub services: ServiceSource,
+}
+
+/// A loaded, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub daemon: Daemon,
+    /// In the order their sections were first read.
+    pub services: Vec<Service>,
+    ini: Ini,
+}
+
+/// A configuration and what was odd about it but not wrong.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<String>,
+}
+
+/// Reads, merges and validates the configuration named by `sources`.
+pub fn load(sources: &Sources) -> Result<Loaded, ConfigError> {
+    let mut ini = Ini::default();
+    for key in keys::SERVICE_KEYS {
+        if let Some(default) = key.default {
+            ini.set_default(DEFAULT_SECTION, key.name, default);
+        }
+    }
+    for key in keys::DAEMON_KEYS {
+        if let Some(default) = key.default {
+            ini.set_default(DAEMON_SECTION, key.name, default);
+        }
+    }
+    for file in files_to_read(sources)? {
+        ini.read_file(&file)?;
+    }
+    let mut warnings = unknown_key_warnings(&ini);
+    let (daemon, services) = validate(&ini, &mut warnings)?;
+    Ok(Loaded { config: Config { daemon, services, ini }, warnings })
+}
+
+/// The main file, then the service file or the directory's `*.conf` files in sorted
+/// order (upstream's order is the directory's, so an override between files could win
+/// or lose from one host to the next).
+fn files_to_read(sources: &Sources) -> Result<Vec<PathBuf>, ConfigError> {
+    let mut files = Vec::new();
+    if !sources.main.is_file() {
+        return Err(ConfigError::in_file(
+            &sources.main,
+            "configuration file does not exist or is not a regular file",
+        ));
+    }
+    files.push(sources.main.clone());
+    match &sources.services {
+        ServiceSource::File(file) => {
+            if !file.is_file() {
+                return Err(ConfigError::in_file(
+                    file,
+                    "service configuration file does not exist or is not a regular file",
+                ));
+            }
+            files.push(file.clone());
+        }
+        ServiceSource::Dir(dir) => {
+            if !dir.is_dir() {
+                return Err(ConfigError::in_file(
+                    dir,
+                    "directory with configuration files for service checks does not exist",
+                ));
+            }
+            let entries = std::fs::read_dir(dir)
+                .map_err(|err| ConfigError::in_file(dir, format!("cannot list directory: {err}")))?;
+            let mut found = Vec::new();
+            for entry in entries {
+                let entry = entry
+                    .map_err(|err| ConfigError::in_file(dir, format!("cannot list directory: {err}")))?;
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.ends_with(".conf") && !name.starts_with('.') && entry.path().is_file() {
+                    found.push(entry.path());
+                }
+            }
+            found.sort();
+            files.extend(found);
+        }
+    }
+    Ok(files)
+}
+
+/// A warning for each key that nothing uses: a typo like `chek_cmd` must not pass
+/// unnoticed (upstream ignores it silently). A key that a `%(name)s` refers to is used.
+fn unknown_key_warnings(ini: &Ini) -> Vec<String> {
+    let sections: Vec<&str> = std::iter::once(DEFAULT_SECTION).chain(ini.section_names()).collect();
+    let referenced: HashSet<String> = sections
+        .iter()
+        .flat_map(|section| ini.own_entries(section))
+        .flat_map(|entry| ini::references(&entry.raw))
+        .collect();
+    let mut warnings = Vec::new();
+    for section in sections {
+        let known: fn(&str) -> bool = match section {
+            DEFAULT_SECTION => |key| keys::is_service_key(key) || keys::is_daemon_key(key),
+            DAEMON_SECTION => keys::is_daemon_key,
+            _ => keys::is_service_key,
+        };
+        for entry in ini.own_entries(section) {
+            if !known(&entry.key) && !referenced.contains(&entry.key) {
+                let warning = ConfigError::new("unknown key, ignored")
+                    .origin(entry.origin.clone())
+                    .section(section)
+                    .key(&entry.key);
+                warnings.push(warning.to_string());
+            }
+        }
+    }
+    warnings
+}
+
+fn validate(ini: &Ini, warnings: &mut Vec<String>) -> Result<(Daemon, Vec<Service>), ConfigError> {
+    let daemon_fields = fields(ini, DAEMON_SECTION)?;
+    let daemon = daemon::parse_daemon(&daemon_fields)?;
+    let service_names: Vec<&str> = ini.section_names().filter(|name| *name != DAEMON_SECTION).collect();
+    if daemon.bird.is_empty() && !service_names.is_empty() {
+        return Err(
+            daemon_fields.error("ipv4", "ipv4 and ipv6 are both false, so no service can be announced")
+        );
+    }
+    let enabled = EnabledVersions {
+        ipv4: daemon.bird(crate::prefix::IpVersion::V4).is_some(),
+        ipv6: daemon.bird(crate::prefix::IpVersion::V6).is_some(),
+    };
+    let dummies: Vec<IpPrefix> = daemon.bird.iter().map(|b| b.dummy_ip_prefix).collect();
+    let mut owners: HashMap<IpPrefix, String> = HashMap::new();
+    let mut services = Vec::new();
+    for name in service_names {
+        let fields = fields(ini, name)?;
+        let service = service::parse_service(&fields, &enabled, warnings)?;
+        for prefix in &service.ip_prefixes {
+            if dummies.contains(prefix) {
+                return Err(fields
+                    .error("ip_prefix", format!("{prefix} is the dummy prefix, which is always announced")));
+            }
+            if let Some(other) = owners.insert(*prefix, name.to_string()) {
+                return Err(fields.error("ip_prefix", format!("{prefix} is also used by service [{other}]")));
+            }
+        }
+        services.push(service);
+    }
+    Ok((daemon, services))
+}
+
+/// The resolved keys of `section`, knowing which file the section was written in.
+fn fields(ini: &Ini, section: &str) -> Result<Fields, ConfigError> {
+    let origin = ini
+        .own_entries(section)
+        .iter()
+        .map(|entry| entry.origin.clone())
+        .find(|origin| matches!(origin, Origin::File(_)));
+    Ok(Fields::new(section, ini.resolve(section)?, origin))
+}
+
+impl Config {
+    /// The `-P` output: the merged, interpolated configuration, `[DEFAULT]` first, then
+    /// `[daemon]`, then the services; each section's own keys, then inherited ones.
+    /// Prefixes are shown normalised, as the daemon uses them.
+    pub fn print_conf(&self) -> Result<String, ConfigError> {
+        let mut out = String::new();
+        let sections = std::iter::once(DEFAULT_SECTION).chain(self.ini.section_names());
+        for section in sections {
+            out.push_str(&format!("[{section}]\n"));
+            for resolved in self.ini.resolve(section)? {
+                let value = self.normalised(section, &resolved.key).unwrap_or(resolved.value);
+                out.push_str(&format!("{} = {value}\n", resolved.key));
+            }
+            out.push('\n');
+        }
+        Ok(out)
+    }
+
+    fn normalised(&self, section: &str, key: &str) -> Option<String> {
+        let join =
+            |prefixes: &[IpPrefix]| prefixes.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        match (section, key) {
+            (DAEMON_SECTION, "dummy_ip_prefix") => {
+                self.daemon.bird(crate::prefix::IpVersion::V4).map(|b| b.dummy_ip_prefix.to_string())
+            }
+            (DAEMON_SECTION, "dummy_ip6_prefix") => {
+                self.daemon.bird(crate::prefix::IpVersion::V6).map(|b| b.dummy_ip_prefix.to_string())
+            }
+            (_, "ip_prefix") => self.service(section).map(|s| join(&s.ip_prefixes)),
+            _ => None,
+        }
+    }
+
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name == name)
+    }
+}

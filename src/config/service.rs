@@ -1,0 +1,182 @@
+//! A service section: its typed settings and every rule a section must pass.
+
+use std::time::Duration;
+
+use super::error::ConfigError;
+use super::value::Fields;
+use crate::argv::{find_program, Argv};
+use crate::prefix::{IpPrefix, IpVersion, PrefixError};
+
+/// What to do with a service's prefixes while its check is disabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDisabled {
+    Withdraw,
+    Advertise,
+}
+
+/// What to do with a service's prefixes when the daemon stops (extension; upstream keeps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnExit {
+    Keep,
+    Withdraw,
+    Advertise,
+}
+
+/// One health-checked service, as configured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub name: String,
+    pub check_cmd: Argv,
+    pub check_interval: Duration,
+    pub check_timeout: Duration,
+    pub check_rise: u32,
+    pub check_fail: u32,
+    pub check_disabled: bool,
+    pub on_disabled: OnDisabled,
+    /// One or more prefixes, all advertised or withdrawn together (extension: upstream
+    /// takes exactly one).
+    pub ip_prefixes: Vec<IpPrefix>,
+    pub interface: String,
+    pub ip_check_disabled: bool,
+    pub custom_bird_reconfigure_cmd: Option<Argv>,
+    pub custom_bird_reconfigure_cmd_timeout: Duration,
+    pub on_exit: OnExit,
+}
+
+impl Service {
+    /// The IP versions this service has prefixes of.
+    pub fn versions(&self) -> impl Iterator<Item = IpVersion> + '_ {
+        IpVersion::ALL.into_iter().filter(|v| self.ip_prefixes.iter().any(|p| p.version() == *v))
+    }
+}
+
+/// Which IP versions the daemon handles, for the version gate on `ip_prefix`.
+pub struct EnabledVersions {
+    pub ipv4: bool,
+    pub ipv6: bool,
+}
+
+/// Reads and checks one service section; warnings go to `warnings`.
+pub fn parse_service(
+    fields: &Fields,
+    enabled: &EnabledVersions,
+    warnings: &mut Vec<String>,
+) -> Result<Service, ConfigError> {
+    let check_cmd = command(fields, "check_cmd")?;
+    let check_interval = fields.seconds("check_interval")?;
+    let check_timeout = fields.seconds("check_timeout")?;
+    if check_timeout >= check_interval {
+        warnings.push(
+            fields
+                .error(
+                    "check_timeout",
+                    format!(
+                        "is not below check_interval ({}s): a slow check delays the next one",
+                        check_interval.as_secs_f64()
+                    ),
+                )
+                .to_string(),
+        );
+    }
+    let check_rise = count(fields, "check_rise")?;
+    let check_fail = count(fields, "check_fail")?;
+    let check_disabled = fields.boolean("check_disabled")?;
+    let on_disabled = match fields.string("on_disabled")? {
+        "withdraw" => OnDisabled::Withdraw,
+        "advertise" => OnDisabled::Advertise,
+        _ => return Err(fields.error("on_disabled", "must be 'withdraw' or 'advertise'")),
+    };
+    let ip_prefixes = ip_prefixes(fields, enabled)?;
+    let ip_check_disabled = fields.boolean("ip_check_disabled")?;
+    let interface = fields.string("interface")?.to_string();
+    if let Err(why) = check_interface_name(&interface) {
+        return Err(fields.error("interface", why));
+    }
+    let custom_bird_reconfigure_cmd_timeout = fields.seconds("custom_bird_reconfigure_cmd_timeout")?;
+    let custom_bird_reconfigure_cmd = match fields.get("custom_bird_reconfigure_cmd") {
+        Some(_) => Some(command(fields, "custom_bird_reconfigure_cmd")?),
+        None => None,
+    };
+    let on_exit = match fields.string("on_exit")? {
+        "keep" => OnExit::Keep,
+        "withdraw" => OnExit::Withdraw,
+        "advertise" => OnExit::Advertise,
+        _ => return Err(fields.error("on_exit", "must be 'keep', 'withdraw' or 'advertise'")),
+    };
+    Ok(Service {
+        name: fields.section().to_string(),
+        check_cmd,
+        check_interval,
+        check_timeout,
+        check_rise,
+        check_fail,
+        check_disabled,
+        on_disabled,
+        ip_prefixes,
+        interface,
+        ip_check_disabled,
+        custom_bird_reconfigure_cmd,
+        custom_bird_reconfigure_cmd_timeout,
+        on_exit,
+    })
+}
+
+/// A command line that splits, whose program exists and is executable. Checked without
+/// running it: `-c` must have no side effects.
+pub fn command(fields: &Fields, key: &str) -> Result<Argv, ConfigError> {
+    let argv = Argv::parse(fields.string(key)?).map_err(|err| fields.error(key, err.to_string()))?;
+    find_program(argv.program()).map_err(|why| fields.error(key, why))?;
+    Ok(argv)
+}
+
+fn count(fields: &Fields, key: &str) -> Result<u32, ConfigError> {
+    let number = fields.integer(key, 1, i64::from(u32::MAX))?;
+    Ok(u32::try_from(number).unwrap_or(u32::MAX))
+}
+
+/// `ip_prefix`: one or more prefixes separated by commas or spaces.
+fn ip_prefixes(fields: &Fields, enabled: &EnabledVersions) -> Result<Vec<IpPrefix>, ConfigError> {
+    let text = fields.string("ip_prefix")?;
+    let mut prefixes: Vec<IpPrefix> = Vec::new();
+    for word in text.split(|c: char| c == ',' || c.is_whitespace()).filter(|w| !w.is_empty()) {
+        let prefix = parse_prefix(word).map_err(|why| fields.error("ip_prefix", why))?;
+        let version_on = match prefix.version() {
+            IpVersion::V4 => enabled.ipv4,
+            IpVersion::V6 => enabled.ipv6,
+        };
+        if !version_on {
+            let flag = if prefix.version() == IpVersion::V4 { "ipv4" } else { "ipv6" };
+            return Err(fields.error(
+                "ip_prefix",
+                format!("{prefix} is an {} prefix but {flag} = false in [daemon]", prefix.version()),
+            ));
+        }
+        if prefixes.contains(&prefix) {
+            return Err(fields.error("ip_prefix", format!("{prefix} is listed twice")));
+        }
+        prefixes.push(prefix);
+    }
+    if prefixes.is_empty() {
+        return Err(fields.error("ip_prefix", "names no prefix"));
+    }
+    Ok(prefixes)
+}
+
+/// A prefix, with an error that says what is wrong with `word`.
+pub fn parse_prefix(word: &str) -> Result<IpPrefix, String> {
+    word.parse().map_err(|err: PrefixError| format!("{word:?}: {err}"))
+}
+
+/// Linux interface names: 1 to 15 bytes, no '/', no white space, not `.` or `..`.
+fn check_interface_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("is empty".into());
+    }
+    if name.len() > 15 {
+        return Err("is longer than 15 bytes, the longest interface name Linux allows".into());
+    }
+    if name.contains('/') || name.contains(char::is_whitespace) || name == "." || name == ".." {
+        return Err("is not a valid interface name".into());
+    }
+    Ok(())
+}
