@@ -8,9 +8,16 @@
 pub mod argv;
 pub mod bird;
 pub mod cli;
+pub mod command;
 pub mod config;
+pub mod daemon;
+pub mod health;
 pub mod localtime;
+pub mod logging;
+pub mod netif;
 pub mod prefix;
+pub mod schedule;
+pub mod service;
 
 /// The program name, used in messages and the Bird file header.
 pub const PROGRAM: &str = "anycast-healthchecker";

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anycast_healthchecker::cli::{self, Action};
 use anycast_healthchecker::config::{self, Loaded, Sources};
+use anycast_healthchecker::daemon;
 use anycast_healthchecker::PROGRAM;
 
 fn main() -> ExitCode {
@@ -40,8 +41,13 @@ fn run(action: Action) -> Result<(), String> {
             print(&text)
         }
         Action::Run(sources) => {
-            load(&sources)?;
-            Err("the daemon is not built yet: use -c, -p or -P".to_string())
+            let loaded = load(&sources)?;
+            if daemon::run(sources, loaded.config) {
+                Ok(())
+            } else {
+                // The daemon has logged why.
+                std::process::exit(1)
+            }
         }
     }
 }

@@ -1,3 +1,9 @@
-//! Everything that touches Bird: the prefix file it includes.
+//! Everything that touches Bird: the prefix file it includes, how that file is stored,
+//! how Bird is told to reload it, and the one thread that does all of it.
 
 pub mod file;
+pub mod reconfigure;
+pub mod store;
+pub mod writer;
+
+pub use writer::{Action, CustomCommand, Event, EventSender, Plan, ServiceRoutes, Writer};

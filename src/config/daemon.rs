@@ -64,6 +64,8 @@ pub struct Daemon {
     pub pidfile: PathBuf,
     /// The enabled IP versions' Bird settings: `ipv4` first, then `ipv6`.
     pub bird: Vec<BirdSettings>,
+    /// How long `bird_reconfigure_cmd`/`bird6_reconfigure_cmd` may run (extension).
+    pub bird_reconfigure_timeout: Duration,
     pub purge_ip_prefixes: bool,
     pub splay_startup: Option<Duration>,
     pub log: LogSettings,
@@ -88,6 +90,7 @@ pub fn parse_daemon(fields: &Fields) -> Result<Daemon, ConfigError> {
             bird.push(settings?);
         }
     }
+    let bird_reconfigure_timeout = fields.seconds("bird_reconfigure_timeout")?;
     let purge_ip_prefixes = fields.boolean("purge_ip_prefixes")?;
     let splay_startup = match fields.get("splay_startup") {
         None => None,
@@ -104,7 +107,7 @@ pub fn parse_daemon(fields: &Fields) -> Result<Daemon, ConfigError> {
         textfile_dir: PathBuf::from(non_empty(fields, "prometheus_collector_textfile_dir")?),
         interval: Duration::from_secs(positive_u64(fields, "prometheus_exporter_interval")?),
     };
-    Ok(Daemon { pidfile, bird, purge_ip_prefixes, splay_startup, log, prometheus })
+    Ok(Daemon { pidfile, bird, bird_reconfigure_timeout, purge_ip_prefixes, splay_startup, log, prometheus })
 }
 
 /// The settings of one version. Types are checked for both versions; the rest only for

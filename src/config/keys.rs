@@ -64,6 +64,8 @@ pub const DAEMON_KEYS: &[Key] = &[
     key("prometheus_exporter", "false"),
     key("prometheus_collector_textfile_dir", "/var/cache/textfile_collector/"),
     key("prometheus_exporter_interval", "10"),
+    // Extension: upstream hard-codes 2 s for the daemon-level reconfigure command.
+    key("bird_reconfigure_timeout", "2"),
     no_default("log_file"),
     no_default("stderr_file"),
     no_default("log_server"),

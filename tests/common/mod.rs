@@ -74,3 +74,262 @@ pub fn stdout(output: &Output) -> String {
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// Waits until `done` holds, polling every 10 ms; panics with `what` after `timeout`.
+pub fn wait_for(what: &str, timeout: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// The prefixes a Bird file lists, normalised, or None if there is no file.
+pub fn file_prefixes(path: &Path) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    Some(anycast_healthchecker::bird::file::parse(&text).prefixes.iter().map(ToString::to_string).collect())
+}
+
+/// A daemon under test: a sandbox with `run/`, `lib/` (the Bird file `lib/4.conf`),
+/// `conf.d/`, and a reconfigure script that logs each call to `reconfigure.log` and
+/// answers like birdc.
+pub struct Setup {
+    pub sandbox: Sandbox,
+}
+
+impl Setup {
+    /// `daemon_extra` is added to `[daemon]`; `defaults` to `[DEFAULT]`.
+    pub fn new(daemon_extra: &str, defaults: &str) -> Setup {
+        let sandbox = Sandbox::new();
+        sandbox.mkdir("run");
+        sandbox.mkdir("lib");
+        sandbox.mkdir("conf.d");
+        let root = sandbox.root().display().to_string();
+        let script = sandbox.write(
+            "reconfigure.sh",
+            &format!(
+                "#!/bin/sh\n\
+                 # Logs each call; fails while 'bird-down' exists, hangs while 'bird-hangs' exists,\n\
+                 # takes 'bird-delay' seconds if that file exists.\n\
+                 echo \"start $*\" >> {root}/reconfigure.log\n\
+                 if [ -e {root}/bird-hangs ]; then exec sleep 1000.{marker}; fi\n\
+                 if [ -e {root}/bird-delay ]; then sleep $(cat {root}/bird-delay); fi\n\
+                 if [ -e {root}/bird-down ]; then echo 'Unable to connect to server control socket' >&2; exit 1; fi\n\
+                 echo \"done $*\" >> {root}/reconfigure.log\n\
+                 echo 'BIRD 2.0.12 ready.'\necho 'Reconfigured'\n",
+                marker = std::process::id()
+            ),
+        );
+        make_executable(&script);
+        let base_defaults = [
+            "check_disabled = false",
+            "ip_check_disabled = true",
+            "check_rise = 1",
+            "check_fail = 1",
+            "check_interval = 0.2",
+            "check_timeout = 1",
+        ];
+        let base_daemon = [
+            format!("pidfile = {root}/run/ahc.pid"),
+            format!("bird_conf = {root}/lib/4.conf"),
+            format!("bird_reconfigure_cmd = {root}/reconfigure.sh"),
+            "loglevel = debug".to_string(),
+        ];
+        sandbox.write(
+            "main.conf",
+            &format!(
+                "[DEFAULT]\n{}\n[daemon]\n{}\n",
+                merge_keys(base_defaults.iter().map(|l| l.to_string()), defaults),
+                merge_keys(base_daemon.into_iter(), daemon_extra)
+            ),
+        );
+        Setup { sandbox }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.sandbox.root()
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.sandbox.path(relative)
+    }
+
+    /// A service whose check passes while the file `flag` exists in the sandbox.
+    pub fn flag_service(&self, name: &str, prefix: &str, flag: &str, extra: &str) {
+        let root = self.root().display();
+        self.service(
+            name,
+            &format!("check_cmd = /bin/sh -c 'test -e {root}/{flag}'\nip_prefix = {prefix}\n{extra}"),
+        );
+    }
+
+    pub fn service(&self, name: &str, body: &str) {
+        self.sandbox.write(&format!("conf.d/{name}.conf"), &format!("[{name}]\n{body}\n"));
+    }
+
+    pub fn remove_service(&self, name: &str) {
+        std::fs::remove_file(self.path(&format!("conf.d/{name}.conf"))).expect("remove service file");
+    }
+
+    pub fn touch(&self, relative: &str) {
+        self.sandbox.write(relative, "");
+    }
+
+    pub fn remove(&self, relative: &str) {
+        let _ = std::fs::remove_file(self.path(relative));
+    }
+
+    pub fn bird_prefixes(&self) -> Vec<String> {
+        file_prefixes(&self.path("lib/4.conf")).unwrap_or_default()
+    }
+
+    /// Waits until the Bird file lists exactly the dummy and `expected` (in any order).
+    pub fn wait_for_prefixes(&self, expected: &[&str], timeout: std::time::Duration) {
+        let mut want: Vec<String> =
+            std::iter::once("10.189.200.255/32").chain(expected.iter().copied()).map(String::from).collect();
+        want.sort();
+        wait_for(&format!("the Bird file to list {want:?}"), timeout, || {
+            let mut have = self.bird_prefixes();
+            have.sort();
+            have == want
+        });
+    }
+
+    /// The lines of reconfigure.log that start with `word` ("start" or "done").
+    pub fn reconfigure_runs(&self, word: &str) -> usize {
+        std::fs::read_to_string(self.path("reconfigure.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with(word))
+            .count()
+    }
+
+    pub fn start(&self) -> DaemonProcess {
+        DaemonProcess::start(self.root(), &["-f", "main.conf", "-d", "conf.d"])
+    }
+}
+
+/// `base` lines with the keys `extra` sets replaced by its lines.
+fn merge_keys(base: impl Iterator<Item = String>, extra: &str) -> String {
+    let key = |line: &str| line.split(['=', ':']).next().unwrap_or("").trim().to_lowercase();
+    let overridden: Vec<String> = extra.lines().map(key).collect();
+    let mut lines: Vec<String> = base.filter(|l| !overridden.contains(&key(l))).collect();
+    lines.extend(extra.lines().map(String::from));
+    lines.join("\n")
+}
+
+pub fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// A running daemon; killed (SIGKILL) and reaped when dropped.
+pub struct DaemonProcess {
+    child: std::process::Child,
+    log: PathBuf,
+}
+
+impl DaemonProcess {
+    pub fn start(dir: &Path, args: &[&str]) -> DaemonProcess {
+        let log = dir.join(format!("daemon-{}.log", unique()));
+        let stderr = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(binary())
+            .args(args)
+            .current_dir(dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start the daemon");
+        DaemonProcess { child, log }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill has no memory effects.
+        unsafe {
+            libc::kill(self.pid(), signal);
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Log lines that contain `text`.
+    pub fn log_count(&self, text: &str) -> usize {
+        self.log().lines().filter(|l| l.contains(text)).count()
+    }
+
+    pub fn wait_for_log(&self, text: &str, timeout: std::time::Duration) {
+        wait_for(&format!("{text:?} in the daemon's log"), timeout, || self.log().contains(text));
+    }
+
+    /// Waits for the daemon to exit; its exit code (None: killed by a signal).
+    pub fn wait_exit(&mut self, timeout: std::time::Duration) -> Option<i32> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            assert!(std::time::Instant::now() < deadline, "the daemon did not exit; log:\n{}", self.log());
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// The daemon's resident memory in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for DaemonProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A number unique within this test process.
+pub fn unique() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Processes whose command line contains `marker`, other than this test process.
+pub fn processes_with(marker: &str) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(marker) && pid != std::process::id() as i32 {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Children of `parent` that have exited but were not reaped.
+pub fn zombie_children(parent: i32) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // "pid (comm) S ppid ...": comm may hold spaces, so split after the last ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else { continue };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.first() == Some(&"Z") && fields.get(1).and_then(|p| p.parse::<i32>().ok()) == Some(parent) {
+            found.push(pid);
+        }
+    }
+    found
+}

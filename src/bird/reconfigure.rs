@@ -1,0 +1,144 @@
+//! Telling Bird to load the new prefix file.
+//!
+//! The daemon-level command (`birdc configure`) succeeds when it exits 0 **and** Bird's
+//! reply says it took the configuration: `Reconfigured` (Bird 1.6 and 2 for a prefix
+//! change), `Reconfiguration in progress` (Bird 3, or Bird 2 when a protocol restarts)
+//! or `Reconfiguration already in progress, queueing new config`. Bird 1.6's birdc exits
+//! 0 on a syntax error, so the exit code alone proves nothing. A custom per-service
+//! command succeeds when it exits 0.
+
+use std::time::Duration;
+
+use crate::argv::Argv;
+use crate::command::{self, Finished, Outcome};
+
+/// The replies that mean Bird accepted the configuration.
+const ACCEPTED: [&str; 3] = [
+    "Reconfigured",
+    "Reconfiguration in progress",
+    "Reconfiguration already in progress, queueing new config",
+];
+
+/// Runs a daemon-level reconfigure command. `Err` holds a one-line reason with Bird's
+/// own words.
+pub fn run_bird_command(argv: &Argv, timeout: Duration) -> Result<(), String> {
+    let done = command::run(argv, timeout);
+    let output = combined_output(&done);
+    match &done.outcome {
+        Outcome::Exited(0) if bird_accepted(&output) => Ok(()),
+        Outcome::Exited(0) => Err(format!(
+            "Bird did not accept the configuration (the prefix file or Bird's configuration is broken): {}",
+            bird_error_text(&output)
+        )),
+        Outcome::Exited(code) => Err(format!(
+            "exit status {code}: Bird is down or we may not reconfigure it (sudo?): {}",
+            bird_error_text(&output)
+        )),
+        other => Err(describe_failure(other, timeout)),
+    }
+}
+
+/// Runs a service's custom command with `up` or `down` appended.
+pub fn run_custom_command(argv: &Argv, direction: &str, timeout: Duration) -> Result<(), String> {
+    let done = command::run(&argv.with_arg(direction), timeout);
+    match &done.outcome {
+        Outcome::Exited(0) => Ok(()),
+        Outcome::Exited(code) => Err(format!("exit status {code}: {}", combined_output(&done).trim())),
+        other => Err(describe_failure(other, timeout)),
+    }
+}
+
+fn describe_failure(outcome: &Outcome, timeout: Duration) -> String {
+    match outcome {
+        Outcome::TimedOut => {
+            format!("timed out after {:.3}s; its process group was killed", timeout.as_secs_f64())
+        }
+        Outcome::Signaled(signal) => format!("killed by signal {signal}"),
+        Outcome::NotStarted(err) => format!("could not be started: {err}"),
+        Outcome::Exited(code) => format!("exit status {code}"),
+    }
+}
+
+fn combined_output(done: &Finished) -> String {
+    let mut text = done.stdout.text();
+    let err = done.stderr.text();
+    if !err.is_empty() {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&err);
+    }
+    text
+}
+
+/// Whether a line of Bird's reply says the configuration was taken.
+pub fn bird_accepted(output: &str) -> bool {
+    output.lines().map(strip_reply_code).any(|line| ACCEPTED.contains(&line))
+}
+
+/// Bird's reply without the greeting and the "Reading configuration" line, on one line.
+pub fn bird_error_text(output: &str) -> String {
+    let lines: Vec<&str> = output
+        .lines()
+        .map(strip_reply_code)
+        .filter(|l| !l.is_empty() && !l.starts_with("BIRD ") && !l.starts_with("Reading configuration from"))
+        .collect();
+    if lines.is_empty() {
+        "no reply".to_string()
+    } else {
+        lines.join(" | ")
+    }
+}
+
+/// `0003 Reconfigured` (the raw socket) and `Reconfigured` (birdc) read the same.
+fn strip_reply_code(line: &str) -> &str {
+    let line = line.trim();
+    match line.get(..5) {
+        Some(head)
+            if head.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+                && matches!(head.as_bytes()[4], b' ' | b'-') =>
+        {
+            line[5..].trim()
+        }
+        _ => line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_accepting_reply_counts() {
+        for reply in [
+            "BIRD 2.0.12 ready.\nReading configuration from a.conf\nReconfigured\n",
+            "BIRD 3.0 ready.\nReading configuration from a.conf\nReconfiguration in progress\n",
+            "Reconfiguration already in progress, queueing new config",
+            "0002-Reading configuration from a.conf\n0003 Reconfigured",
+        ] {
+            assert!(bird_accepted(reply), "{reply}");
+        }
+    }
+
+    #[test]
+    fn errors_are_not_success_and_keep_birds_words() {
+        let reply = "BIRD 1.6.8 ready.\nReading configuration from /d/a.conf\n/d/p.conf:4:5 syntax error\n";
+        assert!(!bird_accepted(reply));
+        assert_eq!(bird_error_text(reply), "/d/p.conf:4:5 syntax error");
+        assert!(!bird_accepted("Reconfigured? no"));
+    }
+
+    #[test]
+    fn commands_are_judged_by_exit_and_reply() {
+        let timeout = Duration::from_secs(5);
+        let ok = Argv::parse("/bin/sh -c 'echo Reconfigured'").unwrap();
+        assert_eq!(run_bird_command(&ok, timeout), Ok(()));
+        let silent = Argv::parse("/bin/true").unwrap();
+        assert!(run_bird_command(&silent, timeout).unwrap_err().contains("did not accept"));
+        let down = Argv::parse("/bin/sh -c 'echo Unable to connect >&2; exit 1'").unwrap();
+        assert!(run_bird_command(&down, timeout).unwrap_err().contains("Unable to connect"));
+        let custom = Argv::parse("/bin/sh -c 'test \"$0\" = up' ").unwrap();
+        assert_eq!(run_custom_command(&custom, "up", timeout), Ok(()));
+        assert!(run_custom_command(&custom, "down", timeout).is_err());
+    }
+}

@@ -1,0 +1,285 @@
+//! Run a child process that cannot hang us: its own process group, a deadline after
+//! which the whole group gets SIGTERM and then SIGKILL, always reaped, and its output
+//! captured up to a bound (the rest is read and thrown away, so the child never blocks
+//! on a full pipe).
+//!
+//! Like upstream's `communicate(timeout)`, a command is finished when it has exited and
+//! closed its output; a background grandchild that keeps the output open holds the check
+//! until its timeout.
+
+use std::collections::HashSet;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::argv::Argv;
+
+/// How much of each stream is kept for the log.
+pub const CAPTURE_LIMIT: usize = 4096;
+
+/// How long a timed-out group has between SIGTERM and SIGKILL.
+const KILL_GRACE: Duration = Duration::from_millis(200);
+
+/// How a command ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// It exited with this status code.
+    Exited(i32),
+    /// A signal ended it (not ours).
+    Signaled(i32),
+    /// It ran past its deadline; its group was killed.
+    TimedOut,
+    /// It could not be started at all.
+    NotStarted(io::Error),
+}
+
+/// A finished command: how it ended, how long it took, and the start of its output.
+#[derive(Debug)]
+pub struct Finished {
+    pub outcome: Outcome,
+    pub duration: Duration,
+    pub stdout: Captured,
+    pub stderr: Captured,
+}
+
+impl Finished {
+    pub fn success(&self) -> bool {
+        matches!(self.outcome, Outcome::Exited(0))
+    }
+}
+
+/// The first [`CAPTURE_LIMIT`] bytes of a stream and how many bytes there were in all.
+#[derive(Debug, Default)]
+pub struct Captured {
+    pub head: Vec<u8>,
+    pub total: u64,
+}
+
+impl Captured {
+    /// The kept bytes as text, marked when the stream was longer.
+    pub fn text(&self) -> String {
+        let mut text = String::from_utf8_lossy(&self.head).trim_end().to_string();
+        if self.total > self.head.len() as u64 {
+            text.push_str(&format!(" [... {} more bytes]", self.total - self.head.len() as u64));
+        }
+        text
+    }
+
+    fn keep(&mut self, bytes: &[u8]) {
+        self.total += bytes.len() as u64;
+        let room = CAPTURE_LIMIT.saturating_sub(self.head.len());
+        self.head.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+}
+
+/// The process groups of the commands running now, so that a stopping daemon can end
+/// them instead of leaving them behind (upstream orphans them).
+static RUNNING: Mutex<Option<HashSet<libc::pid_t>>> = Mutex::new(None);
+
+fn track(group: libc::pid_t, running: bool) {
+    let mut set = RUNNING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let groups = set.get_or_insert_with(HashSet::new);
+    if running {
+        groups.insert(group);
+    } else {
+        groups.remove(&group);
+    }
+}
+
+/// Sends SIGKILL to the process group of every command running now; each `run` then
+/// returns promptly and reaps its child.
+pub fn kill_all_running() {
+    let set = RUNNING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    for group in set.iter().flatten() {
+        signal_group(*group, libc::SIGKILL);
+    }
+}
+
+/// Runs `argv` with no stdin, capturing its output, for at most `timeout`.
+pub fn run(argv: &Argv, timeout: Duration) -> Finished {
+    let started = Instant::now();
+    let deadline = started + timeout;
+    let mut command = Command::new(argv.program());
+    command
+        .args(argv.args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            return Finished {
+                outcome: Outcome::NotStarted(err),
+                duration: started.elapsed(),
+                stdout: Captured::default(),
+                stderr: Captured::default(),
+            }
+        }
+    };
+    let group = child.id() as libc::pid_t;
+    track(group, true);
+    let (stdout, stderr, drained) = drain_until(&mut child, deadline);
+    let outcome = if drained {
+        match wait_until(&mut child, deadline) {
+            Some(status) => outcome_of(status),
+            None => kill_group(&mut child),
+        }
+    } else {
+        kill_group(&mut child)
+    };
+    track(group, false);
+    Finished { outcome, duration: started.elapsed(), stdout, stderr }
+}
+
+fn outcome_of(status: ExitStatus) -> Outcome {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => Outcome::Exited(code),
+        (None, Some(signal)) => Outcome::Signaled(signal),
+        (None, None) => Outcome::Exited(-1),
+    }
+}
+
+/// Reads stdout and stderr until both are closed (true) or the deadline passes (false).
+fn drain_until(child: &mut Child, deadline: Instant) -> (Captured, Captured, bool) {
+    let mut captured = [Captured::default(), Captured::default()];
+    let mut fds: Vec<(RawFd, usize)> = Vec::with_capacity(2);
+    if let Some(out) = &child.stdout {
+        fds.push((out.as_raw_fd(), 0));
+    }
+    if let Some(err) = &child.stderr {
+        fds.push((err.as_raw_fd(), 1));
+    }
+    let mut buffer = [0u8; 16 * 1024];
+    while !fds.is_empty() {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            break;
+        }
+        let mut polled: Vec<libc::pollfd> =
+            fds.iter().map(|(fd, _)| libc::pollfd { fd: *fd, events: libc::POLLIN, revents: 0 }).collect();
+        let millis = remaining.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: `polled` is a valid array of pollfd for the call's duration.
+        let ready = unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, millis) };
+        if ready < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            break;
+        }
+        let mut closed = Vec::new();
+        for (slot, poll) in polled.iter().enumerate() {
+            if poll.revents == 0 {
+                continue;
+            }
+            let (fd, which) = fds[slot];
+            // SAFETY: `buffer` is valid for writes of its length; `fd` is an open pipe
+            // owned by `child` for the duration of this function.
+            let read = unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), buffer.len()) };
+            match read {
+                n if n > 0 => captured[which].keep(&buffer[..n as usize]),
+                0 => closed.push(slot),
+                _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+                _ => closed.push(slot),
+            }
+        }
+        for slot in closed.into_iter().rev() {
+            fds.remove(slot);
+        }
+    }
+    let drained = fds.is_empty();
+    // Close our ends now: a killed group must not be kept alive by a full pipe.
+    child.stdout.take();
+    child.stderr.take();
+    let [out, err] = captured;
+    (out, err, drained)
+}
+
+/// Waits for the child to exit, up to the deadline. Its output is closed, so it is
+/// exiting or about to; poll with short, growing sleeps.
+fn wait_until(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
+    let mut pause = Duration::from_micros(50);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) => {}
+            Err(_) => return None,
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return None;
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(5));
+    }
+}
+
+/// Ends the child's whole process group: SIGTERM, a short grace, SIGKILL; then reaps
+/// the child.
+fn kill_group(child: &mut Child) -> Outcome {
+    let group = child.id() as libc::pid_t;
+    signal_group(group, libc::SIGTERM);
+    let grace_end = Instant::now() + KILL_GRACE;
+    if wait_until(child, grace_end).is_none() {
+        signal_group(group, libc::SIGKILL);
+        let _ = child.wait();
+    }
+    // Members that outlived the leader (or ignored SIGTERM) go too.
+    signal_group(group, libc::SIGKILL);
+    Outcome::TimedOut
+}
+
+fn signal_group(group: libc::pid_t, signal: libc::c_int) {
+    // SAFETY: killpg has no memory effects; an error (the group is gone) is fine.
+    unsafe {
+        libc::killpg(group, signal);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Argv {
+        Argv::parse(&format!("/bin/sh -c '{script}'")).expect("argv")
+    }
+
+    #[test]
+    fn exit_codes_and_output_are_reported() {
+        let done = run(&sh("echo out; echo err >&2; exit 3"), Duration::from_secs(5));
+        assert!(matches!(done.outcome, Outcome::Exited(3)), "{:?}", done.outcome);
+        assert_eq!(done.stdout.text(), "out");
+        assert_eq!(done.stderr.text(), "err");
+    }
+
+    #[test]
+    fn a_missing_program_is_reported_not_panicked() {
+        let done = run(&Argv::parse("/nonexistent/check").unwrap(), Duration::from_secs(1));
+        assert!(matches!(done.outcome, Outcome::NotStarted(_)));
+    }
+
+    #[test]
+    fn a_hung_command_is_killed_at_its_timeout() {
+        let done = run(&sh("sleep 30"), Duration::from_millis(200));
+        assert!(matches!(done.outcome, Outcome::TimedOut));
+        assert!(done.duration < Duration::from_secs(2), "{:?}", done.duration);
+    }
+
+    #[test]
+    fn output_is_bounded_but_fully_drained() {
+        let done = run(&sh("head -c 1000000 /dev/zero; exit 0"), Duration::from_secs(10));
+        assert!(done.success(), "{:?}", done.outcome);
+        assert_eq!(done.stdout.head.len(), CAPTURE_LIMIT);
+        assert_eq!(done.stdout.total, 1_000_000);
+        assert!(done.stdout.text().ends_with("[... 995904 more bytes]"));
+    }
+
+    #[test]
+    fn signals_are_told_apart_from_exits() {
+        let done = run(&sh("kill -9 $$"), Duration::from_secs(5));
+        assert!(matches!(done.outcome, Outcome::Signaled(9)), "{:?}", done.outcome);
+    }
+}

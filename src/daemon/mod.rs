@@ -1,0 +1,311 @@
+//! The daemon: start-up, the service threads, the signal loop, reload and shutdown.
+//!
+//! - SIGHUP reloads: the new configuration is loaded and validated first; if it is bad
+//!   the daemon logs one line and keeps running as it was. Otherwise unchanged services
+//!   keep their thread and state, removed ones stop and their prefixes are withdrawn,
+//!   changed ones restart, new ones start, and the writer gets it all in one message.
+//! - SIGURG runs every check now.
+//! - SIGTERM and SIGINT stop: checks end (running ones are killed), each service's
+//!   `on_exit` is applied, the writer flushes, the pidfile goes, exit 0.
+//! - A thread that dies is a bug: log it, remove the pidfile, exit 1 (systemd restarts).
+
+mod pidfile;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use crossbeam_channel::{select, Receiver};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGURG};
+use signal_hook::iterator::Signals;
+
+use crate::bird::{Action, CustomCommand, Event, Plan, ServiceRoutes, Writer};
+use crate::config::{self, Config, OnExit, Service, Sources};
+use crate::service::{disabled_event, ServiceThread};
+use crate::{command, logging};
+pub use pidfile::Pidfile;
+
+/// How often the main loop checks that every thread is alive.
+const WATCH_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How long stopping may wait for running checks to end after they are killed.
+const STOP_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Runs the daemon until it is told to stop. True for a clean stop (exit 0); a fatal
+/// error has been logged when this returns false.
+pub fn run(sources: Sources, config: Config) -> bool {
+    let names: Vec<&str> = config.services.iter().map(|s| s.name.as_str()).collect();
+    logging::init(config.daemon.log.level, &names);
+    // Before anything else: a HUP or TERM during start-up must not kill us unhandled.
+    let signals = match listen_for_signals() {
+        Ok(signals) => signals,
+        Err(err) => {
+            log::error!("{err:#}");
+            return false;
+        }
+    };
+    let pidfile = match Pidfile::acquire(&config.daemon.pidfile) {
+        Ok(pidfile) => pidfile,
+        Err(err) => {
+            log::error!("{err:#}");
+            return false;
+        }
+    };
+    log::info!("starting {} version {}", crate::PROGRAM, env!("CARGO_PKG_VERSION"));
+    let result = Daemon::start(sources, config).and_then(|mut daemon| daemon.serve(&signals));
+    pidfile.remove();
+    match result {
+        Ok(()) => true,
+        Err(err) => {
+            log::error!("{err:#}");
+            false
+        }
+    }
+}
+
+/// Signals arrive on a channel, so the main loop can also watch its threads.
+fn listen_for_signals() -> Result<Receiver<i32>> {
+    let mut signals =
+        Signals::new([SIGHUP, SIGINT, SIGTERM, SIGURG]).context("failed to set up signal handlers")?;
+    let (tx, rx) = crossbeam_channel::unbounded();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            for signal in signals.forever() {
+                if tx.send(signal).is_err() {
+                    return;
+                }
+            }
+        })
+        .context("failed to start the signal thread")?;
+    Ok(rx)
+}
+
+struct Daemon {
+    sources: Sources,
+    config: Config,
+    writer: Writer,
+    /// Running service threads by name; disabled services have none.
+    threads: BTreeMap<String, ServiceThread>,
+    /// Each service's current generation; a restart gets a new one.
+    generations: HashMap<String, u64>,
+    next_generation: u64,
+    /// Threads told to stop on a reload, reaped once they have finished.
+    retiring: Vec<ServiceThread>,
+}
+
+impl Daemon {
+    fn start(sources: Sources, config: Config) -> Result<Daemon> {
+        if config.services.is_empty() {
+            log::warn!("no service checks are configured");
+        }
+        let mut generations = HashMap::new();
+        let mut next_generation = 1;
+        for service in &config.services {
+            generations.insert(service.name.clone(), next_generation);
+            next_generation += 1;
+        }
+        let writer = Writer::start(plan(&config, &generations))?;
+        let mut daemon = Daemon {
+            sources,
+            writer,
+            threads: BTreeMap::new(),
+            generations,
+            next_generation,
+            retiring: Vec::new(),
+            config,
+        };
+        let services = daemon.config.services.clone();
+        for service in services {
+            daemon.start_service(service)?;
+        }
+        Ok(daemon)
+    }
+
+    fn start_service(&mut self, service: Service) -> Result<()> {
+        let generation = self.generations[&service.name];
+        if service.check_disabled {
+            self.writer.events().send(disabled_event(&service, generation));
+            return Ok(());
+        }
+        log::info!("loading check for {}", service.name);
+        let splay = self.config.daemon.splay_startup;
+        let thread = ServiceThread::spawn(service, generation, self.writer.events(), splay)?;
+        self.threads.insert(thread.service.name.clone(), thread);
+        Ok(())
+    }
+
+    fn serve(&mut self, signals: &Receiver<i32>) -> Result<()> {
+        loop {
+            select! {
+                recv(signals) -> signal => match signal {
+                    Ok(SIGHUP) => self.reload(),
+                    Ok(SIGURG) => self.run_all_checks_now(),
+                    Ok(signal) => {
+                        log::info!("received signal {signal}, shutting down");
+                        return self.shutdown();
+                    }
+                    Err(_) => return Err(anyhow!("the signal thread ended")),
+                },
+                default(WATCH_INTERVAL) => {}
+            }
+            self.watch_threads()?;
+        }
+    }
+
+    /// A dead thread is a bug we cannot recover from: exit and let systemd restart us.
+    fn watch_threads(&mut self) -> Result<()> {
+        if !self.writer.is_running() {
+            return Err(anyhow!("the Bird writer thread died; exiting so that systemd restarts us"));
+        }
+        if let Some(name) = self.threads.iter().find(|(_, t)| t.is_finished()).map(|(n, _)| n.clone()) {
+            return Err(anyhow!("thread for service {name} died; exiting so that systemd restarts us"));
+        }
+        let (finished, running) = self.retiring.drain(..).partition(|t: &ServiceThread| t.is_finished());
+        self.retiring = running;
+        for thread in finished {
+            thread.join();
+        }
+        Ok(())
+    }
+
+    fn run_all_checks_now(&self) {
+        log::info!("received SIGURG, running all checks now");
+        for thread in self.threads.values() {
+            thread.run_now();
+        }
+    }
+
+    fn reload(&mut self) {
+        log::info!("received SIGHUP, reloading the configuration");
+        let loaded = match config::load(&self.sources) {
+            Ok(loaded) => loaded,
+            Err(err) => {
+                log::error!("reload failed, keeping the running configuration: {err}");
+                return;
+            }
+        };
+        for warning in &loaded.warnings {
+            log::warn!("{warning}");
+        }
+        let new = loaded.config;
+        if new.daemon.pidfile != self.config.daemon.pidfile {
+            log::warn!("pidfile changed to {}; that takes a restart", new.daemon.pidfile.display());
+        }
+        if new.daemon.log.level != self.config.daemon.log.level {
+            log::set_max_level(logging::level_filter(new.daemon.log.level));
+        }
+        let old_services: HashMap<&str, &Service> =
+            self.config.services.iter().map(|s| (s.name.as_str(), s)).collect();
+        let mut to_start = Vec::new();
+        let (mut kept, mut changed, mut added) = (0, 0, 0);
+        for service in &new.services {
+            match old_services.get(service.name.as_str()) {
+                Some(old) if *old == service => kept += 1,
+                old => {
+                    if old.is_some() {
+                        changed += 1;
+                    } else {
+                        added += 1;
+                    }
+                    self.generations.insert(service.name.clone(), self.next_generation);
+                    self.next_generation += 1;
+                    to_start.push(service.clone());
+                }
+            }
+        }
+        let mut removed = 0;
+        for name in old_services.keys() {
+            if new.service(name).is_none() {
+                removed += 1;
+                self.generations.remove(*name);
+            }
+        }
+        let stale: Vec<String> =
+            self.threads.keys().filter(|name| !self.is_current(name, &new)).cloned().collect();
+        for name in stale {
+            if let Some(mut thread) = self.threads.remove(&name) {
+                thread.stop();
+                self.retiring.push(thread);
+            }
+        }
+        self.writer.update(plan(&new, &self.generations));
+        self.config = new;
+        for service in to_start {
+            let name = service.name.clone();
+            if let Err(err) = self.start_service(service) {
+                log::error!("failed to start service {name}: {err:#}");
+            }
+        }
+        log::info!("reloaded: {kept} services kept, {changed} changed, {added} added, {removed} removed");
+    }
+
+    /// True if the running thread `name` is still right for `new` (same settings).
+    fn is_current(&self, name: &str, new: &Config) -> bool {
+        match (self.threads.get(name), new.service(name)) {
+            (Some(thread), Some(service)) => thread.service == *service && !service.check_disabled,
+            _ => false,
+        }
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        for thread in self.threads.values_mut().chain(self.retiring.iter_mut()) {
+            thread.stop();
+        }
+        let deadline = Instant::now() + STOP_PATIENCE;
+        let threads: Vec<ServiceThread> =
+            std::mem::take(&mut self.threads).into_values().chain(self.retiring.drain(..)).collect();
+        while Instant::now() < deadline && threads.iter().any(|t| !t.is_finished()) {
+            command::kill_all_running();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for thread in threads {
+            if thread.is_finished() {
+                thread.join();
+            }
+        }
+        let events = self.writer.events();
+        for service in &self.config.services {
+            let action = match service.on_exit {
+                OnExit::Keep => continue,
+                OnExit::Withdraw => Action::Withdraw,
+                OnExit::Advertise => Action::Advertise,
+            };
+            let generation = self.generations[&service.name];
+            events.send(Event { service: service.name.clone(), generation, action });
+        }
+        let patience = self.config.daemon.bird_reconfigure_timeout * 2 + Duration::from_secs(5);
+        if !self.writer.flush(patience) {
+            log::error!("the Bird writer did not finish in {}s; stopping anyway", patience.as_secs());
+        }
+        self.writer.stop();
+        log::info!("shutdown is complete");
+        Ok(())
+    }
+}
+
+/// What the writer must know: the Bird settings and each service's prefixes.
+fn plan(config: &Config, generations: &HashMap<String, u64>) -> Plan {
+    let services = config
+        .services
+        .iter()
+        .map(|service| {
+            let routes = ServiceRoutes {
+                generation: generations.get(&service.name).copied().unwrap_or(0),
+                prefixes: service.ip_prefixes.clone(),
+                custom: service.custom_bird_reconfigure_cmd.as_ref().map(|argv| CustomCommand {
+                    argv: argv.clone(),
+                    timeout: service.custom_bird_reconfigure_cmd_timeout,
+                }),
+            };
+            (service.name.clone(), routes)
+        })
+        .collect();
+    Plan {
+        bird: config.daemon.bird.clone(),
+        reconfigure_timeout: config.daemon.bird_reconfigure_timeout,
+        purge_ip_prefixes: config.daemon.purge_ip_prefixes,
+        services,
+    }
+}

@@ -1,0 +1,79 @@
+//! When a service's next check is due: a fixed phase on the monotonic clock.
+//!
+//! Checks land on `start + k * interval`. A check that overruns its slot skips to the
+//! next free one (no burst of catch-up checks), and an extra run (SIGURG) does not move
+//! the phase. The clock is `Instant`, so a wall-clock step changes nothing (upstream
+//! uses `time.time()`).
+
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    start: Instant,
+    interval: Duration,
+}
+
+impl Schedule {
+    /// A schedule whose first slot is `start`. `interval` is above zero (the config
+    /// checks).
+    pub fn new(start: Instant, interval: Duration) -> Schedule {
+        Schedule { start, interval: interval.max(Duration::from_micros(1)) }
+    }
+
+    /// The first slot strictly after `now`.
+    pub fn next_after(&self, now: Instant) -> Instant {
+        let elapsed = now.saturating_duration_since(self.start);
+        let slots = elapsed.as_nanos() / self.interval.as_nanos() + 1;
+        let offset = self.interval.as_nanos() * slots;
+        self.start + duration_from_nanos(offset)
+    }
+}
+
+fn duration_from_nanos(nanos: u128) -> Duration {
+    let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
+    Duration::new(secs, (nanos % 1_000_000_000) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn slots_keep_a_fixed_phase() {
+        let t0 = Instant::now();
+        let schedule = Schedule::new(t0, 10 * SECOND);
+        assert_eq!(schedule.next_after(t0), t0 + 10 * SECOND);
+        // A check that took 300 ms does not push the next one back.
+        assert_eq!(schedule.next_after(t0 + Duration::from_millis(300)), t0 + 10 * SECOND);
+        assert_eq!(schedule.next_after(t0 + 10 * SECOND), t0 + 20 * SECOND);
+    }
+
+    #[test]
+    fn an_overrun_skips_to_the_next_free_slot() {
+        let t0 = Instant::now();
+        let schedule = Schedule::new(t0, SECOND);
+        // A check that ran 3.5 s: the next is at 4 s, not three catch-up runs.
+        assert_eq!(schedule.next_after(t0 + Duration::from_millis(3500)), t0 + 4 * SECOND);
+    }
+
+    #[test]
+    fn an_extra_run_does_not_move_the_phase() {
+        let t0 = Instant::now();
+        let schedule = Schedule::new(t0, 10 * SECOND);
+        // SIGURG at 4.2 s: after that run the next slot is still 10 s.
+        assert_eq!(schedule.next_after(t0 + Duration::from_millis(4200)), t0 + 10 * SECOND);
+    }
+
+    #[test]
+    fn fractional_intervals_do_not_drift() {
+        let t0 = Instant::now();
+        let schedule = Schedule::new(t0, Duration::from_millis(333));
+        let mut now = t0;
+        for _ in 0..10_000 {
+            now = schedule.next_after(now);
+        }
+        assert_eq!(now, t0 + Duration::from_millis(333) * 10_000);
+    }
+}

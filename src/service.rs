@@ -1,0 +1,242 @@
+//! One service's thread: wait for the next slot (or a control message), probe, run the
+//! state machine, and tell the Bird writer when the state changes.
+//!
+//! The thread only ever talks to the writer through [`EventSender`]; it touches no
+//! shared state. It waits on its own control channel with a deadline, so a "check now"
+//! (SIGURG) is never lost, even when it arrives while a check runs, and stopping is
+//! immediate between checks.
+
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+
+use crate::bird::{Action, Event, EventSender};
+use crate::command::{self, Outcome};
+use crate::config::{OnDisabled, Service};
+use crate::health::{Health, HealthState, Probe, Verdict};
+use crate::netif::{self, Assignment};
+use crate::schedule::Schedule;
+
+/// Stack size of a service thread: it runs a check and formats log lines, no more, and
+/// thousands of them must fit.
+const STACK_SIZE: usize = 256 * 1024;
+
+/// A running service thread.
+pub struct ServiceThread {
+    pub service: Service,
+    pub generation: u64,
+    /// Dropping the sender stops the thread; a message asks for a check now.
+    control: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ServiceThread {
+    /// Starts checking `service`; its events carry `generation`.
+    pub fn spawn(
+        service: Service,
+        generation: u64,
+        events: EventSender,
+        splay: Option<Duration>,
+    ) -> Result<ServiceThread> {
+        let (control_tx, control_rx) = crossbeam_channel::bounded(1);
+        let worker = Worker { service: service.clone(), generation, events, control: control_rx };
+        let thread = std::thread::Builder::new()
+            .name(service.name.clone())
+            .stack_size(STACK_SIZE)
+            .spawn(move || worker.run(splay))
+            .with_context(|| format!("failed to start the thread of service {}", service.name))?;
+        Ok(ServiceThread { service, generation, control: Some(control_tx), thread: Some(thread) })
+    }
+
+    /// Asks for a check as soon as the current one (if any) is done. Requests that
+    /// arrive while one is pending are folded into it.
+    pub fn run_now(&self) {
+        if let Some(control) = &self.control {
+            match control.try_send(()) {
+                Ok(()) | Err(TrySendError::Full(())) | Err(TrySendError::Disconnected(())) => {}
+            }
+        }
+    }
+
+    /// Tells the thread to stop after its current check.
+    pub fn stop(&mut self) {
+        self.control = None;
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().map_or(true, JoinHandle::is_finished)
+    }
+
+    /// True if the thread ended by panicking (a bug: the daemon must restart).
+    pub fn join(mut self) -> bool {
+        self.control = None;
+        self.thread.take().map_or(true, |t| t.join().is_ok())
+    }
+}
+
+/// The event for a disabled service: its prefixes follow `on_disabled` once.
+pub fn disabled_event(service: &Service, generation: u64) -> Event {
+    let action = match service.on_disabled {
+        OnDisabled::Withdraw => {
+            log::info!("[{}] check is disabled and ip_prefix will be withdrawn", service.name);
+            Action::Withdraw
+        }
+        OnDisabled::Advertise => {
+            log::info!("[{}] check is disabled, ip_prefix wont be withdrawn", service.name);
+            Action::Advertise
+        }
+    };
+    Event { service: service.name.clone(), generation, action }
+}
+
+struct Worker {
+    service: Service,
+    generation: u64,
+    events: EventSender,
+    control: Receiver<()>,
+}
+
+/// What the wait between checks ended with.
+enum Wake {
+    Check,
+    Stop,
+}
+
+impl Worker {
+    fn run(self, splay: Option<Duration>) {
+        if let Some(splay) = splay.filter(|s| !s.is_zero()) {
+            let delay = random_below(splay, &self.service.name);
+            log::info!("delaying startup for {:.3}secs", delay.as_secs_f64());
+            if let Wake::Stop = self.wait_until(Instant::now() + delay) {
+                return;
+            }
+        }
+        let mut state = HealthState::new(self.service.check_rise, self.service.check_fail);
+        let schedule = Schedule::new(Instant::now(), self.service.check_interval);
+        loop {
+            let started = Instant::now();
+            let verdict = state.observe(self.probe());
+            self.report(verdict);
+            log::info!("wall clock time {:.3}ms", started.elapsed().as_secs_f64() * 1000.0);
+            let next = schedule.next_after(Instant::now());
+            log::debug!(
+                "sleeping for {:.3}secs",
+                next.saturating_duration_since(Instant::now()).as_secs_f64()
+            );
+            if let Wake::Stop = self.wait_until(next) {
+                return;
+            }
+        }
+    }
+
+    /// Waits for `deadline`, a "check now" or a stop. Extra "check now" requests that
+    /// queued up while a check ran are folded into one.
+    fn wait_until(&self, deadline: Instant) -> Wake {
+        match self.control.recv_deadline(deadline) {
+            Ok(()) => {
+                log::info!("running the check now, as asked");
+                Wake::Check
+            }
+            Err(RecvTimeoutError::Timeout) => Wake::Check,
+            Err(RecvTimeoutError::Disconnected) => Wake::Stop,
+        }
+    }
+
+    /// One probe: the addresses on the interface, then the check command.
+    fn probe(&self) -> Probe {
+        let service = &self.service;
+        if service.ip_check_disabled {
+            log::debug!("checking for IP assignment on interface {} is disabled", service.interface);
+        } else {
+            for prefix in &service.ip_prefixes {
+                let why = match netif::assignment(&service.interface, prefix.addr()) {
+                    Assignment::Assigned => continue,
+                    Assignment::NotAssigned => {
+                        format!("{prefix} isn't assigned to {} interface", service.interface)
+                    }
+                    Assignment::NoSuchInterface => {
+                        format!("interface {} does not exist, so {prefix} is not assigned", service.interface)
+                    }
+                    Assignment::Unknown(err) => {
+                        format!(
+                            "cannot read the addresses of {}: {err}; treating {prefix} as not assigned",
+                            service.interface
+                        )
+                    }
+                };
+                log::warn!("status DOWN because {why}");
+                return Probe::AddressMissing;
+            }
+        }
+        log::info!("running {}", service.check_cmd);
+        let done = command::run(&service.check_cmd, service.check_timeout);
+        match &done.outcome {
+            Outcome::Exited(0) => {
+                log::info!("check duration {:.3}ms", done.duration.as_secs_f64() * 1000.0);
+                Probe::Passed
+            }
+            Outcome::Exited(code) => {
+                log::info!(
+                    "check duration {:.3}ms, exit status {code}",
+                    done.duration.as_secs_f64() * 1000.0
+                );
+                for (name, stream) in [("stderr", &done.stderr), ("stdout", &done.stdout)] {
+                    let text = stream.text();
+                    if !text.is_empty() {
+                        log::info!("{name} from the check: {text}");
+                    }
+                }
+                Probe::Failed
+            }
+            Outcome::Signaled(signal) => {
+                log::info!("check was killed by signal {signal}");
+                Probe::Failed
+            }
+            Outcome::TimedOut => {
+                log::error!(
+                    "check timed out after {:.3}s; its process group was killed",
+                    service.check_timeout.as_secs_f64()
+                );
+                Probe::Failed
+            }
+            Outcome::NotStarted(err) => {
+                log::error!("failed to run check command {}: {err}", service.check_cmd);
+                Probe::Failed
+            }
+        }
+    }
+
+    fn report(&self, verdict: Verdict) {
+        match verdict {
+            Verdict::Changed(health) => {
+                log::info!("status changed to {}", health.to_string().to_uppercase());
+                let action = if health == Health::Up { Action::Advertise } else { Action::Withdraw };
+                let prefixes: Vec<String> =
+                    self.service.ip_prefixes.iter().map(ToString::to_string).collect();
+                log::info!("adding {} in the queue", prefixes.join(", "));
+                self.events.send(Event {
+                    service: self.service.name.clone(),
+                    generation: self.generation,
+                    action,
+                });
+            }
+            Verdict::Steady(health) => log::info!("status {}", health.to_string().to_uppercase()),
+            Verdict::Counting { to, count, needed } => {
+                let direction = if to == Health::Up { "up" } else { "down" };
+                log::info!("going {direction} {count}/{needed}");
+            }
+        }
+    }
+}
+
+/// A random duration in `[0, limit)`, rounded to milliseconds like upstream's splay.
+/// No random crate: std's randomly keyed hasher is plenty to spread start times.
+fn random_below(limit: Duration, name: &str) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write(name.as_bytes());
+    let millis = limit.as_millis().max(1) as u64;
+    Duration::from_millis(hasher.finish() % millis)
+}
