@@ -127,7 +127,7 @@ impl Setup {
             "check_rise = 1",
             "check_fail = 1",
             "check_interval = 0.2",
-            "check_timeout = 1",
+            "check_timeout = 0.15",
         ];
         let base_daemon = [
             format!("pidfile = {root}/run/ahc.pid"),
@@ -278,6 +278,11 @@ impl DaemonProcess {
             assert!(std::time::Instant::now() < deadline, "the daemon did not exit; log:\n{}", self.log());
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
+    }
+
+    /// The exit code if the daemon has exited, without waiting.
+    pub fn wait_exit_now(&mut self) -> Option<i32> {
+        self.child.try_wait().expect("try_wait").map(|status| status.code().unwrap_or(-1))
     }
 
     /// The daemon's resident memory in KiB.

@@ -1,0 +1,113 @@
+//! Checks and reconfigure commands cannot hang the daemon: each is killed at its
+//! timeout with its whole process group, nothing is left behind, output is bounded, and
+//! a failing reconfigure is retried until it succeeds.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{processes_with, zombie_children, Setup};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+#[test]
+fn runaway_checks_are_killed_with_their_group_and_others_keep_their_schedule() {
+    let marker = format!("{}{}", std::process::id(), common::unique());
+    let setup = Setup::new("", "check_interval = 1\ncheck_timeout = 0.5");
+    setup.service("sleeper", &format!("check_cmd = sleep 1000.{marker}1\nip_prefix = 10.52.12.1"));
+    setup.service(
+        "forker",
+        &format!(
+            "check_cmd = /bin/sh -c 'sleep 1000.{marker}2 & sleep 1000.{marker}3'\nip_prefix = 10.52.12.2"
+        ),
+    );
+    setup.service(
+        "chatty",
+        &format!(
+            "check_cmd = /bin/sh -c 'head -c 100000000 /dev/zero; sleep 1000.{marker}4'\nip_prefix = 10.52.12.3"
+        ),
+    );
+    setup.service("steady", "check_cmd = /bin/true\nip_prefix = 10.52.12.4\ncheck_interval = 0.2");
+    let mut daemon = setup.start();
+
+    // Three rounds of timeouts.
+    common::wait_for("three timeouts of each runaway", WAIT, || daemon.log_count("check timed out") >= 9);
+    let mut peak_rss = daemon.rss_kib();
+    std::thread::sleep(Duration::from_millis(300));
+    peak_rss = peak_rss.max(daemon.rss_kib());
+    assert!(peak_rss > 0 && peak_rss < 64 * 1024, "daemon RSS {peak_rss} KiB");
+
+    // The runaways failed, the steady one kept running every 0.2 s throughout.
+    setup.wait_for_prefixes(&["10.52.12.4/32"], WAIT);
+    let steady_runs =
+        daemon.log().lines().filter(|l| l.contains(" steady ") && l.contains("running /bin/true")).count();
+    assert!(steady_runs >= 10, "steady ran {steady_runs} times in the meantime");
+    assert!(daemon.log().contains("100000000 /dev/zero") || daemon.log().contains("chatty"));
+
+    // Every process of one round, grandchildren included, is gone after its timeout.
+    common::wait_for("a round to run", WAIT, || processes_with(&format!("1000.{marker}")).len() >= 4);
+    let round: Vec<i32> = processes_with(&format!("1000.{marker}"));
+    let timeouts = daemon.log_count("check timed out");
+    common::wait_for("the next round of timeouts", WAIT, || {
+        daemon.log_count("check timed out") >= timeouts + 3
+    });
+    let still: Vec<i32> =
+        processes_with(&format!("1000.{marker}")).into_iter().filter(|p| round.contains(p)).collect();
+    assert!(still.is_empty(), "left from an earlier round: {still:?}");
+    assert!(zombie_children(daemon.pid()).is_empty(), "zombies: {:?}", zombie_children(daemon.pid()));
+
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait_exit(WAIT), Some(0));
+    common::wait_for("every runaway process to be gone", Duration::from_secs(5), || {
+        processes_with(&format!("1000.{marker}")).is_empty()
+    });
+}
+
+#[test]
+fn a_check_whose_program_vanishes_is_a_failed_check_not_a_dead_thread() {
+    let setup = Setup::new("", "");
+    let program = setup.sandbox.write("check.sh", "#!/bin/sh\nexit 0\n");
+    common::make_executable(&program);
+    setup.service("vanish", &format!("check_cmd = {}\nip_prefix = 10.52.12.1", program.display()));
+    let mut daemon = setup.start();
+    setup.wait_for_prefixes(&["10.52.12.1/32"], WAIT);
+    std::fs::remove_file(&program).unwrap();
+    daemon.wait_for_log("failed to run check command", WAIT);
+    setup.wait_for_prefixes(&[], WAIT);
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(daemon.log_count("failed to run check command") >= 2, "the thread keeps checking");
+    assert_eq!(daemon.wait_exit_now(), None, "the daemon is still running");
+}
+
+#[test]
+fn a_failing_reconfigure_is_retried_until_it_succeeds() {
+    let setup = Setup::new("", "");
+    setup.touch("bird-down");
+    setup.flag_service("web", "10.52.12.1", "ok", "");
+    setup.touch("ok");
+    let daemon = setup.start();
+    setup.wait_for_prefixes(&["10.52.12.1/32"], WAIT);
+    common::wait_for("two failed attempts", WAIT, || setup.reconfigure_runs("start") >= 3);
+    assert!(daemon.log().contains("Unable to connect to server control socket"), "Bird's words are logged");
+    assert_eq!(setup.reconfigure_runs("done"), 0);
+    setup.remove("bird-down");
+    common::wait_for("a successful retry", WAIT, || setup.reconfigure_runs("done") >= 1);
+    let after = setup.reconfigure_runs("start");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(setup.reconfigure_runs("start"), after, "no more runs once Bird has the file");
+}
+
+#[test]
+fn a_hanging_reconfigure_is_killed_at_its_timeout() {
+    let marker = format!("sleep 1000.{}", std::process::id());
+    let setup = Setup::new("bird_reconfigure_timeout = 0.5", "");
+    setup.touch("bird-hangs");
+    setup.flag_service("web", "10.52.12.1", "ok", "");
+    setup.touch("ok");
+    let daemon = setup.start();
+    daemon.wait_for_log("timed out after 0.500s; its process group was killed", WAIT);
+    setup.remove("bird-hangs");
+    common::wait_for("a successful retry", WAIT, || setup.reconfigure_runs("done") >= 1);
+    assert!(processes_with(&marker).is_empty(), "the hung reconfigure is gone");
+    assert!(zombie_children(daemon.pid()).is_empty());
+}

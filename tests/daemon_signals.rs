@@ -1,0 +1,146 @@
+//! Signals: SIGHUP reloads as a diff (or keeps running on a bad config), SIGURG runs
+//! every check now, SIGTERM applies `on_exit` and removes the pidfile; and a second
+//! daemon on the same pidfile refuses to start.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{DaemonProcess, Setup};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// Log lines of service `name` that contain `text`.
+fn lines_of(daemon: &DaemonProcess, name: &str, text: &str) -> usize {
+    daemon.log().lines().filter(|l| l.contains(&format!(" {name} ")) && l.contains(text)).count()
+}
+
+#[test]
+fn sighup_applies_the_diff_without_touching_unchanged_services() {
+    let setup = Setup::new("", "check_interval = 0.2");
+    setup.touch("ok");
+    // "kept" needs five passes to rise: a restart would show as new "going up" lines.
+    setup.flag_service("kept", "10.52.12.1", "ok", "check_rise = 5");
+    setup.flag_service("changed", "10.52.12.2", "ok", "");
+    setup.flag_service("removed", "10.52.12.3", "ok", "");
+    let daemon = setup.start();
+    setup.wait_for_prefixes(&["10.52.12.1/32", "10.52.12.2/32", "10.52.12.3/32"], WAIT);
+    let kept_rising = lines_of(&daemon, "kept", "going up");
+    assert_eq!(kept_rising, 4);
+
+    setup.flag_service("changed", "10.52.12.2", "ok", "check_interval = 0.3");
+    setup.remove_service("removed");
+    setup.flag_service("added", "10.52.12.4", "ok", "");
+    daemon.signal(libc::SIGHUP);
+    daemon.wait_for_log("reloaded: 1 services kept, 1 changed, 1 added, 1 removed", WAIT);
+    setup.wait_for_prefixes(&["10.52.12.1/32", "10.52.12.2/32", "10.52.12.4/32"], WAIT);
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(lines_of(&daemon, "kept", "going up"), kept_rising, "kept did not start over");
+    assert_eq!(lines_of(&daemon, "kept", "status changed"), 1);
+    assert!(daemon.log().contains("withdrawing 10.52.12.3/32"));
+}
+
+#[test]
+fn a_bad_config_on_sighup_is_logged_once_and_changes_nothing() {
+    let setup = Setup::new("", "");
+    setup.touch("ok");
+    setup.flag_service("web", "10.52.12.1", "ok", "");
+    let daemon = setup.start();
+    setup.wait_for_prefixes(&["10.52.12.1/32"], WAIT);
+    setup.flag_service("web", "10.52.12.1", "ok", "check_rise = 0");
+    daemon.signal(libc::SIGHUP);
+    daemon.wait_for_log("reload failed, keeping the running configuration", WAIT);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(daemon.log_count("reload failed"), 1);
+    assert!(daemon.log().contains("conf.d/web.conf: [web] check_rise: must be at least 1"));
+    assert_eq!(setup.bird_prefixes(), ["10.189.200.255/32", "10.52.12.1/32"]);
+    let runs = lines_of(&daemon, "web", "running");
+    common::wait_for("the service to keep running", WAIT, || lines_of(&daemon, "web", "running") >= runs + 3);
+}
+
+#[test]
+fn sigurg_runs_every_check_now_even_while_one_runs() {
+    let setup = Setup::new("", "check_interval = 100\ncheck_timeout = 50");
+    setup.service("fast", "check_cmd = /bin/true\nip_prefix = 10.52.12.1");
+    setup.service("slow", "check_cmd = sleep 1.5\nip_prefix = 10.52.12.2");
+    let daemon = setup.start();
+    setup.wait_for_prefixes(&["10.52.12.1/32"], WAIT);
+    assert_eq!(lines_of(&daemon, "fast", "running /bin/true"), 1);
+    // "slow" is in its first check now; SIGURG must not be lost.
+    daemon.signal(libc::SIGURG);
+    common::wait_for("fast to run again", Duration::from_secs(2), || {
+        lines_of(&daemon, "fast", "running /bin/true") == 2
+    });
+    common::wait_for("slow to run again after its check", Duration::from_secs(5), || {
+        lines_of(&daemon, "slow", "running sleep") == 2
+    });
+    setup.wait_for_prefixes(&["10.52.12.1/32", "10.52.12.2/32"], WAIT);
+    // A burst of SIGURG is folded: no burst of checks.
+    for _ in 0..50 {
+        daemon.signal(libc::SIGURG);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let fast_runs = lines_of(&daemon, "fast", "running /bin/true");
+    assert!((3..=5).contains(&fast_runs), "fast ran {fast_runs} times");
+}
+
+#[test]
+fn sigterm_applies_on_exit_and_removes_the_pidfile() {
+    let setup = Setup::new("", "");
+    setup.touch("ok");
+    setup.flag_service("keep", "10.52.12.1", "ok", "");
+    setup.flag_service("withdraw", "10.52.12.2", "ok", "on_exit = withdraw");
+    setup.flag_service("advertise", "10.52.12.3", "no-such-flag", "on_exit = advertise");
+    let mut daemon = setup.start();
+    setup.wait_for_prefixes(&["10.52.12.1/32", "10.52.12.2/32"], WAIT);
+    let pidfile = setup.path("run/ahc.pid");
+    assert_eq!(std::fs::read_to_string(&pidfile).unwrap(), format!("{}\n", daemon.pid()));
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait_exit(WAIT), Some(0));
+    assert!(!pidfile.exists(), "the pidfile is removed");
+    let mut prefixes = setup.bird_prefixes();
+    prefixes.sort();
+    assert_eq!(prefixes, ["10.189.200.255/32", "10.52.12.1/32", "10.52.12.3/32"]);
+    assert!(setup.reconfigure_runs("done") >= 2, "Bird was told about the exit");
+}
+
+#[test]
+fn sigint_stops_like_sigterm() {
+    let setup = Setup::new("", "");
+    setup.flag_service("web", "10.52.12.1", "ok", "");
+    let mut daemon = setup.start();
+    daemon.wait_for_log("status changed to DOWN", WAIT);
+    daemon.signal(libc::SIGINT);
+    assert_eq!(daemon.wait_exit(WAIT), Some(0));
+    assert!(!setup.path("run/ahc.pid").exists());
+}
+
+#[test]
+fn a_second_instance_with_the_same_pidfile_refuses_to_start() {
+    let setup = Setup::new("", "");
+    setup.flag_service("web", "10.52.12.1", "ok", "");
+    let first = setup.start();
+    common::wait_for("the pidfile", WAIT, || setup.path("run/ahc.pid").exists());
+    let mut second = setup.start();
+    assert_eq!(second.wait_exit(WAIT), Some(1));
+    let expected = format!(
+        "process {} is already running with pidfile {}",
+        first.pid(),
+        setup.path("run/ahc.pid").display()
+    );
+    assert!(second.log().contains(&expected), "{}", second.log());
+    assert_eq!(std::fs::read_to_string(setup.path("run/ahc.pid")).unwrap(), format!("{}\n", first.pid()));
+}
+
+#[test]
+fn a_stale_pidfile_is_taken_over() {
+    let setup = Setup::new("", "");
+    setup.flag_service("web", "10.52.12.1", "ok", "");
+    setup.sandbox.write("run/ahc.pid", "4194999\n");
+    let daemon = setup.start();
+    daemon.wait_for_log("taking over stale pidfile", WAIT);
+    common::wait_for("our pid in the pidfile", WAIT, || {
+        std::fs::read_to_string(setup.path("run/ahc.pid")).unwrap_or_default()
+            == format!("{}\n", daemon.pid())
+    });
+}
