@@ -1,6 +1,7 @@
 //! Everything that touches Bird: the prefix file it includes, how that file is stored,
 //! how Bird is told to reload it, and the one thread that does all of it.
 
+pub mod control;
 pub mod file;
 pub mod reconfigure;
 pub mod store;

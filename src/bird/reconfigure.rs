@@ -9,8 +9,10 @@
 
 use std::time::Duration;
 
+use super::control;
 use crate::argv::Argv;
 use crate::command::{self, Finished, Outcome};
+use crate::config::Reconfigure;
 
 /// The replies that mean Bird accepted the configuration.
 const ACCEPTED: [&str; 3] = [
@@ -18,6 +20,15 @@ const ACCEPTED: [&str; 3] = [
     "Reconfiguration in progress",
     "Reconfiguration already in progress, queueing new config",
 ];
+
+/// Tells Bird to reload, by command or over its control socket. `Err` holds a one-line
+/// reason with Bird's own words.
+pub fn reconfigure_bird(how: &Reconfigure, timeout: Duration) -> Result<(), String> {
+    match how {
+        Reconfigure::Command(argv) => run_bird_command(argv, timeout),
+        Reconfigure::Socket(path) => control::configure(path, timeout),
+    }
+}
 
 /// Runs a daemon-level reconfigure command. `Err` holds a one-line reason with Bird's
 /// own words.

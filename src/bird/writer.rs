@@ -215,12 +215,12 @@ impl Family {
             Some(_) => {}
         }
         let dummy = settings.dummy_ip_prefix;
-        if !parsed.prefixes.contains(&dummy) {
+        if let Some(dummy) = dummy.filter(|d| !parsed.prefixes.contains(d)) {
             log::warn!("dummy IP prefix {dummy} is missing from bird configuration {path}, adding it");
             fix_needed = true;
         }
         let mut advertised: Vec<IpPrefix> =
-            parsed.prefixes.into_iter().filter(|p| *p != dummy && p.version() == version).collect();
+            parsed.prefixes.into_iter().filter(|p| Some(*p) != dummy && p.version() == version).collect();
         let foreign: Vec<String> =
             advertised.iter().filter(|p| plan.owner(p).is_none()).map(ToString::to_string).collect();
         if !foreign.is_empty() {
@@ -244,7 +244,7 @@ impl Family {
     fn render(&self) -> String {
         file::render(
             &self.settings.variable,
-            Some(&self.settings.dummy_ip_prefix),
+            self.settings.dummy_ip_prefix.as_ref(),
             &self.advertised,
             &Header::now(),
         )
@@ -459,19 +459,19 @@ impl State {
     /// 2 with one command for both versions reloads once). True if all succeeded.
     fn reconfigure_bird(&mut self) -> bool {
         while let Some(first) = self.families.iter().find(|f| f.file_current && !f.bird_current) {
-            let argv = first.settings.reconfigure_cmd.clone();
-            log::info!("reconfiguring BIRD by running {argv}");
-            let result = reconfigure::run_bird_command(&argv, self.plan.reconfigure_timeout);
+            let how = first.settings.reconfigure.clone();
+            log::info!("reconfiguring BIRD by running {how}");
+            let result = reconfigure::reconfigure_bird(&how, self.plan.reconfigure_timeout);
             match &result {
                 Ok(()) => log::info!("reconfigured BIRD daemon"),
-                Err(why) => log::error!("reconfiguring BIRD with {argv} failed: {why}"),
+                Err(why) => log::error!("reconfiguring BIRD with {how} failed: {why}"),
             }
             if result.is_err() {
                 // The retry runs it again; don't loop on a failing command now.
                 return false;
             }
             for family in &mut self.families {
-                if family.file_current && family.settings.reconfigure_cmd == argv {
+                if family.file_current && family.settings.reconfigure == how {
                     family.bird_current = true;
                 }
             }

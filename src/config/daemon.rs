@@ -27,10 +27,30 @@ pub struct BirdSettings {
     /// The prefix file as configured (it may be a symbolic link).
     pub conf: PathBuf,
     pub variable: String,
-    pub reconfigure_cmd: Argv,
-    pub dummy_ip_prefix: IpPrefix,
+    pub reconfigure: Reconfigure,
+    /// Always listed so the set is never empty (Bird 1.6 rejects an empty set); `None`
+    /// when set to `none` (extension, for Bird 2 and later).
+    pub dummy_ip_prefix: Option<IpPrefix>,
     pub keep_changes: bool,
     pub changes_counter: u32,
+}
+
+/// How Bird is told to load the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reconfigure {
+    /// `bird_reconfigure_cmd`: a command such as `sudo birdc configure`.
+    Command(Argv),
+    /// `bird_control_socket` (extension): speak Bird's control protocol on this socket.
+    Socket(PathBuf),
+}
+
+impl std::fmt::Display for Reconfigure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reconfigure::Command(argv) => write!(f, "{argv}"),
+            Reconfigure::Socket(path) => write!(f, "'configure' on {}", path.display()),
+        }
+    }
 }
 
 /// Logging destinations and formats, as upstream's keys set them.
@@ -113,11 +133,12 @@ pub fn parse_daemon(fields: &Fields) -> Result<Daemon, ConfigError> {
 /// The settings of one version. Types are checked for both versions; the rest only for
 /// an enabled one (the inner result), as upstream does.
 fn parse_bird(fields: &Fields, version: IpVersion) -> Result<Result<BirdSettings, ConfigError>, ConfigError> {
-    let (conf, variable, cmd, dummy, keep, counter) = match version {
+    let (conf, variable, cmd, socket, dummy, keep, counter) = match version {
         IpVersion::V4 => (
             "bird_conf",
             "bird_variable",
             "bird_reconfigure_cmd",
+            "bird_control_socket",
             "dummy_ip_prefix",
             "bird_keep_changes",
             "bird_changes_counter",
@@ -126,6 +147,7 @@ fn parse_bird(fields: &Fields, version: IpVersion) -> Result<Result<BirdSettings
             "bird6_conf",
             "bird6_variable",
             "bird6_reconfigure_cmd",
+            "bird6_control_socket",
             "dummy_ip6_prefix",
             "bird6_keep_changes",
             "bird6_changes_counter",
@@ -142,16 +164,28 @@ fn parse_bird(fields: &Fields, version: IpVersion) -> Result<Result<BirdSettings
                 fields.error(variable, "must be a Bird symbol: a letter or '_' then letters, digits or '_'")
             );
         }
-        let reconfigure_cmd = command(fields, cmd)?;
-        let dummy_ip_prefix = parse_prefix(fields.string(dummy)?).map_err(|why| fields.error(dummy, why))?;
-        if dummy_ip_prefix.version() != version {
-            return Err(fields.error(dummy, format!("must be an {version} prefix")));
-        }
+        let reconfigure = match fields.get(socket) {
+            Some(_) => Reconfigure::Socket(
+                absolute(Path::new(non_empty(fields, socket)?))
+                    .map_err(|err| fields.error(socket, format!("cannot be made absolute: {err}")))?,
+            ),
+            None => Reconfigure::Command(command(fields, cmd)?),
+        };
+        let dummy_ip_prefix = match fields.string(dummy)? {
+            none if none.eq_ignore_ascii_case("none") => None,
+            text => {
+                let prefix = parse_prefix(text).map_err(|why| fields.error(dummy, why))?;
+                if prefix.version() != version {
+                    return Err(fields.error(dummy, format!("must be an {version} prefix (or none)")));
+                }
+                Some(prefix)
+            }
+        };
         Ok(BirdSettings {
             version,
             conf,
             variable: variable_name,
-            reconfigure_cmd,
+            reconfigure,
             dummy_ip_prefix,
             keep_changes,
             changes_counter,

@@ -66,6 +66,9 @@ pub const DAEMON_KEYS: &[Key] = &[
     key("prometheus_exporter_interval", "10"),
     // Extension: upstream hard-codes 2 s for the daemon-level reconfigure command.
     key("bird_reconfigure_timeout", "2"),
+    // Extensions: reconfigure Bird over its control socket instead of a command.
+    no_default("bird_control_socket"),
+    no_default("bird6_control_socket"),
     no_default("log_file"),
     no_default("stderr_file"),
     no_default("log_server"),

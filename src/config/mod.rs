@@ -12,7 +12,7 @@ mod value;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
-pub use daemon::{absolute, BirdSettings, Daemon, LogLevel, LogSettings, PrometheusSettings};
+pub use daemon::{absolute, BirdSettings, Daemon, LogLevel, LogSettings, PrometheusSettings, Reconfigure};
 pub use error::{ConfigError, Origin};
 pub use keys::print_defaults;
 pub use service::{OnDisabled, OnExit, Service};
@@ -167,7 +167,7 @@ fn validate(ini: &Ini, warnings: &mut Vec<String>) -> Result<(Daemon, Vec<Servic
         ipv4: daemon.bird(crate::prefix::IpVersion::V4).is_some(),
         ipv6: daemon.bird(crate::prefix::IpVersion::V6).is_some(),
     };
-    let dummies: Vec<IpPrefix> = daemon.bird.iter().map(|b| b.dummy_ip_prefix).collect();
+    let dummies: Vec<IpPrefix> = daemon.bird.iter().filter_map(|b| b.dummy_ip_prefix).collect();
     let mut owners: HashMap<IpPrefix, String> = HashMap::new();
     let mut services = Vec::new();
     for name in service_names {
@@ -220,10 +220,10 @@ impl Config {
             |prefixes: &[IpPrefix]| prefixes.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
         match (section, key) {
             (DAEMON_SECTION, "dummy_ip_prefix") => {
-                self.daemon.bird(crate::prefix::IpVersion::V4).map(|b| b.dummy_ip_prefix.to_string())
+                self.daemon.bird(crate::prefix::IpVersion::V4).map(|b| display_dummy(b.dummy_ip_prefix))
             }
             (DAEMON_SECTION, "dummy_ip6_prefix") => {
-                self.daemon.bird(crate::prefix::IpVersion::V6).map(|b| b.dummy_ip_prefix.to_string())
+                self.daemon.bird(crate::prefix::IpVersion::V6).map(|b| display_dummy(b.dummy_ip_prefix))
             }
             (_, "ip_prefix") => self.service(section).map(|s| join(&s.ip_prefixes)),
             _ => None,
@@ -233,4 +233,8 @@ impl Config {
     pub fn service(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.name == name)
     }
+}
+
+fn display_dummy(dummy: Option<IpPrefix>) -> String {
+    dummy.map_or_else(|| "none".to_string(), |d| d.to_string())
 }

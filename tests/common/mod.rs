@@ -75,6 +75,8 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+pub mod bird;
+
 /// Waits until `done` holds, polling every 10 ms; panics with `what` after `timeout`.
 pub fn wait_for(what: &str, timeout: std::time::Duration, mut done: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + timeout;

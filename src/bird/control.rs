@@ -1,0 +1,155 @@
+//! Bird's control-socket protocol, which `birdc` speaks: reconfigure Bird without a
+//! fork, a `birdc` binary or sudo; only the socket's permissions matter.
+//!
+//! On connect Bird sends `0001 BIRD <version> ready.`. After a command it sends lines
+//! `DDDD-text` (more to come), ` text` (continuation) and ends with `DDDD text`. For
+//! `configure`: 0003 Reconfigured, 0004 Reconfiguration in progress, 0005 queued; 8xxx
+//! and 9xxx are errors whose text is Bird's own message (`FILE:LINE:COL message`).
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Reply codes that mean the configuration was taken.
+const ACCEPTED: [&str; 3] = ["0003", "0004", "0005"];
+
+/// Sends `configure` on `socket`; `Err` holds Bird's words or why we could not ask.
+pub fn configure(socket: &Path, timeout: Duration) -> Result<(), String> {
+    let reply = request(socket, "configure", timeout)?;
+    let (code, _) = reply.last().cloned().unwrap_or_default();
+    if ACCEPTED.contains(&code.as_str()) {
+        return Ok(());
+    }
+    let text: Vec<String> = reply
+        .iter()
+        .filter(|(code, _)| code.starts_with('8') || code.starts_with('9'))
+        .map(|(_, text)| text.clone())
+        .collect();
+    if text.is_empty() {
+        Err(format!("Bird answered {code}"))
+    } else {
+        Err(format!("Bird did not accept the configuration: {}", text.join(" | ")))
+    }
+}
+
+/// Sends one command and returns the reply's lines as (code, text); continuation lines
+/// carry the code of the line they continue.
+pub fn request(socket: &Path, command: &str, timeout: Duration) -> Result<Vec<(String, String)>, String> {
+    let deadline = Instant::now() + timeout;
+    let stream = UnixStream::connect(socket)
+        .map_err(|err| format!("failed to connect to Bird's control socket {}: {err}", socket.display()))?;
+    let mut reader = BufReader::new(stream.try_clone().map_err(|err| err.to_string())?);
+    let mut writer = stream;
+    let welcome = read_line(&mut reader, deadline)?;
+    if !welcome.starts_with("0001 ") {
+        return Err(format!("unexpected greeting from {}: {welcome:?}", socket.display()));
+    }
+    writer.set_write_timeout(Some(remaining(deadline)?)).map_err(|err| err.to_string())?;
+    writer
+        .write_all(format!("{command}\n").as_bytes())
+        .map_err(|err| format!("failed to send {command:?} to {}: {err}", socket.display()))?;
+    let mut lines: Vec<(String, String)> = Vec::new();
+    loop {
+        let line = read_line(&mut reader, deadline)?;
+        if let Some(text) = line.strip_prefix(' ') {
+            let code = lines.last().map(|(code, _)| code.clone()).unwrap_or_default();
+            lines.push((code, text.to_string()));
+            continue;
+        }
+        let bytes = line.as_bytes();
+        let coded = bytes.len() >= 5 && bytes[..4].iter().all(u8::is_ascii_digit);
+        if !coded {
+            return Err(format!("unexpected line from Bird: {line:?}"));
+        }
+        lines.push((line[..4].to_string(), line[5..].to_string()));
+        if bytes[4] == b' ' {
+            return Ok(lines);
+        }
+    }
+}
+
+fn remaining(deadline: Instant) -> Result<Duration, String> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        Err("Bird did not answer in time".to_string())
+    } else {
+        Ok(left)
+    }
+}
+
+fn read_line(reader: &mut BufReader<UnixStream>, deadline: Instant) -> Result<String, String> {
+    reader.get_ref().set_read_timeout(Some(remaining(deadline)?)).map_err(|err| err.to_string())?;
+    let mut line = String::new();
+    match reader.read_line(&mut line) {
+        Ok(0) => Err("Bird closed the control connection".to_string()),
+        Ok(_) => Ok(line.trim_end_matches(['\n', '\r']).to_string()),
+        Err(err) if matches!(err.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            Err("Bird did not answer in time".to_string())
+        }
+        Err(err) => Err(format!("failed to read from Bird: {err}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixListener;
+
+    /// A fake Bird that greets, reads one command and sends `reply`.
+    fn fake_bird(reply: &'static str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bird.ctl");
+        let listener = UnixListener::bind(&path).unwrap();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            stream.write_all(b"0001 BIRD 2.0.12 ready.\n").unwrap();
+            let mut command = String::new();
+            BufReader::new(stream.try_clone().unwrap()).read_line(&mut command).unwrap();
+            stream.write_all(reply.as_bytes()).unwrap();
+            std::thread::sleep(Duration::from_millis(200));
+        });
+        (dir, path)
+    }
+
+    #[test]
+    fn reconfigured_and_in_progress_are_success() {
+        for reply in [
+            "0002-Reading configuration from /etc/bird.conf\n0003 Reconfigured\n",
+            "0002-Reading configuration from /etc/bird.conf\n0004 Reconfiguration in progress\n",
+            "0005 Reconfiguration already in progress, queueing new config\n",
+        ] {
+            let (_dir, path) = fake_bird(reply);
+            assert_eq!(configure(&path, Duration::from_secs(2)), Ok(()), "{reply}");
+        }
+    }
+
+    #[test]
+    fn a_config_error_keeps_birds_words() {
+        let (_dir, path) = fake_bird(
+            "0002-Reading configuration from /d/a.conf\n8002 /d/p.conf:4:5 syntax error, unexpected ';'\n",
+        );
+        assert_eq!(
+            configure(&path, Duration::from_secs(2)),
+            Err("Bird did not accept the configuration: /d/p.conf:4:5 syntax error, unexpected ';'"
+                .to_string())
+        );
+    }
+
+    #[test]
+    fn a_silent_bird_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bird.ctl");
+        let _listener = UnixListener::bind(&path).unwrap();
+        let started = Instant::now();
+        let err = configure(&path, Duration::from_millis(200)).unwrap_err();
+        assert!(err.contains("did not answer in time"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_missing_socket_says_so() {
+        let err = configure(Path::new("/nonexistent/bird.ctl"), Duration::from_secs(1)).unwrap_err();
+        assert!(err.contains("failed to connect to Bird's control socket /nonexistent/bird.ctl"), "{err}");
+    }
+}

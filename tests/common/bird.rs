@@ -1,0 +1,330 @@
+//! A real Bird lab for end-to-end tests: a speaker (the Bird the daemon reconfigures) in
+//! one fresh network namespace and a Bird 2 peer in another, joined by a veth pair,
+//! with one BGP session per IP version. The test asks the peer what it has learned.
+//! Everything is stopped and the namespaces deleted when the lab is dropped, also when
+//! the test panics.
+//!
+//! Bird 2 comes from Debian's `bird2` (`/usr/sbin/bird`, `birdc`); Bird 1.6 from
+//! Debian's `bird` .deb unpacked into `/opt/bird16` (it conflicts with `bird2`), see
+//! README.rst. `BIRD`, `BIRDC` and `BIRD16_DIR` override the paths.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anycast_healthchecker::bird::control;
+
+/// The candidate service prefixes the speaker has routes for.
+pub const V4_ROUTES: &[&str] = &[
+    "10.52.12.1/32",
+    "10.52.12.2/32",
+    "10.52.12.3/32",
+    "10.52.12.4/32",
+    "10.52.12.5/32",
+    "10.52.12.6/32",
+    "10.189.200.255/32",
+];
+pub const V6_ROUTES: &[&str] = &[
+    "fd12:aba6:57db:ffff::1/128",
+    "fd12:aba6:57db:ffff::2/128",
+    "fd12:aba6:57db:ffff::3/128",
+    "2001:db8::1/128",
+];
+
+/// Which Bird the speaker runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Speaker {
+    /// One `bird` 2 daemon for IPv4 and IPv6, reconfigured once with `birdc`.
+    Bird2,
+    /// Bird 1.6: `bird` for IPv4 and `bird6` for IPv6, each with its own `birdc`.
+    Bird16,
+}
+
+/// Paths of the Bird binaries; panics with install instructions when one is missing.
+pub struct Tools {
+    pub bird2: PathBuf,
+    pub birdc2: PathBuf,
+    pub bird16_dir: PathBuf,
+}
+
+pub fn tools() -> Tools {
+    let env_or =
+        |name: &str, default: &str| PathBuf::from(std::env::var_os(name).unwrap_or_else(|| default.into()));
+    let tools = Tools {
+        bird2: env_or("BIRD", "/usr/sbin/bird"),
+        birdc2: env_or("BIRDC", "/usr/sbin/birdc"),
+        bird16_dir: env_or("BIRD16_DIR", "/opt/bird16/usr/sbin"),
+    };
+    for (path, how) in [
+        (&tools.bird2, "apt-get install bird2"),
+        (&tools.birdc2, "apt-get install bird2"),
+        (&tools.bird16_dir.join("bird"), "apt-get download bird && dpkg -x bird_*.deb /opt/bird16"),
+        (&tools.bird16_dir.join("bird6"), "apt-get download bird && dpkg -x bird_*.deb /opt/bird16"),
+    ] {
+        assert!(
+            path.exists(),
+            "{} is missing; install it with: {how} (see README.rst, Test)",
+            path.display()
+        );
+    }
+    assert!(
+        unsafe { libc::geteuid() } == 0,
+        "the Bird tests create network namespaces and need root (CI runs as root)"
+    );
+    tools
+}
+
+/// The running lab.
+pub struct Lab {
+    pub kind: Speaker,
+    dir: PathBuf,
+    namespaces: [String; 2],
+    speakers: Vec<Child>,
+    peer: Option<Child>,
+    tools: Tools,
+    p4: PathBuf,
+    p6: PathBuf,
+}
+
+impl Lab {
+    /// Starts a lab whose speaker includes the prefix files `p4` and `p6` (created with
+    /// only the dummy if missing). `dir` holds configs, sockets and logs: keep it short.
+    pub fn start(kind: Speaker, dir: &Path, p4: &Path, p6: &Path) -> Lab {
+        let tools = tools();
+        let id = format!("{}{}", std::process::id() % 100_000, super::unique());
+        let namespaces = [format!("ahc{id}a"), format!("ahc{id}b")];
+        let mut lab = Lab {
+            kind,
+            dir: dir.to_path_buf(),
+            namespaces,
+            speakers: Vec::new(),
+            peer: None,
+            tools,
+            p4: p4.to_path_buf(),
+            p6: p6.to_path_buf(),
+        };
+        for (path, text) in [
+            (p4, "define ACAST_PS_ADVERTISE =\n    [\n        10.189.200.255/32\n    ];\n"),
+            (p6, "define ACAST6_PS_ADVERTISE =\n    [\n        2001:db8::1/128\n    ];\n"),
+        ] {
+            if !path.exists() {
+                std::fs::write(path, text).expect("prefix file");
+            }
+        }
+        lab.make_network(&id);
+        lab.write_configs();
+        lab.peer = Some(lab.spawn(1, &lab.tools.bird2.clone(), "peer.conf", "b.ctl"));
+        wait_for_socket(&lab.dir.join("b.ctl"));
+        lab.start_speaker();
+        lab
+    }
+
+    fn make_network(&self, id: &str) {
+        let [a, b] = &self.namespaces;
+        let (va, vb) = (format!("ahv{id}a"), format!("ahv{id}b"));
+        for args in [
+            vec!["netns", "add", a],
+            vec!["netns", "add", b],
+            vec!["link", "add", &va, "type", "veth", "peer", "name", &vb],
+            vec!["link", "set", &va, "netns", a],
+            vec!["link", "set", &vb, "netns", b],
+            vec!["-n", a, "addr", "add", "192.0.2.1/24", "dev", &va],
+            vec!["-n", b, "addr", "add", "192.0.2.2/24", "dev", &vb],
+            vec!["-n", a, "addr", "add", "fd00:ac::1/64", "dev", &va, "nodad"],
+            vec!["-n", b, "addr", "add", "fd00:ac::2/64", "dev", &vb, "nodad"],
+            vec!["-n", a, "link", "set", &va, "up"],
+            vec!["-n", b, "link", "set", &vb, "up"],
+            vec!["-n", a, "link", "set", "lo", "up"],
+            vec!["-n", b, "link", "set", "lo", "up"],
+        ] {
+            let status = Command::new("ip").args(&args).status().expect("run ip");
+            assert!(status.success(), "ip {} failed", args.join(" "));
+        }
+    }
+
+    fn write_configs(&self) {
+        let (p4, p6) = (self.p4.display(), self.p6.display());
+        let timers = "connect delay time 1; connect retry time 1; error wait time 1, 2;";
+        let statics4: String = V4_ROUTES.iter().map(|r| format!("  route {r} blackhole;\n")).collect();
+        let statics6: String = V6_ROUTES.iter().map(|r| format!("  route {r} blackhole;\n")).collect();
+        let peer = "router id 192.0.2.2;\nprotocol device {}\n\
+             protocol bgp to_a4 { local 192.0.2.2 as 65002; neighbor 192.0.2.1 as 65001; passive yes;\n  \
+             ipv4 { import all; export none; }; }\n\
+             protocol bgp to_a6 { local fd00:ac::2 as 65002; neighbor fd00:ac::1 as 65001; passive yes;\n  \
+             ipv6 { import all; export none; }; }\n";
+        std::fs::write(self.dir.join("peer.conf"), peer).expect("peer.conf");
+        match self.kind {
+            Speaker::Bird2 => {
+                let speaker = format!(
+                    "router id 192.0.2.1;\ninclude \"{p4}\";\ninclude \"{p6}\";\nprotocol device {{}}\n\
+                     protocol static svc4 {{\n  ipv4;\n{statics4}}}\n\
+                     protocol static svc6 {{\n  ipv6;\n{statics6}}}\n\
+                     protocol bgp to_b4 {{ local 192.0.2.1 as 65001; neighbor 192.0.2.2 as 65002; {timers}\n  \
+                     ipv4 {{ import none; export where net ~ ACAST_PS_ADVERTISE; }}; }}\n\
+                     protocol bgp to_b6 {{ local fd00:ac::1 as 65001; neighbor fd00:ac::2 as 65002; {timers}\n  \
+                     ipv6 {{ import none; export where net ~ ACAST6_PS_ADVERTISE; }}; }}\n"
+                );
+                std::fs::write(self.dir.join("a.conf"), speaker).expect("a.conf");
+            }
+            Speaker::Bird16 => {
+                let v4 = format!(
+                    "router id 192.0.2.1;\nlisten bgp address 192.0.2.1;\ninclude \"{p4}\";\nprotocol device {{}}\n\
+                     protocol static svc4 {{\n{statics4}}}\n\
+                     protocol bgp to_b4 {{ local 192.0.2.1 as 65001; neighbor 192.0.2.2 as 65002; {timers}\n  \
+                     import none; export where net ~ ACAST_PS_ADVERTISE; }}\n"
+                );
+                let v6 = format!(
+                    "router id 192.0.2.1;\nlisten bgp address fd00:ac::1;\ninclude \"{p6}\";\nprotocol device {{}}\n\
+                     protocol static svc6 {{\n{statics6}}}\n\
+                     protocol bgp to_b6 {{ local fd00:ac::1 as 65001; neighbor fd00:ac::2 as 65002; {timers}\n  \
+                     import none; export where net ~ ACAST6_PS_ADVERTISE; }}\n"
+                );
+                std::fs::write(self.dir.join("a4.conf"), v4).expect("a4.conf");
+                std::fs::write(self.dir.join("a6.conf"), v6).expect("a6.conf");
+            }
+        }
+    }
+
+    fn spawn(&self, namespace: usize, bird: &Path, config: &str, socket: &str) -> Child {
+        let log = std::fs::File::create(self.dir.join(format!("{config}.log"))).expect("log");
+        let _ = std::fs::remove_file(self.dir.join(socket));
+        Command::new("ip")
+            .args(["netns", "exec", &self.namespaces[namespace]])
+            .arg(bird)
+            .args(["-f", "-c", config, "-s", socket, "-P", &format!("{socket}.pid")])
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start bird")
+    }
+
+    /// The control sockets the daemon reconfigures: (IPv4, IPv6).
+    pub fn speaker_sockets(&self) -> (PathBuf, PathBuf) {
+        match self.kind {
+            Speaker::Bird2 => (self.dir.join("a.ctl"), self.dir.join("a.ctl")),
+            Speaker::Bird16 => (self.dir.join("a4.ctl"), self.dir.join("a6.ctl")),
+        }
+    }
+
+    /// `bird_reconfigure_cmd` and `bird6_reconfigure_cmd` for this speaker: the real
+    /// `birdc` of its version.
+    pub fn reconfigure_commands(&self) -> (String, String) {
+        let (s4, s6) = self.speaker_sockets();
+        match self.kind {
+            Speaker::Bird2 => {
+                let cmd = format!("{} -s {} configure", self.tools.birdc2.display(), s4.display());
+                (cmd.clone(), cmd)
+            }
+            Speaker::Bird16 => (
+                format!("{} -s {} configure", self.tools.bird16_dir.join("birdc").display(), s4.display()),
+                format!("{} -s {} configure", self.tools.bird16_dir.join("birdc6").display(), s6.display()),
+            ),
+        }
+    }
+
+    pub fn start_speaker(&mut self) {
+        match self.kind {
+            Speaker::Bird2 => {
+                let child = self.spawn(0, &self.tools.bird2.clone(), "a.conf", "a.ctl");
+                self.speakers.push(child);
+            }
+            Speaker::Bird16 => {
+                let dir = self.tools.bird16_dir.clone();
+                let v4 = self.spawn(0, &dir.join("bird"), "a4.conf", "a4.ctl");
+                let v6 = self.spawn(0, &dir.join("bird6"), "a6.conf", "a6.ctl");
+                self.speakers.extend([v4, v6]);
+            }
+        }
+        let (s4, s6) = self.speaker_sockets();
+        wait_for_socket(&s4);
+        wait_for_socket(&s6);
+    }
+
+    /// Stops the speaker (SIGTERM) and waits for it: Bird is "down".
+    pub fn stop_speaker(&mut self) {
+        for mut child in self.speakers.drain(..) {
+            terminate(&mut child);
+        }
+    }
+
+    /// The prefixes the peer has learned.
+    pub fn peer_routes(&self) -> Vec<String> {
+        let reply = match control::request(&self.dir.join("b.ctl"), "show route", Duration::from_secs(2)) {
+            Ok(reply) => reply,
+            Err(_) => return Vec::new(),
+        };
+        let mut routes: Vec<String> = reply
+            .iter()
+            .filter_map(|(_, text)| text.split_whitespace().next())
+            .filter_map(|word| word.parse::<anycast_healthchecker::prefix::IpPrefix>().ok())
+            .map(|p| p.to_string())
+            .collect();
+        routes.sort();
+        routes.dedup();
+        routes
+    }
+
+    /// Waits until the peer has learned exactly the dummies and `expected`.
+    pub fn wait_for_peer(&self, expected: &[&str], timeout: Duration) {
+        let mut want: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+        want.extend(["10.189.200.255/32".to_string(), "2001:db8::1/128".to_string()]);
+        want.sort();
+        let deadline = Instant::now() + timeout;
+        loop {
+            let have = self.peer_routes();
+            if have == want {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the peer has {have:?}, expected {want:?}\n{}", self.logs());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The Bird logs, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut text = String::new();
+        for name in ["peer.conf.log", "a.conf.log", "a4.conf.log", "a6.conf.log"] {
+            if let Ok(log) = std::fs::read_to_string(self.dir.join(name)) {
+                text.push_str(&format!("--- {name}\n{log}"));
+            }
+        }
+        text
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.stop_speaker();
+        if let Some(mut peer) = self.peer.take() {
+            terminate(&mut peer);
+        }
+        for namespace in &self.namespaces {
+            let _ = Command::new("ip").args(["netns", "del", namespace]).status();
+        }
+    }
+}
+
+fn terminate(child: &mut Child) {
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn wait_for_socket(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while control::request(path, "show status", Duration::from_secs(1)).is_err() {
+        assert!(Instant::now() < deadline, "Bird did not answer on {}", path.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
