@@ -25,6 +25,7 @@ Options:
                                and service checks
     -P, --print-conf           show running configuration with default settings
                                applied
+    --status                   check a running daemon (Nagios exit codes)
     -v, --version              show version
     -h, --help                 show this screen";
 
@@ -39,6 +40,7 @@ pub enum Action {
     PrintDefaults,
     Check(Sources),
     PrintConf(Sources),
+    Status(Sources),
     Run(Sources),
 }
 
@@ -51,6 +53,7 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Actio
     let mut dir = None;
     let mut service_file = None;
     let (mut check, mut print, mut print_conf, mut version, mut help) = (false, false, false, false, false);
+    let mut status = false;
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
             Short('f') | Long("file") => file = Some(path_value(&mut parser)?),
@@ -59,6 +62,7 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Actio
             Short('c') | Long("check") => check = true,
             Short('p') | Long("print") => print = true,
             Short('P') | Long("print-conf") => print_conf = true,
+            Long("status") => status = true,
             Short('v') | Long("version") => version = true,
             Short('h') | Long("help") => help = true,
             other => return Err(other.unexpected().to_string()),
@@ -78,6 +82,8 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Actio
     let sources = Sources { main: file.unwrap_or_else(|| PathBuf::from(DEFAULT_FILE)), services };
     Ok(if print {
         Action::PrintDefaults
+    } else if status {
+        Action::Status(sources)
     } else if check {
         Action::Check(sources)
     } else if print_conf {

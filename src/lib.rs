@@ -14,10 +14,13 @@ pub mod daemon;
 pub mod health;
 pub mod localtime;
 pub mod logging;
+pub mod metrics;
 pub mod netif;
+pub mod notify;
 pub mod prefix;
 pub mod schedule;
 pub mod service;
+pub mod status;
 
 /// The program name, used in messages and the Bird file header.
 pub const PROGRAM: &str = "anycast-healthchecker";

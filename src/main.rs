@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anycast_healthchecker::cli::{self, Action};
 use anycast_healthchecker::config::{self, Loaded, Sources};
-use anycast_healthchecker::daemon;
 use anycast_healthchecker::PROGRAM;
+use anycast_healthchecker::{daemon, status};
 
 fn main() -> ExitCode {
     let action = match cli::parse(std::env::args_os().skip(1)) {
@@ -39,6 +39,25 @@ fn run(action: Action) -> Result<(), String> {
             let loaded = load(&sources)?;
             let text = loaded.config.print_conf().map_err(|e| e.to_string())?;
             print(&text)
+        }
+        Action::Status(sources) => {
+            // Nagios: a configuration we cannot read is UNKNOWN (3).
+            let loaded = match config::load(&sources) {
+                Ok(loaded) => loaded,
+                Err(err) => {
+                    println!("UNKNOWN: {err}");
+                    std::process::exit(status::Verdict::Unknown as i32);
+                }
+            };
+            let (verdict, text) = status::check(&loaded.config.daemon.pidfile);
+            let word = match verdict {
+                status::Verdict::Ok => "OK",
+                status::Verdict::Warning => "WARNING",
+                status::Verdict::Critical => "CRITICAL",
+                status::Verdict::Unknown => "UNKNOWN",
+            };
+            println!("{word}: {PROGRAM} {text}");
+            std::process::exit(verdict as i32)
         }
         Action::Run(sources) => {
             let loaded = load(&sources)?;

@@ -16,6 +16,8 @@ use crate::bird::{Action, Event, EventSender};
 use crate::command::{self, Outcome};
 use crate::config::{OnDisabled, Service};
 use crate::health::{Health, HealthState, Probe, Verdict};
+use crate::logging::{self, ServiceFields};
+use crate::metrics;
 use crate::netif::{self, Assignment};
 use crate::schedule::Schedule;
 
@@ -106,6 +108,14 @@ enum Wake {
 
 impl Worker {
     fn run(self, splay: Option<Duration>) {
+        if let Some(first) = self.service.ip_prefixes.first() {
+            logging::set_service_fields(ServiceFields {
+                ip_address: first.addr().to_string(),
+                prefix_length: first.prefix_len(),
+                status: Health::Unknown.to_string(),
+                ip_check_disabled: self.service.ip_check_disabled,
+            });
+        }
         if let Some(splay) = splay.filter(|s| !s.is_zero()) {
             let delay = random_below(splay, &self.service.name);
             log::info!("delaying startup for {:.3}secs", delay.as_secs_f64());
@@ -117,8 +127,9 @@ impl Worker {
         let schedule = Schedule::new(Instant::now(), self.service.check_interval);
         loop {
             let started = Instant::now();
-            let verdict = state.observe(self.probe());
-            self.report(verdict);
+            let (probe, code) = self.probe();
+            let verdict = state.observe(probe);
+            self.report(verdict, code);
             log::info!("wall clock time {:.3}ms", started.elapsed().as_secs_f64() * 1000.0);
             let next = schedule.next_after(Instant::now());
             log::debug!(
@@ -144,14 +155,18 @@ impl Worker {
         }
     }
 
-    /// One probe: the addresses on the interface, then the check command.
-    fn probe(&self) -> Probe {
+    /// One probe: the addresses on the interface, then the check command. The code is
+    /// what the state metric shows when this probe decides: 0 passed, the exit status,
+    /// 126 a timeout, 1 an address not assigned, minus the signal number.
+    fn probe(&self) -> (Probe, i64) {
         let service = &self.service;
         if service.ip_check_disabled {
             log::debug!("checking for IP assignment on interface {} is disabled", service.interface);
         } else {
             for prefix in &service.ip_prefixes {
-                let why = match netif::assignment(&service.interface, prefix.addr()) {
+                let assignment = netif::assignment(&service.interface, prefix.addr());
+                metrics::ip_assignment(&service.name, assignment == Assignment::Assigned);
+                let why = match assignment {
                     Assignment::Assigned => continue,
                     Assignment::NotAssigned => {
                         format!("{prefix} isn't assigned to {} interface", service.interface)
@@ -167,15 +182,17 @@ impl Worker {
                     }
                 };
                 log::warn!("status DOWN because {why}");
-                return Probe::AddressMissing;
+                return (Probe::AddressMissing, 1);
             }
         }
         log::info!("running {}", service.check_cmd);
         let done = command::run(&service.check_cmd, service.check_timeout);
+        let timed_out = matches!(done.outcome, Outcome::TimedOut);
+        metrics::check_finished(&service.name, (!timed_out).then_some(done.duration));
         match &done.outcome {
             Outcome::Exited(0) => {
                 log::info!("check duration {:.3}ms", done.duration.as_secs_f64() * 1000.0);
-                Probe::Passed
+                (Probe::Passed, 0)
             }
             Outcome::Exited(code) => {
                 log::info!(
@@ -188,29 +205,35 @@ impl Worker {
                         log::info!("{name} from the check: {text}");
                     }
                 }
-                Probe::Failed
+                (Probe::Failed, i64::from(*code))
             }
             Outcome::Signaled(signal) => {
                 log::info!("check was killed by signal {signal}");
-                Probe::Failed
+                (Probe::Failed, -i64::from(*signal))
             }
             Outcome::TimedOut => {
                 log::error!(
                     "check timed out after {:.3}s; its process group was killed",
                     service.check_timeout.as_secs_f64()
                 );
-                Probe::Failed
+                (Probe::Failed, 126)
             }
             Outcome::NotStarted(err) => {
                 log::error!("failed to run check command {}: {err}", service.check_cmd);
-                Probe::Failed
+                (Probe::Failed, 127)
             }
         }
     }
 
-    fn report(&self, verdict: Verdict) {
+    fn report(&self, verdict: Verdict, code: i64) {
+        match verdict {
+            Verdict::Changed(_) => metrics::service_state(&self.service.name, code, true),
+            Verdict::Steady(_) => metrics::service_state(&self.service.name, code, false),
+            Verdict::Counting { .. } => {}
+        }
         match verdict {
             Verdict::Changed(health) => {
+                logging::set_service_status(&health.to_string());
                 log::info!("status changed to {}", health.to_string().to_uppercase());
                 let action = if health == Health::Up { Action::Advertise } else { Action::Withdraw };
                 let prefixes: Vec<String> =

@@ -22,6 +22,7 @@ use super::file::{self, Header};
 use super::{reconfigure, store};
 use crate::argv::Argv;
 use crate::config::BirdSettings;
+use crate::metrics;
 use crate::prefix::{IpPrefix, IpVersion};
 
 /// The first wait before retrying a failed write or reconfigure; it doubles up to
@@ -318,6 +319,10 @@ impl State {
             self.families.iter().map(|f| (f.settings.version, f.advertised.clone())).collect();
         let mut stop = false;
         let mut touched = false;
+        let events = batch.iter().filter(|m| matches!(m, Message::Event(_))).count();
+        if events > 0 {
+            metrics::batch(events);
+        }
         for message in batch {
             match message {
                 Message::Event(event) => touched |= self.apply_event(&event),
@@ -445,6 +450,9 @@ impl State {
         }
         failed |= !self.reconfigure_bird();
         failed |= !self.run_custom_commands();
+        for family in &self.families {
+            metrics::bird_in_sync(family.settings.version, family.file_current && family.bird_current);
+        }
         if failed {
             self.retry_at = Some(Instant::now() + self.backoff);
             log::warn!("Bird is behind its prefix file; retrying in {:.1}s", self.backoff.as_secs_f64());
@@ -461,7 +469,15 @@ impl State {
         while let Some(first) = self.families.iter().find(|f| f.file_current && !f.bird_current) {
             let how = first.settings.reconfigure.clone();
             log::info!("reconfiguring BIRD by running {how}");
+            let started = Instant::now();
             let result = reconfigure::reconfigure_bird(&how, self.plan.reconfigure_timeout);
+            for family in self
+                .families
+                .iter()
+                .filter(|f| f.file_current && !f.bird_current && f.settings.reconfigure == how)
+            {
+                metrics::reconfigure_ran(family.settings.version, started.elapsed(), result.is_ok());
+            }
             match &result {
                 Ok(()) => log::info!("reconfigured BIRD daemon"),
                 Err(why) => log::error!("reconfiguring BIRD with {how} failed: {why}"),

@@ -68,6 +68,8 @@ pub struct LogSettings {
     pub max_bytes: u64,
     pub backups: u32,
     pub format_journalctl: bool,
+    /// Extension: log to the local syslog socket too.
+    pub syslog: bool,
 }
 
 /// The Prometheus textfile exporter's settings.
@@ -230,6 +232,7 @@ fn parse_log(fields: &Fields) -> Result<LogSettings, ConfigError> {
         max_bytes: fields.integer("log_maxbytes", 0, i64::MAX)? as u64,
         backups: fields.integer("log_backups", 0, i64::from(u32::MAX))? as u32,
         format_journalctl: fields.boolean("log_format_journalctl")?,
+        syslog: fields.boolean("log_syslog")?,
     })
 }
 

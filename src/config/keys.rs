@@ -64,6 +64,8 @@ pub const DAEMON_KEYS: &[Key] = &[
     key("prometheus_exporter", "false"),
     key("prometheus_collector_textfile_dir", "/var/cache/textfile_collector/"),
     key("prometheus_exporter_interval", "10"),
+    // Extension: also log to the local syslog socket (/dev/log).
+    key("log_syslog", "false"),
     // Extension: upstream hard-codes 2 s for the daemon-level reconfigure command.
     key("bird_reconfigure_timeout", "2"),
     // Extensions: reconfigure Bird over its control socket instead of a command.

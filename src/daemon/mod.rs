@@ -15,18 +15,25 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
-use crossbeam_channel::{select, Receiver};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{select, Receiver, Sender};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGURG};
 use signal_hook::iterator::Signals;
 
 use crate::bird::{Action, CustomCommand, Event, Plan, ServiceRoutes, Writer};
-use crate::config::{self, Config, OnExit, Service, Sources};
+use crate::config::{self, Config, OnExit, PrometheusSettings, Service, Sources};
+use crate::notify::Notifier;
+use crate::prefix::IpVersion;
 use crate::service::{disabled_event, ServiceThread};
-use crate::{command, logging};
+use crate::{command, logging, metrics, status};
 pub use pidfile::Pidfile;
 
 /// How often the main loop checks that every thread is alive.
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How often `<pidfile>.status` is rewritten.
+const REPORT_INTERVAL: Duration = Duration::from_secs(2);
 
 /// How long stopping may wait for running checks to end after they are killed.
 const STOP_PATIENCE: Duration = Duration::from_secs(10);
@@ -34,33 +41,38 @@ const STOP_PATIENCE: Duration = Duration::from_secs(10);
 /// Runs the daemon until it is told to stop. True for a clean stop (exit 0); a fatal
 /// error has been logged when this returns false.
 pub fn run(sources: Sources, config: Config) -> bool {
-    let names: Vec<&str> = config.services.iter().map(|s| s.name.as_str()).collect();
-    logging::init(config.daemon.log.level, &names);
+    if let Err(err) = logging::init(&config.daemon.log, &section_names(&config)) {
+        eprintln!("{}: {err}", crate::PROGRAM);
+        return false;
+    }
     // Before anything else: a HUP or TERM during start-up must not kill us unhandled.
-    let signals = match listen_for_signals() {
-        Ok(signals) => signals,
+    let started =
+        listen_for_signals().and_then(|signals| Ok((signals, Pidfile::acquire(&config.daemon.pidfile)?)));
+    let (signals, pidfile) = match started {
+        Ok(started) => started,
         Err(err) => {
             log::error!("{err:#}");
-            return false;
-        }
-    };
-    let pidfile = match Pidfile::acquire(&config.daemon.pidfile) {
-        Ok(pidfile) => pidfile,
-        Err(err) => {
-            log::error!("{err:#}");
+            logging::flush(Duration::from_secs(2));
             return false;
         }
     };
     log::info!("starting {} version {}", crate::PROGRAM, env!("CARGO_PKG_VERSION"));
     let result = Daemon::start(sources, config).and_then(|mut daemon| daemon.serve(&signals));
+    status::remove(pidfile.path());
     pidfile.remove();
-    match result {
+    let clean = match result {
         Ok(()) => true,
         Err(err) => {
             log::error!("{err:#}");
             false
         }
-    }
+    };
+    logging::flush(Duration::from_secs(2));
+    clean
+}
+
+fn section_names(config: &Config) -> Vec<&str> {
+    config.services.iter().map(|s| s.name.as_str()).chain(["DEFAULT", "daemon"]).collect()
 }
 
 /// Signals arrive on a channel, so the main loop can also watch its threads.
@@ -93,6 +105,41 @@ struct Daemon {
     next_generation: u64,
     /// Threads told to stop on a reload, reaped once they have finished.
     retiring: Vec<ServiceThread>,
+    notifier: Notifier,
+    exporter: Option<Exporter>,
+    /// When the status file and the watchdog were last served.
+    last_report: Instant,
+    last_watchdog: Instant,
+}
+
+/// The running metrics exporter thread; dropping `stop` ends it.
+struct Exporter {
+    settings: PrometheusSettings,
+    stop: Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl Exporter {
+    fn start(settings: &PrometheusSettings) -> Result<Option<Exporter>> {
+        if !settings.enabled {
+            return Ok(None);
+        }
+        let (stop, stopped) = crossbeam_channel::bounded(1);
+        let (dir, interval) = (settings.textfile_dir.clone(), settings.interval);
+        let thread = std::thread::Builder::new()
+            .name("PrometheusExporter".into())
+            .stack_size(256 * 1024)
+            .spawn(move || metrics::run_exporter(dir, interval, stopped))
+            .context("failed to start the metrics exporter")?;
+        Ok(Some(Exporter { settings: settings.clone(), stop, thread }))
+    }
+
+    /// Stops the thread, after one last write so the file shows the final state.
+    fn stop(self) {
+        drop(self.stop);
+        let _ = self.thread.join();
+        let _ = metrics::write(&self.settings.textfile_dir);
+    }
 }
 
 impl Daemon {
@@ -106,6 +153,8 @@ impl Daemon {
             generations.insert(service.name.clone(), next_generation);
             next_generation += 1;
         }
+        metrics::set_services(&config.services);
+        let exporter = Exporter::start(&config.daemon.prometheus)?;
         let writer = Writer::start(plan(&config, &generations))?;
         let mut daemon = Daemon {
             sources,
@@ -114,12 +163,19 @@ impl Daemon {
             generations,
             next_generation,
             retiring: Vec::new(),
+            notifier: Notifier::from_env(),
+            exporter,
+            last_report: Instant::now(),
+            last_watchdog: Instant::now(),
             config,
         };
         let services = daemon.config.services.clone();
         for service in services {
             daemon.start_service(service)?;
         }
+        daemon.report();
+        daemon.notifier.ready();
+        daemon.notifier.status(&format!("checking {} services", daemon.config.services.len()));
         Ok(daemon)
     }
 
@@ -151,7 +207,39 @@ impl Daemon {
                 default(WATCH_INTERVAL) => {}
             }
             self.watch_threads()?;
+            if let Some(interval) = self.notifier.watchdog_interval() {
+                if self.last_watchdog.elapsed() >= interval.min(WATCH_INTERVAL * 2) {
+                    self.notifier.watchdog();
+                    self.last_watchdog = Instant::now();
+                }
+            }
+            if self.last_report.elapsed() >= REPORT_INTERVAL {
+                self.report();
+            }
         }
+    }
+
+    /// Updates `<pidfile>.status` for `--status`.
+    fn report(&mut self) {
+        let report = status::Report {
+            pid: std::process::id(),
+            services: self.config.services.len(),
+            threads_expected: self.config.services.iter().filter(|s| !s.check_disabled).count(),
+            threads_alive: self.threads.values().filter(|t| !t.is_finished()).count(),
+            bird_behind: metrics::bird_behind()
+                .into_iter()
+                .map(|(version, seconds)| {
+                    (if version == IpVersion::V4 { "4" } else { "6" }.to_string(), seconds)
+                })
+                .collect(),
+        };
+        if let Err(err) = status::write(&self.config.daemon.pidfile, &report) {
+            log::warn!(
+                "failed to write {}: {err}",
+                status::status_path(&self.config.daemon.pidfile).display()
+            );
+        }
+        self.last_report = Instant::now();
     }
 
     /// A dead thread is a bug we cannot recover from: exit and let systemd restart us.
@@ -179,6 +267,13 @@ impl Daemon {
 
     fn reload(&mut self) {
         log::info!("received SIGHUP, reloading the configuration");
+        self.notifier.reloading();
+        self.apply_reload();
+        self.report();
+        self.notifier.ready();
+    }
+
+    fn apply_reload(&mut self) {
         let loaded = match config::load(&self.sources) {
             Ok(loaded) => loaded,
             Err(err) => {
@@ -193,8 +288,10 @@ impl Daemon {
         if new.daemon.pidfile != self.config.daemon.pidfile {
             log::warn!("pidfile changed to {}; that takes a restart", new.daemon.pidfile.display());
         }
-        if new.daemon.log.level != self.config.daemon.log.level {
-            log::set_max_level(logging::level_filter(new.daemon.log.level));
+        if new.daemon.log != self.config.daemon.log {
+            if let Err(err) = logging::init(&new.daemon.log, &section_names(&new)) {
+                log::error!("keeping the old logging settings: {err}");
+            }
         }
         let old_services: HashMap<&str, &Service> =
             self.config.services.iter().map(|s| (s.name.as_str(), s)).collect();
@@ -231,6 +328,16 @@ impl Daemon {
             }
         }
         self.writer.update(plan(&new, &self.generations));
+        metrics::set_services(&new.services);
+        if new.daemon.prometheus != self.config.daemon.prometheus {
+            if let Some(exporter) = self.exporter.take() {
+                exporter.stop();
+            }
+            self.exporter = Exporter::start(&new.daemon.prometheus).unwrap_or_else(|err| {
+                log::error!("{err:#}");
+                None
+            });
+        }
         self.config = new;
         for service in to_start {
             let name = service.name.clone();
@@ -250,6 +357,7 @@ impl Daemon {
     }
 
     fn shutdown(&mut self) -> Result<()> {
+        self.notifier.stopping();
         for thread in self.threads.values_mut().chain(self.retiring.iter_mut()) {
             thread.stop();
         }
@@ -280,6 +388,10 @@ impl Daemon {
             log::error!("the Bird writer did not finish in {}s; stopping anyway", patience.as_secs());
         }
         self.writer.stop();
+        if let Some(exporter) = self.exporter.take() {
+            exporter.stop();
+        }
+        status::remove(&self.config.daemon.pidfile);
         log::info!("shutdown is complete");
         Ok(())
     }

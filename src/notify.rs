@@ -1,0 +1,84 @@
+//! systemd's notify protocol, written to `$NOTIFY_SOCKET` directly (a datagram per
+//! message; no libsystemd): `READY=1` after the start-up pass, `RELOADING=1` and
+//! `READY=1` around a reload, `STOPPING=1`, and `WATCHDOG=1` when `$WATCHDOG_USEC` asks
+//! for it. Without systemd (no `$NOTIFY_SOCKET`) every call does nothing.
+
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixDatagram};
+use std::time::Duration;
+
+/// The variables a child must not inherit: only we speak for this service.
+pub const ENVIRONMENT: [&str; 3] = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"];
+
+pub struct Notifier {
+    target: Option<(UnixDatagram, SocketAddr)>,
+    watchdog: Option<Duration>,
+}
+
+impl Notifier {
+    /// Reads `$NOTIFY_SOCKET` and `$WATCHDOG_USEC`/`$WATCHDOG_PID`.
+    pub fn from_env() -> Notifier {
+        let target = std::env::var("NOTIFY_SOCKET").ok().and_then(|path| {
+            let address = match path.strip_prefix('@') {
+                Some(name) => SocketAddr::from_abstract_name(name.as_bytes()),
+                None => SocketAddr::from_pathname(&path),
+            };
+            match (UnixDatagram::unbound(), address) {
+                (Ok(socket), Ok(address)) => Some((socket, address)),
+                (Err(err), _) | (_, Err(err)) => {
+                    log::error!("cannot notify systemd at {path}: {err}");
+                    None
+                }
+            }
+        });
+        let for_us = std::env::var("WATCHDOG_PID")
+            .ok()
+            .map_or(true, |pid| pid.trim() == std::process::id().to_string());
+        let watchdog = std::env::var("WATCHDOG_USEC")
+            .ok()
+            .and_then(|usec| usec.trim().parse::<u64>().ok())
+            .filter(|usec| *usec > 0 && for_us)
+            .map(|usec| Duration::from_micros(usec) / 2);
+        Notifier { target, watchdog }
+    }
+
+    /// How often to send `WATCHDOG=1` (half the timeout systemd set), if at all.
+    pub fn watchdog_interval(&self) -> Option<Duration> {
+        self.watchdog
+    }
+
+    pub fn ready(&self) {
+        self.send("READY=1");
+    }
+
+    pub fn reloading(&self) {
+        self.send(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
+    }
+
+    pub fn stopping(&self) {
+        self.send("STOPPING=1");
+    }
+
+    pub fn watchdog(&self) {
+        self.send("WATCHDOG=1");
+    }
+
+    pub fn status(&self, text: &str) {
+        self.send(&format!("STATUS={text}"));
+    }
+
+    fn send(&self, message: &str) {
+        if let Some((socket, address)) = &self.target {
+            if let Err(err) = socket.send_to_addr(message.as_bytes(), address) {
+                log::warn!("failed to notify systemd ({message:?}): {err}");
+            }
+        }
+    }
+}
+
+fn monotonic_usec() -> u128 {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into `now`, which is valid.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    now.tv_sec as u128 * 1_000_000 + now.tv_nsec as u128 / 1000
+}

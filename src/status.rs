@@ -1,0 +1,130 @@
+//! `--status`: a Nagios-style check of a running daemon, replacing upstream's contrib
+//! plugin (which miscounts threads whenever the exporter runs).
+//!
+//! The daemon keeps `<pidfile>.status` up to date (every few seconds): its pid, when it
+//! last wrote, its service threads, and how long Bird has been behind each prefix file.
+//! The check reads the pidfile and that file and exits 0 OK, 1 WARNING, 2 CRITICAL or
+//! 3 UNKNOWN, with one line on stdout.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// After this long without an update the daemon counts as hung.
+const STALE_AFTER: Duration = Duration::from_secs(30);
+
+/// Bird behind its file for longer than this is a warning (a reconfigure keeps failing).
+const BEHIND_WARNING: f64 = 5.0;
+
+/// What the daemon reports about itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub pid: u32,
+    pub services: usize,
+    pub threads_expected: usize,
+    pub threads_alive: usize,
+    /// Seconds Bird is behind, per IP version ("4", "6").
+    pub bird_behind: Vec<(String, f64)>,
+}
+
+pub fn status_path(pidfile: &Path) -> PathBuf {
+    let mut name = pidfile.as_os_str().to_owned();
+    name.push(".status");
+    PathBuf::from(name)
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Writes the report atomically.
+pub fn write(pidfile: &Path, report: &Report) -> std::io::Result<()> {
+    let mut text = format!(
+        "pid={}\nupdated={}\nservices={}\nthreads_expected={}\nthreads_alive={}\n",
+        report.pid,
+        now(),
+        report.services,
+        report.threads_expected,
+        report.threads_alive
+    );
+    for (version, behind) in &report.bird_behind {
+        text.push_str(&format!("bird_behind_seconds_v{version}={behind:.1}\n"));
+    }
+    let path = status_path(pidfile);
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(".tmp");
+    std::fs::write(&temp, text)?;
+    std::fs::rename(&temp, &path)
+}
+
+pub fn remove(pidfile: &Path) {
+    let _ = std::fs::remove_file(status_path(pidfile));
+}
+
+/// Nagios exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Ok = 0,
+    Warning = 1,
+    Critical = 2,
+    Unknown = 3,
+}
+
+/// Checks the daemon that uses `pidfile`; the verdict and one line for the operator.
+pub fn check(pidfile: &Path) -> (Verdict, String) {
+    let pid = match std::fs::read_to_string(pidfile) {
+        Ok(text) => match text.trim().parse::<i32>() {
+            Ok(pid) if pid > 0 => pid,
+            _ => return (Verdict::Critical, format!("pidfile {} holds no pid", pidfile.display())),
+        },
+        Err(_) => return (Verdict::Critical, format!("not running: no pidfile {}", pidfile.display())),
+    };
+    if !process_alive(pid) {
+        return (Verdict::Critical, format!("not running: process {pid} from {} is gone", pidfile.display()));
+    }
+    let text = match std::fs::read_to_string(status_path(pidfile)) {
+        Ok(text) => text,
+        Err(err) => {
+            return (
+                Verdict::Unknown,
+                format!("process {pid} runs but {} cannot be read: {err}", status_path(pidfile).display()),
+            )
+        }
+    };
+    let fields: BTreeMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
+    let number = |key: &str| fields.get(key).and_then(|v| v.parse::<f64>().ok());
+    let (Some(updated), Some(expected), Some(alive), Some(services)) =
+        (number("updated"), number("threads_expected"), number("threads_alive"), number("services"))
+    else {
+        return (Verdict::Unknown, format!("{} is incomplete", status_path(pidfile).display()));
+    };
+    let age = now() as f64 - updated;
+    if age > STALE_AFTER.as_secs_f64() {
+        return (Verdict::Critical, format!("process {pid} has not reported for {age:.0}s: hung?"));
+    }
+    if alive < expected {
+        return (
+            Verdict::Critical,
+            format!("only {alive} of {expected} service threads of process {pid} are alive"),
+        );
+    }
+    let behind: Vec<String> = fields
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("bird_behind_seconds_v")?, v.parse::<f64>().ok()?)))
+        .filter(|(_, seconds)| *seconds > BEHIND_WARNING)
+        .map(|(version, seconds)| format!("IPv{version} {seconds:.0}s"))
+        .collect();
+    if !behind.is_empty() {
+        return (
+            Verdict::Warning,
+            format!("process {pid} runs {services} checks, but Bird is behind its prefix file ({}): reconfigure failing", behind.join(", ")),
+        );
+    }
+    (Verdict::Ok, format!("process {pid} runs {services} checks ({alive} threads), Bird in sync"))
+}
+
+fn process_alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    let result = unsafe { libc::kill(pid, 0) };
+    result == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
