@@ -229,32 +229,27 @@ pub fn render(log_lines_dropped: u64) -> String {
             }
         }),
     );
-    let mut timeouts = per_prefix(&|m| Some(m.timeouts as f64));
-    for sample in &mut timeouts {
-        sample.0 = "_total".into();
-    }
-    let mut created = per_prefix(&|m| Some(m.created));
-    for sample in &mut created {
-        sample.0 = "_created".into();
-    }
-    timeouts.extend(created);
+    // As prometheus_client writes a counter: `x_total`, and `x_created` as a gauge.
     family(
         &mut out,
-        "anycast_healthchecker_service_check_timeout",
+        "anycast_healthchecker_service_check_timeout_total",
         "counter",
         "The number of times a service check timed out",
-        &timeouts,
+        &per_prefix(&|m| Some(m.timeouts as f64)),
     );
-    let mut transitions = per_prefix(&|m| Some(m.transitions as f64));
-    for sample in &mut transitions {
-        sample.0 = "_total".into();
-    }
     family(
         &mut out,
-        "anycast_healthchecker_service_transitions",
+        "anycast_healthchecker_service_check_timeout_created",
+        "gauge",
+        "The number of times a service check timed out",
+        &per_prefix(&|m| Some(m.created)),
+    );
+    family(
+        &mut out,
+        "anycast_healthchecker_service_transitions_total",
         "counter",
         "The number of state changes of the service",
-        &transitions,
+        &per_prefix(&|m| Some(m.transitions as f64)),
     );
     family(
         &mut out,
@@ -294,17 +289,17 @@ pub fn render(log_lines_dropped: u64) -> String {
     };
     family(
         &mut out,
-        "anycast_healthchecker_bird_reconfigure_runs",
+        "anycast_healthchecker_bird_reconfigure_runs_total",
         "counter",
         "Bird reconfigure runs",
-        &per_version(&|m| m.runs as f64, "_total"),
+        &per_version(&|m| m.runs as f64, ""),
     );
     family(
         &mut out,
-        "anycast_healthchecker_bird_reconfigure_failures",
+        "anycast_healthchecker_bird_reconfigure_failures_total",
         "counter",
         "Bird reconfigure runs that failed",
-        &per_version(&|m| m.failures as f64, "_total"),
+        &per_version(&|m| m.failures as f64, ""),
     );
     family(
         &mut out,
@@ -321,17 +316,17 @@ pub fn render(log_lines_dropped: u64) -> String {
         &per_version(&|m| m.behind_since.map_or(0.0, |s| s.elapsed().as_secs_f64()), ""),
     );
     let counter =
-        |value: &AtomicU64| vec![("_total".to_string(), String::new(), value.load(Ordering::Relaxed) as f64)];
+        |value: &AtomicU64| vec![(String::new(), String::new(), value.load(Ordering::Relaxed) as f64)];
     family(
         &mut out,
-        "anycast_healthchecker_writer_batches",
+        "anycast_healthchecker_writer_batches_total",
         "counter",
         "Batches of events the Bird writer applied",
         &counter(&registry.batches),
     );
     family(
         &mut out,
-        "anycast_healthchecker_writer_events",
+        "anycast_healthchecker_writer_events_total",
         "counter",
         "Events the Bird writer applied",
         &counter(&registry.events),
@@ -345,10 +340,10 @@ pub fn render(log_lines_dropped: u64) -> String {
     );
     family(
         &mut out,
-        "anycast_healthchecker_log_lines_dropped",
+        "anycast_healthchecker_log_lines_dropped_total",
         "counter",
         "Log lines dropped because a destination failed or the queue was full",
-        &[("_total".to_string(), String::new(), log_lines_dropped as f64)],
+        &[(String::new(), String::new(), log_lines_dropped as f64)],
     );
     out
 }

@@ -233,10 +233,16 @@ pub struct DaemonProcess {
 
 impl DaemonProcess {
     pub fn start(dir: &Path, args: &[&str]) -> DaemonProcess {
+        DaemonProcess::start_with_env(dir, args, &[])
+    }
+
+    /// Starts the daemon with extra environment variables.
+    pub fn start_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> DaemonProcess {
         let log = dir.join(format!("daemon-{}.log", unique()));
         let stderr = std::fs::File::create(&log).expect("log file");
         let child = Command::new(binary())
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(dir)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())

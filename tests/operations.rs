@@ -1,0 +1,348 @@
+//! Operations: what each log destination receives (rotated files, a UDP syslog server,
+//! JSON, journald prefixes), logging to a full disk, the metrics file (checked by
+//! promtool and by value), systemd notifications, and `--status`.
+
+mod common;
+
+use std::net::UdpSocket;
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{binary, DaemonProcess, Setup};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn json_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|err| panic!("not JSON ({err}): {line:?}")))
+        .collect()
+}
+
+#[test]
+fn the_log_file_rotates_by_size_and_keeps_the_backups() {
+    let setup =
+        Setup::new("log_maxbytes = 3000\nlog_backups = 2", "check_interval = 0.02\ncheck_timeout = 0.015");
+    let log = setup.path("x.log");
+    let main = std::fs::read_to_string(setup.path("main.conf")).unwrap();
+    setup.sandbox.write("main.conf", &format!("{main}log_file = {}\n", log.display()));
+    setup.service("busy", "check_cmd = /bin/true\nip_prefix = 10.52.12.1");
+    let daemon = setup.start();
+    common::wait_for("two rotations", WAIT, || setup.path("x.log.2").exists());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!setup.path("x.log.3").exists(), "only log_backups files are kept");
+    for name in ["x.log", "x.log.1", "x.log.2"] {
+        let size = std::fs::metadata(setup.path(name)).unwrap().len();
+        assert!(size <= 3000, "{name} is {size} bytes");
+    }
+    let text = std::fs::read_to_string(setup.path("x.log.1")).unwrap();
+    assert!(
+        text.lines().all(|l| l.contains(" anycast-healthchecker[") && l.contains(" busy ")
+            || l.contains("MainThread")
+            || l.contains("bird-writer")),
+        "{text}"
+    );
+    assert_eq!(daemon.log(), "", "nothing on the console when a log file is set");
+}
+
+#[test]
+fn json_log_lines_are_valid_and_carry_the_service_fields() {
+    let setup = Setup::new("json_log_file = true", "");
+    let log = setup.path("x.json");
+    let main = std::fs::read_to_string(setup.path("main.conf")).unwrap();
+    setup.sandbox.write("main.conf", &format!("{main}log_file = {}\n", log.display()));
+    setup.touch("ok");
+    setup.flag_service("web", "10.52.12.1", "ok", "");
+    let _daemon = setup.start();
+    common::wait_for("the service's lines", WAIT, || {
+        json_lines(&log).iter().filter(|l| l["service_name"] == "web").count() > 5
+    });
+    let lines = json_lines(&log);
+    for line in &lines {
+        for field in ["asctime", "levelname", "process", "message", "version", "program", "service_name"] {
+            assert!(line.get(field).is_some(), "{field} missing: {line}");
+        }
+    }
+    let web: Vec<&serde_json::Value> = lines.iter().filter(|l| l["service_name"] == "web").collect();
+    for line in &web {
+        assert_eq!(line["ip_address"], "10.52.12.1", "{line}");
+        assert_eq!(line["prefix_length"], 32);
+        assert_eq!(line["ip_check_disabled"], true);
+        assert!(line["status"].is_string());
+    }
+    assert!(web.iter().any(|l| l["status"] == "up"), "the status follows the service");
+}
+
+/// Receives syslog packets on 127.0.0.1 until `enough` says so.
+fn receive(socket: &UdpSocket, mut enough: impl FnMut(&[String]) -> bool) -> Vec<String> {
+    socket.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let deadline = Instant::now() + WAIT;
+    let mut packets = Vec::new();
+    let mut buffer = [0u8; 65536];
+    while !enough(&packets) {
+        assert!(Instant::now() < deadline, "syslog packets so far: {packets:?}");
+        if let Ok(n) = socket.recv(&mut buffer) {
+            packets.push(String::from_utf8_lossy(&buffer[..n]).into_owned());
+        }
+    }
+    packets
+}
+
+#[test]
+fn a_udp_syslog_server_gets_upstreams_packets() {
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let setup = Setup::new(&format!("log_server = 127.0.0.1\nlog_server_port = {port}"), "");
+    setup.service("web", "check_cmd = /bin/false\nip_prefix = 10.52.12.1");
+    let _daemon = setup.start();
+    let packets = receive(&server, |p| p.iter().any(|l| l.contains("status changed to DOWN")));
+    for packet in &packets {
+        assert!(packet.ends_with('\0'), "a NUL ends each packet: {packet:?}");
+        assert!(packet.starts_with('<'), "{packet:?}");
+        assert!(packet.contains(" anycast-healthchecker["), "{packet:?}");
+    }
+    assert!(packets.iter().any(|p| p.starts_with("<14>") && p.contains(" INFO ")), "INFO is <14>");
+    assert!(packets.iter().any(|p| p.starts_with("<11>") || p.starts_with("<12>") || p.starts_with("<15>")));
+}
+
+#[test]
+fn a_udp_syslog_server_gets_json_when_asked() {
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let setup =
+        Setup::new(&format!("log_server = 127.0.0.1\nlog_server_port = {port}\njson_log_server = true"), "");
+    setup.service("web", "check_cmd = /bin/false\nip_prefix = 10.52.12.1");
+    let _daemon = setup.start();
+    let packets = receive(&server, |p| p.iter().any(|l| l.contains("status changed to DOWN")));
+    for packet in &packets {
+        let body = packet.trim_end_matches('\0');
+        let json = &body[body.find('>').unwrap() + 1..];
+        let value: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
+        assert_eq!(value["program"], "anycast-healthchecker");
+    }
+}
+
+#[test]
+fn journald_prefixes_on_the_console() {
+    let setup = Setup::new("log_format_journalctl = true", "");
+    setup.service("web", "check_cmd = /bin/false\nip_prefix = 10.52.12.1");
+    let daemon = setup.start();
+    daemon.wait_for_log("<6>web - status changed to DOWN", WAIT);
+    daemon.wait_for_log("<7>web - sleeping for", WAIT);
+    let log = daemon.log();
+    assert!(log.lines().all(|l| l.starts_with('<')), "{log}");
+    assert!(log.contains("<4>MainThread - ") || log.contains("<6>MainThread - "), "{log}");
+}
+
+#[test]
+fn a_full_disk_for_the_log_does_not_stall_the_checks() {
+    // /dev/full fails every write with ENOSPC.
+    let dir = tempfile::tempdir().unwrap();
+    let textfile = dir.path().display().to_string();
+    let setup = Setup::new(
+        &format!("log_file = /dev/full\nprometheus_exporter = true\nprometheus_collector_textfile_dir = {textfile}\nprometheus_exporter_interval = 1"),
+        "check_interval = 0.1\ncheck_timeout = 0.09",
+    );
+    let runs = setup.path("runs");
+    setup.service(
+        "counter",
+        &format!("check_cmd = /bin/sh -c 'echo x >> {}'\nip_prefix = 10.52.12.1", runs.display()),
+    );
+    setup.flag_service("web", "10.52.12.2", "ok", "");
+    let _daemon = setup.start();
+    std::thread::sleep(Duration::from_secs(2));
+    let count = std::fs::read_to_string(&runs).unwrap_or_default().lines().count();
+    assert!((15..=25).contains(&count), "{count} checks in 2 s at 0.1 s");
+    // Transitions still reach the Bird file.
+    setup.touch("ok");
+    setup.wait_for_prefixes(&["10.52.12.1/32", "10.52.12.2/32"], WAIT);
+    let prom = dir.path().join("anycast_healthchecker.prom");
+    common::wait_for("dropped log lines in the metrics", WAIT, || {
+        std::fs::read_to_string(&prom)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.starts_with("anycast_healthchecker_log_lines_dropped_total ") && !l.ends_with(" 0.0"))
+    });
+}
+
+/// The value of a sample line that starts with `prefix`.
+fn sample(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn metrics_pass_promtool_and_show_the_transitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup::new(
+        &format!(
+            "prometheus_exporter = true\nprometheus_collector_textfile_dir = {}\nprometheus_exporter_interval = 1",
+            dir.path().display()
+        ),
+        "",
+    );
+    setup.touch("ok");
+    setup.flag_service("up", "10.52.12.1", "ok", "");
+    setup.service("down", "check_cmd = /bin/sh -c 'exit 3'\nip_prefix = 10.52.12.2");
+    setup.service("slow", "check_cmd = sleep 5\nip_prefix = 10.52.12.3\ncheck_timeout = 0.1");
+    setup.service("nowhere", "check_cmd = /bin/true\nip_prefix = 10.52.12.4\nip_check_disabled = false");
+    setup.service("off", "check_cmd = /bin/true\nip_prefix = 10.52.12.5\ncheck_disabled = true");
+    let _daemon = setup.start();
+    let prom = dir.path().join("anycast_healthchecker.prom");
+    let read = || std::fs::read_to_string(&prom).unwrap_or_default();
+    common::wait_for("every state decided", WAIT, || {
+        read().matches("anycast_healthchecker_service_state{").count() == 4
+    });
+    common::wait_for("a second timeout", WAIT, || {
+        sample(&read(), "anycast_healthchecker_service_check_timeout_total{ip_prefix=\"10.52.12.3/32\"")
+            .unwrap_or(0.0)
+            >= 2.0
+    });
+    let text = read();
+    let state = |prefix: &str, name: &str| {
+        sample(
+            &text,
+            &format!("anycast_healthchecker_service_state{{ip_prefix=\"{prefix}\",service_name=\"{name}\"}}"),
+        )
+    };
+    assert_eq!(state("10.52.12.1/32", "up"), Some(0.0));
+    assert_eq!(state("10.52.12.2/32", "down"), Some(3.0), "the exit code of the deciding check");
+    assert_eq!(state("10.52.12.3/32", "slow"), Some(126.0), "126 for a timeout");
+    assert_eq!(state("10.52.12.4/32", "nowhere"), Some(1.0), "1 for an address not assigned");
+    assert_eq!(
+        sample(&text, "anycast_healthchecker_service_check_ip_assignment{ip_prefix=\"10.52.12.4/32\""),
+        Some(0.0)
+    );
+    assert_eq!(text.matches("anycast_healthchecker_service{").count(), 5, "disabled services are listed too");
+    assert_eq!(
+        sample(&text, "anycast_healthchecker_service_transitions_total{ip_prefix=\"10.52.12.1/32\""),
+        Some(1.0)
+    );
+    assert_eq!(sample(&text, "anycast_healthchecker_state "), Some(1.0));
+    assert!(
+        sample(&text, "anycast_healthchecker_bird_reconfigure_runs_total{ip_version=\"4\"}").unwrap_or(0.0)
+            >= 1.0
+    );
+    assert_eq!(sample(&text, "anycast_healthchecker_bird_out_of_sync_seconds{ip_version=\"4\"}"), Some(0.0));
+    assert!(sample(&text, "anycast_healthchecker_writer_events_total").unwrap_or(0.0) >= 4.0);
+    assert!(text.contains(&format!(
+        "anycast_healthchecker_version_info{{version=\"{}\"}} 1.0",
+        env!("CARGO_PKG_VERSION")
+    )));
+
+    let promtool = std::env::var("PROMTOOL").unwrap_or_else(|_| "promtool".into());
+    let output = Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&prom).unwrap())
+        .output()
+        .unwrap_or_else(|err| panic!("{promtool}: {err}; install it with: apt-get install prometheus"));
+    // promtool exits 3 for lint findings; the only one allowed is upstream's metric
+    // name, which we keep for compatibility.
+    let findings =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let unexpected: Vec<&str> = findings
+        .lines()
+        .filter(|l| !l.starts_with("anycast_healthchecker_service_check_duration_milliseconds use base unit"))
+        .collect();
+    assert!(unexpected.is_empty(), "promtool: {findings}");
+    assert!(matches!(output.status.code(), Some(0) | Some(3)), "promtool failed: {findings}");
+}
+
+#[test]
+fn systemd_hears_ready_reloading_watchdog_and_stopping_in_order() {
+    let setup = Setup::new("", "");
+    setup.flag_service("web", "10.52.12.1", "ok", "");
+    let socket_path = setup.path("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let mut daemon = DaemonProcess::start_with_env(
+        setup.root(),
+        &["-f", "main.conf", "-d", "conf.d"],
+        &[("NOTIFY_SOCKET", socket_path.to_str().unwrap()), ("WATCHDOG_USEC", "400000")],
+    );
+    let mut messages: Vec<String> = Vec::new();
+    collect_until(&socket, &mut messages, "READY=1", |m| m.iter().any(|m| m == "READY=1"));
+    collect_until(&socket, &mut messages, "WATCHDOG=1", |m| m.iter().any(|m| m == "WATCHDOG=1"));
+    daemon.signal(libc::SIGHUP);
+    collect_until(&socket, &mut messages, "RELOADING=1", |m| m.iter().any(|m| m.starts_with("RELOADING=1")));
+    let reloading = messages.iter().position(|m| m.starts_with("RELOADING=1")).unwrap();
+    assert!(messages[reloading].contains("\nMONOTONIC_USEC="), "{messages:?}");
+    collect_until(&socket, &mut messages, "READY=1 after the reload", |m| {
+        m[reloading..].iter().any(|m| m == "READY=1")
+    });
+    daemon.signal(libc::SIGTERM);
+    collect_until(&socket, &mut messages, "STOPPING=1", |m| m.iter().any(|m| m == "STOPPING=1"));
+    assert_eq!(daemon.wait_exit(WAIT), Some(0));
+    let first_ready = messages.iter().position(|m| m == "READY=1").unwrap();
+    assert!(first_ready < reloading);
+    assert!(messages.iter().position(|m| m == "STOPPING=1").unwrap() > reloading);
+}
+
+/// Reads notifications into `messages` until `done` holds for them.
+fn collect_until(
+    socket: &UnixDatagram,
+    messages: &mut Vec<String>,
+    what: &str,
+    done: impl Fn(&[String]) -> bool,
+) {
+    let deadline = Instant::now() + WAIT;
+    let mut buffer = [0u8; 4096];
+    while !done(messages) {
+        assert!(Instant::now() < deadline, "no {what} in {messages:?}");
+        if let Ok(n) = socket.recv(&mut buffer) {
+            messages.push(String::from_utf8_lossy(&buffer[..n]).into_owned());
+        }
+    }
+}
+
+fn status(setup: &Setup) -> (i32, String) {
+    let output = Command::new(binary())
+        .args(["-f", "main.conf", "-d", "conf.d", "--status"])
+        .current_dir(setup.root())
+        .output()
+        .unwrap();
+    (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[test]
+fn status_exit_codes_follow_nagios() {
+    let setup = Setup::new("", "");
+    setup.touch("ok");
+    setup.flag_service("web", "10.52.12.1", "ok", "");
+    setup.service("off", "check_cmd = /bin/true\nip_prefix = 10.52.12.2\ncheck_disabled = true");
+    let mut daemon = setup.start();
+    setup.wait_for_prefixes(&["10.52.12.1/32"], WAIT);
+    common::wait_for("OK", WAIT, || status(&setup).0 == 0);
+    let (_, text) = status(&setup);
+    assert!(text.starts_with("OK: anycast-healthchecker process"), "{text}");
+    assert!(text.contains("runs 2 checks (1 threads), Bird in sync"), "{text}");
+
+    // Bird's reconfigure starts failing: WARNING once it is more than 5 s behind.
+    setup.touch("bird-down");
+    setup.remove("ok");
+    setup.wait_for_prefixes(&[], WAIT);
+    common::wait_for("WARNING", Duration::from_secs(20), || status(&setup).0 == 1);
+    assert!(status(&setup).1.contains("Bird is behind its prefix file (IPv4"), "{}", status(&setup).1);
+    setup.remove("bird-down");
+    common::wait_for("OK again", Duration::from_secs(20), || status(&setup).0 == 0);
+
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait_exit(WAIT), Some(0));
+    let (code, text) = status(&setup);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.starts_with("CRITICAL: anycast-healthchecker not running"), "{text}");
+}
+
+#[test]
+fn status_of_an_unreadable_configuration_is_unknown() {
+    let setup = Setup::new("", "");
+    setup.service("bad", "check_cmd =\nip_prefix = 10.52.12.1");
+    let (code, text) = status(&setup);
+    assert_eq!(code, 3, "{text}");
+    assert!(text.starts_with("UNKNOWN: "), "{text}");
+}
