@@ -14,23 +14,6 @@ use std::time::{Duration, Instant};
 
 use anycast_healthchecker::bird::control;
 
-/// The candidate service prefixes the speaker has routes for.
-pub const V4_ROUTES: &[&str] = &[
-    "10.52.12.1/32",
-    "10.52.12.2/32",
-    "10.52.12.3/32",
-    "10.52.12.4/32",
-    "10.52.12.5/32",
-    "10.52.12.6/32",
-    "10.189.200.255/32",
-];
-pub const V6_ROUTES: &[&str] = &[
-    "fd12:aba6:57db:ffff::1/128",
-    "fd12:aba6:57db:ffff::2/128",
-    "fd12:aba6:57db:ffff::3/128",
-    "2001:db8::1/128",
-];
-
 /// Which Bird the speaker runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Speaker {
@@ -145,42 +128,27 @@ impl Lab {
     fn write_configs(&self) {
         let (p4, p6) = (self.p4.display(), self.p6.display());
         let timers = "connect delay time 1; connect retry time 1; error wait time 1, 2;";
-        let statics4: String = V4_ROUTES.iter().map(|r| format!("  route {r} blackhole;\n")).collect();
-        let statics6: String = V6_ROUTES.iter().map(|r| format!("  route {r} blackhole;\n")).collect();
         let peer = "router id 192.0.2.2;\nprotocol device {}\n\
              protocol bgp to_a4 { local 192.0.2.2 as 65002; neighbor 192.0.2.1 as 65001; passive yes;\n  \
              ipv4 { import all; export none; }; }\n\
              protocol bgp to_a6 { local fd00:ac::2 as 65002; neighbor fd00:ac::1 as 65001; passive yes;\n  \
              ipv6 { import all; export none; }; }\n";
         std::fs::write(self.dir.join("peer.conf"), peer).expect("peer.conf");
+        // The speakers run the example configs we ship (conf.d/bird/), pointed at this
+        // lab's prefix files and with fast BGP reconnects.
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf.d/bird");
+        let adapt = |example: &str| {
+            std::fs::read_to_string(examples.join(example))
+                .expect("example Bird config")
+                .replace("/var/lib/anycast-healthchecker/6/anycast-prefixes.conf", &p6.to_string())
+                .replace("/var/lib/anycast-healthchecker/anycast-prefixes.conf", &p4.to_string())
+                .replace("as 65002;", &format!("as 65002; {timers}"))
+        };
         match self.kind {
-            Speaker::Bird2 => {
-                let speaker = format!(
-                    "router id 192.0.2.1;\ninclude \"{p4}\";\ninclude \"{p6}\";\nprotocol device {{}}\n\
-                     protocol static svc4 {{\n  ipv4;\n{statics4}}}\n\
-                     protocol static svc6 {{\n  ipv6;\n{statics6}}}\n\
-                     protocol bgp to_b4 {{ local 192.0.2.1 as 65001; neighbor 192.0.2.2 as 65002; {timers}\n  \
-                     ipv4 {{ import none; export where net ~ ACAST_PS_ADVERTISE; }}; }}\n\
-                     protocol bgp to_b6 {{ local fd00:ac::1 as 65001; neighbor fd00:ac::2 as 65002; {timers}\n  \
-                     ipv6 {{ import none; export where net ~ ACAST6_PS_ADVERTISE; }}; }}\n"
-                );
-                std::fs::write(self.dir.join("a.conf"), speaker).expect("a.conf");
-            }
+            Speaker::Bird2 => std::fs::write(self.dir.join("a.conf"), adapt("bird2.conf")).expect("a.conf"),
             Speaker::Bird16 => {
-                let v4 = format!(
-                    "router id 192.0.2.1;\nlisten bgp address 192.0.2.1;\ninclude \"{p4}\";\nprotocol device {{}}\n\
-                     protocol static svc4 {{\n{statics4}}}\n\
-                     protocol bgp to_b4 {{ local 192.0.2.1 as 65001; neighbor 192.0.2.2 as 65002; {timers}\n  \
-                     import none; export where net ~ ACAST_PS_ADVERTISE; }}\n"
-                );
-                let v6 = format!(
-                    "router id 192.0.2.1;\nlisten bgp address fd00:ac::1;\ninclude \"{p6}\";\nprotocol device {{}}\n\
-                     protocol static svc6 {{\n{statics6}}}\n\
-                     protocol bgp to_b6 {{ local fd00:ac::1 as 65001; neighbor fd00:ac::2 as 65002; {timers}\n  \
-                     import none; export where net ~ ACAST6_PS_ADVERTISE; }}\n"
-                );
-                std::fs::write(self.dir.join("a4.conf"), v4).expect("a4.conf");
-                std::fs::write(self.dir.join("a6.conf"), v6).expect("a6.conf");
+                std::fs::write(self.dir.join("a4.conf"), adapt("bird16.conf")).expect("a4.conf");
+                std::fs::write(self.dir.join("a6.conf"), adapt("bird16-6.conf")).expect("a6.conf");
             }
         }
     }
