@@ -19,11 +19,26 @@ mkdir -p "$src"
 tar -C "$work" -czf "$topdir/SOURCES/$name-$version.tar.gz" "$name-$version"
 cp "$top/packaging/rpm/$name.spec" "$topdir/SPECS/"
 
-# On a distribution whose rpm database does not know the build requirements (Debian
-# in CI), they cannot be checked; on RHEL-like hosts they are.
+# On a distribution whose rpm is not the system's package manager (Debian in CI) the
+# build requirements cannot be checked and systemd-rpm-macros is missing: skip the
+# check and define what those macros would. On RHEL-like hosts nothing is changed.
 flags=()
+# Who built it: the build system sets this on release builds.
+if [ "$(rpm --eval '%{?packager}')" = "" ]; then
+    flags+=(--define "packager anycast-healthchecker-rs developers <anycast-healthchecker@localhost>")
+fi
 if ! rpm -q rpm >/dev/null 2>&1; then
     flags+=(--nodeps)
+    if [ "$(rpm --eval '%{?_unitdir}')" = "" ]; then
+        flags+=(
+            --define "_unitdir /usr/lib/systemd/system"
+            --define "_tmpfilesdir /usr/lib/tmpfiles.d"
+            --define "_sysusersdir /usr/lib/sysusers.d"
+            --define 'systemd_post() if [ $1 -eq 1 ]; then systemctl --no-reload preset %{?*} >/dev/null 2>&1 || :; fi'
+            --define 'systemd_preun() if [ $1 -eq 0 ]; then systemctl --no-reload disable --now %{?*} >/dev/null 2>&1 || :; fi'
+            --define 'systemd_postun_with_restart() if [ $1 -ge 1 ]; then systemctl try-restart %{?*} >/dev/null 2>&1 || :; fi'
+        )
+    fi
 fi
 rpmbuild --define "_topdir $topdir" "${flags[@]}" -ba "$topdir/SPECS/$name.spec"
 echo "built:"

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Builds the RPMs (build.sh) and checks them: the file list, rpmlint (no errors), that
+# the spec's %check ran the unit tests and passed, and `systemd-analyze verify` on the
+# unit. Needs rpm, rpmlint and systemd-analyze (Debian: apt-get install rpm rpmlint
+# systemd); the unit check also needs root (a private mount namespace).
+#   packaging/rpm/check.sh
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+here="$top/packaging/rpm"
+topdir=${RPM_TOPDIR:-$top/target/rpm}
+export RPM_TOPDIR=$topdir
+rm -rf "$topdir"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+echo "== building the RPMs"
+if ! "$here/build.sh" >"$log" 2>&1; then
+    tail -n 50 "$log"
+    echo "FAILED: rpmbuild" >&2
+    exit 1
+fi
+rpm_file=$(find "$topdir/RPMS" -name 'anycast-healthchecker-*.rpm' | head -n 1)
+srpm_file=$(find "$topdir/SRPMS" -name 'anycast-healthchecker-*.src.rpm' | head -n 1)
+[ -n "$rpm_file" ] && [ -n "$srpm_file" ] || { echo "FAILED: no RPM or SRPM was built" >&2; exit 1; }
+
+echo "== %check ran the unit tests and they passed"
+check_section=$(sed -n '/^Executing(%check)/,/^Executing(/p' "$log")
+echo "$check_section" | grep -E '^test result: ok\. [1-9][0-9]* passed; 0 failed' || {
+    echo "$check_section" | tail -n 30
+    echo "FAILED: %check" >&2
+    exit 1
+}
+
+echo "== the package holds every file"
+files=$(rpm -qlp "$rpm_file")
+missing=0
+for want in \
+    /usr/bin/anycast-healthchecker \
+    /etc/anycast-healthchecker.conf \
+    /etc/anycast-healthchecker.d \
+    /etc/sysconfig/anycast-healthchecker \
+    /usr/lib/systemd/system/anycast-healthchecker.service \
+    /usr/lib/tmpfiles.d/anycast-healthchecker.conf \
+    /usr/lib/sysusers.d/anycast-healthchecker.conf \
+    /var/lib/anycast-healthchecker \
+    /var/lib/anycast-healthchecker/6 \
+    /run/anycast-healthchecker \
+    /usr/share/doc/anycast-healthchecker/README.rst \
+    /usr/share/doc/anycast-healthchecker/examples/bird/bird2.conf \
+    /usr/share/licenses/anycast-healthchecker-0.1.0/LICENSE; do
+    if ! grep -qx "$want" <<<"$files"; then
+        echo "missing: $want"
+        missing=1
+    fi
+done
+[ "$missing" = 0 ] || { echo "FAILED: file list" >&2; exit 1; }
+config=$(rpm -qp --configfiles "$rpm_file")
+for want in /etc/anycast-healthchecker.conf /etc/sysconfig/anycast-healthchecker; do
+    grep -qx "$want" <<<"$config" || { echo "FAILED: $want is not %config" >&2; exit 1; }
+done
+rpm -qp --scripts "$rpm_file" | grep -q 'systemctl' || { echo "FAILED: no systemd scriptlets" >&2; exit 1; }
+echo "all present"
+
+echo "== rpmlint"
+lint=$(rpmlint -r "$here/anycast-healthchecker.rpmlintrc" "$rpm_file" "$srpm_file" "$here/anycast-healthchecker.spec" 2>&1 || true)
+echo "$lint" | tail -n 20
+if ! grep -Eq ' 0 errors' <<<"$lint"; then
+    echo "FAILED: rpmlint reports errors" >&2
+    exit 1
+fi
+
+echo "== systemd-analyze verify"
+# The unit starts /usr/bin/anycast-healthchecker: give it the packaged binary in a
+# private mount namespace (an overlay on /usr/bin), so the host stays untouched.
+scratch=$(mktemp -d)
+(cd "$scratch" && rpm2cpio "$rpm_file" | cpio -idm --quiet ./usr/bin/anycast-healthchecker)
+mkdir -p "$scratch/upper" "$scratch/work"
+cp "$scratch/usr/bin/anycast-healthchecker" "$scratch/upper/"
+unit="$here/anycast-healthchecker.service"
+unshare -m sh -c "mount -t overlay overlay -o lowerdir=/usr/bin,upperdir=$scratch/upper,workdir=$scratch/work /usr/bin \
+    && systemd-analyze verify '$unit'"
+rm -rf "$scratch"
+echo "unit verified"
+echo "packaging checks passed"
