@@ -199,8 +199,10 @@ fn drain_until(child: &mut Child, deadline: Instant) -> (Captured, Captured, boo
 }
 
 /// Waits for the child to exit, up to the deadline. Its output is closed, so it is
-/// exiting or about to; poll with short, growing sleeps.
+/// exiting or about to. A pidfd (Linux 5.3+) says exactly when; without one, poll with
+/// short, growing sleeps.
 fn wait_until(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
+    let pidfd = PidFd::open(child.id());
     let mut pause = Duration::from_micros(50);
     loop {
         match child.try_wait() {
@@ -212,8 +214,35 @@ fn wait_until(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
         if now >= deadline {
             return None;
         }
-        std::thread::sleep(pause.min(deadline - now));
-        pause = (pause * 2).min(Duration::from_millis(5));
+        match &pidfd {
+            Some(pidfd) => pidfd.wait_readable(deadline - now),
+            None => {
+                std::thread::sleep(pause.min(deadline - now));
+                pause = (pause * 2).min(Duration::from_millis(5));
+            }
+        }
+    }
+}
+
+/// A process file descriptor: readable once the process has exited.
+struct PidFd(std::os::fd::OwnedFd);
+
+impl PidFd {
+    fn open(pid: u32) -> Option<PidFd> {
+        // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: the kernel just gave us this fd; nothing else owns it.
+        Some(PidFd(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as RawFd) }))
+    }
+
+    fn wait_readable(&self, timeout: Duration) {
+        let mut poll = libc::pollfd { fd: self.0.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let millis = timeout.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: `poll` is one valid pollfd for the call's duration.
+        unsafe { libc::poll(&mut poll, 1, millis) };
     }
 }
 

@@ -27,6 +27,9 @@ use crate::PROGRAM;
 /// Lines waiting for the logging thread; beyond this they are dropped.
 const QUEUE: usize = 16 * 1024;
 
+/// How long the logging thread rests after writing a batch.
+const BATCH_PAUSE: Duration = Duration::from_millis(5);
+
 /// What a service thread adds to each JSON line it logs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceFields {
@@ -163,16 +166,22 @@ impl log::Log for Logger {
     fn flush(&self) {}
 }
 
+/// Writes lines as they come, in batches: after draining the queue the thread pauses
+/// a few milliseconds, so that a thousand services logging every second wake it a few
+/// hundred times, not thousands (each wake-up of a channel receiver spins first).
 fn run(mut sinks: Sinks, rx: &Receiver<Message>) {
-    for message in rx {
-        match message {
-            Message::Line(line) => sinks.write(&line),
-            Message::Reconfigure(new) => sinks = *new,
-            Message::Flush(done) => {
-                sinks.flush();
-                let _ = done.send(());
+    while let Ok(first) = rx.recv() {
+        for message in std::iter::once(first).chain(rx.try_iter()) {
+            match message {
+                Message::Line(line) => sinks.write(&line),
+                Message::Reconfigure(new) => sinks = *new,
+                Message::Flush(done) => {
+                    sinks.flush();
+                    let _ = done.send(());
+                }
             }
         }
+        std::thread::sleep(BATCH_PAUSE);
     }
 }
 

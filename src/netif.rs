@@ -5,10 +5,20 @@
 //! (upstream needs the exact prefix length, so `127.0.0.1/32` is "missing" on a `lo`
 //! that has `127.0.0.1/8`). A missing interface counts as **not** assigned: upstream fails
 //! open there, which would advertise a service whose interface is gone.
+//!
+//! One snapshot of all interfaces and addresses serves every service thread for
+//! [`MAX_AGE`]: a thousand services checking in the same second cost one dump of the
+//! kernel's address table, not a thousand (each of which would list every address).
 
-use std::ffi::{CStr, CString};
+use std::collections::{HashMap, HashSet};
+use std::ffi::CStr;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How old a snapshot may be before it is taken again.
+const MAX_AGE: Duration = Duration::from_millis(100);
 
 /// The answer for one address and interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,54 +30,72 @@ pub enum Assignment {
     Unknown(String),
 }
 
+/// Every interface (by name, alias labels folded into their base) and its addresses.
+#[derive(Debug, Default)]
+struct Snapshot {
+    interfaces: HashSet<String>,
+    addresses: HashMap<String, Vec<IpAddr>>,
+}
+
 /// Whether `addr` is configured on the interface named `interface`.
 pub fn assignment(interface: &str, addr: IpAddr) -> Assignment {
-    if !interface_exists(interface) {
+    let snapshot = match snapshot() {
+        Ok(snapshot) => snapshot,
+        Err(err) => return Assignment::Unknown(err.to_string()),
+    };
+    if !snapshot.interfaces.contains(interface) {
         return Assignment::NoSuchInterface;
     }
-    match addresses_of(interface) {
-        Ok(addresses) if addresses.contains(&addr) => Assignment::Assigned,
-        Ok(_) => Assignment::NotAssigned,
-        Err(err) => Assignment::Unknown(err.to_string()),
+    match snapshot.addresses.get(interface) {
+        Some(addresses) if addresses.contains(&addr) => Assignment::Assigned,
+        _ => Assignment::NotAssigned,
     }
 }
 
-fn interface_exists(name: &str) -> bool {
-    let Ok(name) = CString::new(name) else { return false };
-    // SAFETY: `name` is a valid NUL-terminated string.
-    unsafe { libc::if_nametoindex(name.as_ptr()) != 0 }
+/// The current snapshot, taken anew when it is older than [`MAX_AGE`].
+fn snapshot() -> io::Result<Arc<Snapshot>> {
+    static CACHE: Mutex<Option<(Instant, Arc<Snapshot>)>> = Mutex::new(None);
+    let mut cache = CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((taken, snapshot)) = cache.as_ref() {
+        if taken.elapsed() < MAX_AGE {
+            return Ok(Arc::clone(snapshot));
+        }
+    }
+    let snapshot = Arc::new(read_interfaces()?);
+    *cache = Some((Instant::now(), Arc::clone(&snapshot)));
+    Ok(snapshot)
 }
 
-/// Every IPv4 and IPv6 address on the interface.
-pub fn addresses_of(interface: &str) -> io::Result<Vec<IpAddr>> {
+fn read_interfaces() -> io::Result<Snapshot> {
     let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs fills `list` with a linked list we free below.
     if unsafe { libc::getifaddrs(&mut list) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    let mut found = Vec::new();
+    let mut snapshot = Snapshot::default();
     let mut cursor = list;
     while !cursor.is_null() {
         // SAFETY: `cursor` points into the list getifaddrs returned, which stays valid
         // until freeifaddrs; each field is checked for null before use.
         let entry = unsafe { &*cursor };
         cursor = entry.ifa_next;
-        if entry.ifa_addr.is_null() || entry.ifa_name.is_null() {
+        if entry.ifa_name.is_null() {
             continue;
         }
-        let name = unsafe { CStr::from_ptr(entry.ifa_name) };
+        let name = unsafe { CStr::from_ptr(entry.ifa_name) }.to_string_lossy();
         // Alias labels (`lo:1`) are addresses of the base interface.
-        let base = name.to_bytes().split(|b| *b == b':').next().unwrap_or_default();
-        if base != interface.as_bytes() {
+        let base = name.split(':').next().unwrap_or_default().to_string();
+        snapshot.interfaces.insert(base.clone());
+        if entry.ifa_addr.is_null() {
             continue;
         }
         if let Some(addr) = unsafe { ip_of(entry.ifa_addr) } {
-            found.push(addr);
+            snapshot.addresses.entry(base).or_default().push(addr);
         }
     }
     // SAFETY: `list` came from getifaddrs and is freed once.
     unsafe { libc::freeifaddrs(list) };
-    Ok(found)
+    Ok(snapshot)
 }
 
 /// The IP address in a `sockaddr`, if it is IPv4 or IPv6.
@@ -105,5 +133,12 @@ mod tests {
     #[test]
     fn a_missing_interface_is_reported() {
         assert_eq!(assignment("nosuchif0", "127.0.0.1".parse().unwrap()), Assignment::NoSuchInterface);
+    }
+
+    #[test]
+    fn snapshots_are_shared_while_fresh() {
+        let first = snapshot().unwrap();
+        let second = snapshot().unwrap();
+        assert!(Arc::ptr_eq(&first, &second) || second.interfaces.contains("lo"));
     }
 }

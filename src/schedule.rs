@@ -76,4 +76,49 @@ mod tests {
         }
         assert_eq!(now, t0 + Duration::from_millis(333) * 10_000);
     }
+
+    /// A clock the test drives: monotonic time and wall time move separately, as when
+    /// NTP or an operator steps the wall clock.
+    struct FakeClock {
+        monotonic: Instant,
+        wall: std::time::SystemTime,
+    }
+
+    impl FakeClock {
+        fn advance(&mut self, by: Duration) {
+            self.monotonic += by;
+            self.wall += by;
+        }
+    }
+
+    /// The slots a service would use over `steps` checks of 120 ms each, stepping the
+    /// wall clock by `wall_step` halfway.
+    fn slots_with_wall_step(wall_step: Option<(bool, Duration)>) -> Vec<Duration> {
+        let start = Instant::now();
+        let mut clock = FakeClock { monotonic: start, wall: std::time::SystemTime::now() };
+        let schedule = Schedule::new(clock.monotonic, Duration::from_millis(500));
+        let mut slots = Vec::new();
+        for step in 0..20 {
+            if step == 10 {
+                if let Some((forward, by)) = wall_step {
+                    clock.wall = if forward { clock.wall + by } else { clock.wall - by };
+                }
+            }
+            clock.advance(Duration::from_millis(120));
+            let next = schedule.next_after(clock.monotonic);
+            slots.push(next - start);
+            clock.monotonic = next;
+            clock.wall += Duration::from_millis(1);
+        }
+        slots
+    }
+
+    #[test]
+    fn a_wall_clock_step_changes_nothing() {
+        let steady = slots_with_wall_step(None);
+        assert_eq!(slots_with_wall_step(Some((false, Duration::from_secs(3600)))), steady);
+        assert_eq!(slots_with_wall_step(Some((true, Duration::from_secs(86_400)))), steady);
+        // And the slots are the fixed phase: every 500 ms.
+        assert!(steady.iter().all(|s| s.as_millis() % 500 == 0), "{steady:?}");
+    }
 }

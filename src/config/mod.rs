@@ -58,6 +58,25 @@ pub struct Loaded {
 
 /// Reads, merges and validates the configuration named by `sources`.
 pub fn load(sources: &Sources) -> Result<Loaded, ConfigError> {
+    let mut ini = ini_with_defaults();
+    for file in files_to_read(sources)? {
+        ini.read_file(&file)?;
+    }
+    finish(ini)
+}
+
+/// Like [`load`], for texts already in memory, each named as the file it stands for
+/// (the fuzz tests use it).
+pub fn load_texts(files: &[(&std::path::Path, &str)]) -> Result<Loaded, ConfigError> {
+    let mut ini = ini_with_defaults();
+    for (path, text) in files {
+        ini.read_str(text, path)?;
+    }
+    finish(ini)
+}
+
+/// Upstream's `read_dict(DEFAULT_OPTIONS)`: the built-in defaults come first.
+fn ini_with_defaults() -> Ini {
     let mut ini = Ini::default();
     for key in keys::SERVICE_KEYS {
         if let Some(default) = key.default {
@@ -69,9 +88,10 @@ pub fn load(sources: &Sources) -> Result<Loaded, ConfigError> {
             ini.set_default(DAEMON_SECTION, key.name, default);
         }
     }
-    for file in files_to_read(sources)? {
-        ini.read_file(&file)?;
-    }
+    ini
+}
+
+fn finish(ini: Ini) -> Result<Loaded, ConfigError> {
     let mut warnings = unknown_key_warnings(&ini);
     let (daemon, services) = validate(&ini, &mut warnings)?;
     Ok(Loaded { config: Config { daemon, services, ini }, warnings })

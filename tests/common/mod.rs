@@ -238,9 +238,15 @@ impl DaemonProcess {
 
     /// Starts the daemon with extra environment variables.
     pub fn start_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> DaemonProcess {
+        DaemonProcess::start_via(dir, binary(), args, env)
+    }
+
+    /// Starts `program` with `args`, which must exec the daemon in the same process
+    /// (e.g. `unshare -m sh -c '...; exec anycast-healthchecker ...'`).
+    pub fn start_via(dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)]) -> DaemonProcess {
         let log = dir.join(format!("daemon-{}.log", unique()));
         let stderr = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(binary())
+        let child = Command::new(program)
             .args(args)
             .envs(env.iter().copied())
             .current_dir(dir)

@@ -1,0 +1,488 @@
+//! Benchmarks of the real daemon (run as root: it makes a network namespace):
+//!
+//!     cargo bench --bench daemon                 # N = 10, 100, 1000, 2000; 3 runs each
+//!     cargo bench --bench daemon -- --sizes 100 --runs 1 --seconds 10
+//!
+//! For each N it starts the daemon in a fresh network namespace whose interface `svc0`
+//! (one end of a veth pair, since not every kernel has the dummy driver) holds the N
+//! service addresses (so the address check runs), with checks `/bin/true`
+//! and `/bin/sh -c 'exit 0'` every second, and reports medians over the runs of:
+//! - CPU seconds the daemon itself spends per 1000 checks (its utime + stime; the
+//!   checks' own time is not counted), its CPU share, RSS and thread count;
+//! - a storm: all N services flip together (a flag file, then SIGURG): reconfigure runs
+//!   and the time until the Bird file is final;
+//! - failover latency (one service, 60 flips): the decisive check's exit -> the Bird
+//!   file renamed -> the reconfigure finished, with a real Bird 2 when `/usr/sbin/bird`
+//!   exists (`birdc configure`), else `/bin/echo Reconfigured`.
+//!
+//! The table is printed and written to benches/RESULTS.md with the machine and date.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_anycast-healthchecker");
+
+struct Options {
+    sizes: Vec<usize>,
+    runs: usize,
+    seconds: u64,
+}
+
+fn options() -> Options {
+    let mut options = Options { sizes: vec![10, 100, 1000, 2000], runs: 3, seconds: 20 };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let value = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--sizes" => options.sizes = value.split(',').filter_map(|n| n.parse().ok()).collect(),
+            "--runs" => options.runs = value.parse().unwrap_or(3),
+            "--seconds" => options.seconds = value.parse().unwrap_or(20),
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    options
+}
+
+fn run(command: &mut Command) {
+    let status = command.status().expect("run a command");
+    assert!(status.success(), "{command:?} failed");
+}
+
+/// A network namespace with a dummy interface holding `count` service addresses.
+struct Namespace {
+    name: String,
+}
+
+impl Namespace {
+    fn new(count: usize) -> Namespace {
+        let name = format!("ahcbench{}", std::process::id());
+        let _ = Command::new("ip").args(["netns", "del", &name]).stderr(Stdio::null()).status();
+        run(Command::new("ip").args(["netns", "add", &name]));
+        run(Command::new("ip").args(["-n", &name, "link", "set", "lo", "up"]));
+        // A veth pair stands in for a dummy interface: some kernels (this CI's) have no
+        // dummy driver. The service addresses go on svc0.
+        run(Command::new("ip").args(["-n", &name, "link", "add", "svc0", "type", "veth", "peer", "name", "svc1"]));
+        run(Command::new("ip").args(["-n", &name, "link", "set", "svc0", "up"]));
+        run(Command::new("ip").args(["-n", &name, "link", "set", "svc1", "up"]));
+        let mut batch = String::new();
+        for i in 0..count {
+            let _ = writeln!(batch, "addr add {}/32 dev svc0", address(i));
+        }
+        let mut child = Command::new("ip")
+            .args(["-n", &name, "-batch", "-"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("ip -batch");
+        use std::io::Write;
+        child.stdin.take().expect("stdin").write_all(batch.as_bytes()).expect("write batch");
+        assert!(child.wait().expect("wait").success());
+        Namespace { name }
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}
+
+fn address(i: usize) -> String {
+    format!("10.200.{}.{}", i / 250, i % 250 + 1)
+}
+
+/// A daemon running `count` services in `namespace`.
+struct Daemon {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    fn start(namespace: &Namespace, count: usize, check: &dyn Fn(usize, &Path) -> String, reconfigure: &str) -> Daemon {
+        let dir = tempfile::Builder::new().prefix("ahcb").tempdir().expect("temp dir");
+        let root = dir.path().display().to_string();
+        std::fs::write(
+            dir.path().join("main.conf"),
+            format!(
+                "[DEFAULT]\ncheck_disabled = false\ninterface = svc0\ncheck_interval = 1\ncheck_timeout = 0.9\n\
+                 check_rise = 1\ncheck_fail = 1\n\
+                 [daemon]\npidfile = {root}/ahc.pid\nbird_conf = {root}/p4.conf\nbird_reconfigure_cmd = {reconfigure}\n\
+                 bird_reconfigure_timeout = 5\nloglevel = info\nlog_file = {root}/daemon.log\nlog_maxbytes = 0\n"
+            ),
+        )
+        .expect("main.conf");
+        let mut services = String::new();
+        for i in 0..count {
+            let _ = write!(services, "[svc{i}]\ncheck_cmd = {}\nip_prefix = {}/32\n\n", check(i, dir.path()), address(i));
+        }
+        std::fs::write(dir.path().join("services.conf"), services).expect("services.conf");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &namespace.name, BINARY, "-f", "main.conf", "-F", "services.conf"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the daemon");
+        Daemon { child, dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    fn signal(&self, signal: i32) {
+        unsafe {
+            libc::kill(self.pid(), signal);
+        }
+    }
+
+    /// utime + stime of the daemon process itself, in seconds.
+    fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+        let ticks: f64 = fields.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+            + fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+    }
+
+    fn status_field(&self, field: &str) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().split_whitespace().next().and_then(|n| n.parse().ok()))
+            .unwrap_or(0.0)
+    }
+
+    fn log_count(&self, text: &str) -> usize {
+        std::fs::read_to_string(self.path("daemon.log")).unwrap_or_default().matches(text).count()
+    }
+
+    fn prefix_count(&self) -> usize {
+        let text = std::fs::read_to_string(self.path("p4.conf")).unwrap_or_default();
+        anycast_healthchecker::bird::file::parse(&text).prefixes.len()
+    }
+
+    fn wait_for(&self, what: &str, timeout: Duration, done: impl Fn(&Daemon) -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !done(self) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.signal(libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Idle cost: (CPU s per 1000 checks, CPU %, RSS MiB, threads, checks per second
+/// done, check timeouts per second).
+fn steady(namespace: &Namespace, count: usize, seconds: u64) -> [f64; 6] {
+    let check = |i: usize, _: &Path| if i % 2 == 0 { "/bin/true".to_string() } else { "/bin/sh -c 'exit 0'".to_string() };
+    let daemon = Daemon::start(namespace, count, &check, "/bin/echo Reconfigured");
+    // On a small machine N checks a second may be more than it can fork: then some
+    // time out and never come up; measure all the same.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while daemon.prefix_count() < count + 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let checks = |d: &Daemon| (d.log_count("check duration"), d.log_count("check timed out"));
+    let (cpu0, (done0, timeouts0), t0) = (daemon.cpu_seconds(), checks(&daemon), Instant::now());
+    std::thread::sleep(Duration::from_secs(seconds));
+    let (cpu1, (done1, timeouts1), elapsed) = (daemon.cpu_seconds(), checks(&daemon), t0.elapsed());
+    let rss = daemon.status_field("VmRSS:") / 1024.0;
+    let threads = daemon.status_field("Threads:");
+    let ran = (done1 - done0 + timeouts1 - timeouts0).max(1) as f64;
+    let seconds = elapsed.as_secs_f64();
+    [
+        (cpu1 - cpu0) / (ran / 1000.0),
+        100.0 * (cpu1 - cpu0) / seconds,
+        rss,
+        threads,
+        ran / seconds,
+        (timeouts1 - timeouts0) as f64 / seconds,
+    ]
+}
+
+/// All services flip together: (reconfigure runs, seconds until the file is final),
+/// worst of the two directions.
+fn storm(namespace: &Namespace, count: usize) -> (f64, f64) {
+    let check = |_: usize, dir: &Path| format!("/bin/sh -c 'test -e {}/flag'", dir.display());
+    let reconfigure = "/bin/sh -c 'echo run >> runs.log; echo Reconfigured'";
+    let daemon = Daemon::start(namespace, count, &check, reconfigure);
+    daemon.wait_for("all services down", Duration::from_secs(90), |d| d.log_count("status changed to DOWN") == count);
+    daemon.wait_for("the file", Duration::from_secs(30), |d| d.prefix_count() == 1);
+    let runs = || std::fs::read_to_string(daemon.path("runs.log")).unwrap_or_default().lines().count();
+    let mut worst = (0.0f64, 0.0f64);
+    for up in [true, false] {
+        std::thread::sleep(Duration::from_millis(1500));
+        let before = runs();
+        if up {
+            std::fs::write(daemon.path("flag"), "").expect("flag");
+        } else {
+            std::fs::remove_file(daemon.path("flag")).expect("flag");
+        }
+        let started = Instant::now();
+        daemon.signal(libc::SIGURG);
+        let want = if up { count + 1 } else { 1 };
+        // More checks than the machine can start in a second time out and fail: then
+        // the file never becomes final, which the table shows as "inf".
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while daemon.prefix_count() != want && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let settled = if daemon.prefix_count() == want { started.elapsed().as_secs_f64() } else { f64::INFINITY };
+        std::thread::sleep(Duration::from_millis(500));
+        worst = (worst.0.max((runs() - before) as f64), worst.1.max(settled));
+    }
+    worst
+}
+
+/// One service flipping 60 times: (check exit -> file renamed, check exit ->
+/// reconfigure finished), p50 and p99 in ms.
+fn failover(namespace: &Namespace, bird: bool) -> [f64; 4] {
+    let check = |_: usize, dir: &Path| {
+        let d = dir.display();
+        format!("/bin/sh -c 'test -e {d}/flag; r=$?; date +%%s%%N > {d}/stamp; exit $r'")
+    };
+    let dir_holder = tempfile::Builder::new().prefix("ahcbb").tempdir().expect("temp dir");
+    let mut bird_child = None;
+    let reconfigure = if bird {
+        let d = dir_holder.path().display();
+        std::fs::write(dir_holder.path().join("p4.conf"), "define ACAST_PS_ADVERTISE = [ 10.189.200.255/32 ];\n").unwrap();
+        std::fs::write(
+            dir_holder.path().join("bird.conf"),
+            "router id 192.0.2.1;\ninclude \"p4.conf\";\nprotocol device {}\n\
+             protocol static s { ipv4; route 10.200.0.1/32 blackhole; }\n",
+        )
+        .unwrap();
+        bird_child = Some(
+            Command::new("ip")
+                .args(["netns", "exec", &namespace.name, "/usr/sbin/bird", "-f", "-c", "bird.conf", "-s", "b.ctl", "-P", "b.pid"])
+                .current_dir(dir_holder.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start bird"),
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        format!("/bin/sh -c '/usr/sbin/birdc -s {d}/b.ctl configure; date +%%s%%N > done'")
+    } else {
+        "/bin/sh -c 'echo Reconfigured; date +%%s%%N > done'".to_string()
+    };
+    let daemon = Daemon::start(namespace, 1, &check, &reconfigure);
+    if bird {
+        // Bird includes the daemon's file: point Bird at it.
+        let p4 = daemon.path("p4.conf");
+        daemon.wait_for("the file", Duration::from_secs(10), |d| d.prefix_count() == 1);
+        let _ = std::fs::remove_file(dir_holder.path().join("p4.conf"));
+        std::os::unix::fs::symlink(&p4, dir_holder.path().join("p4.conf")).unwrap();
+    }
+    daemon.wait_for("the first decision", Duration::from_secs(10), |d| d.log_count("status changed") == 1);
+    let renames = watch_renames(daemon.dir.path(), "p4.conf");
+    let (mut renamed, mut finished) = (Vec::new(), Vec::new());
+    for flip in 0..60 {
+        let up = flip % 2 == 0;
+        let _ = std::fs::remove_file(daemon.path("done"));
+        if up {
+            std::fs::write(daemon.path("flag"), "").unwrap();
+        } else {
+            let _ = std::fs::remove_file(daemon.path("flag"));
+        }
+        daemon.signal(libc::SIGURG);
+        daemon.wait_for("the reconfigure", Duration::from_secs(10), |d| {
+            std::fs::read_to_string(d.path("done")).map(|t| !t.trim().is_empty()).unwrap_or(false)
+        });
+        let read = |name: &str| std::fs::read_to_string(daemon.path(name)).unwrap().trim().parse::<f64>().unwrap();
+        let stamp = read("stamp");
+        // The file's mtime has the kernel's coarse clock (milliseconds); the rename is
+        // timed by an inotify watch instead.
+        let renamed_at = renames
+            .lock()
+            .unwrap()
+            .iter()
+            .copied()
+            .filter(|at| *at > stamp)
+            .fold(f64::INFINITY, f64::min);
+        renamed.push((renamed_at - stamp) / 1e6);
+        finished.push((read("done") - stamp) / 1e6);
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    drop(daemon);
+    if let Some(mut child) = bird_child.take() {
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let _ = child.wait();
+    }
+    [percentile(&mut renamed, 50.0), percentile(&mut renamed, 99.0), percentile(&mut finished, 50.0), percentile(&mut finished, 99.0)]
+}
+
+/// Wall-clock times (ns since the epoch) at which `name` was renamed into `dir`.
+fn watch_renames(dir: &Path, name: &str) -> std::sync::Arc<std::sync::Mutex<Vec<f64>>> {
+    use std::os::unix::ffi::OsStrExt;
+    let times = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
+    assert!(fd >= 0, "inotify_init1");
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).unwrap();
+    assert!(unsafe { libc::inotify_add_watch(fd, path.as_ptr(), libc::IN_MOVED_TO) } >= 0);
+    let (name, sink) = (name.to_string(), std::sync::Arc::clone(&times));
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        loop {
+            let n = unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), buffer.len()) };
+            if n <= 0 {
+                return;
+            }
+            let at = std::time::SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as f64;
+            let mut offset = 0;
+            while offset + 16 <= n as usize {
+                let length = u32::from_ne_bytes(buffer[offset + 12..offset + 16].try_into().unwrap()) as usize;
+                let raw = &buffer[offset + 16..offset + 16 + length];
+                let event_name = raw.split(|b| *b == 0).next().unwrap_or_default();
+                if event_name == name.as_bytes() {
+                    sink.lock().unwrap().push(at);
+                }
+                offset += 16 + length;
+            }
+        }
+    });
+    times
+}
+
+fn percentile(values: &mut [f64], p: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let index = ((p / 100.0) * (values.len() - 1) as f64).round() as usize;
+    values[index.min(values.len() - 1)]
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    percentile(&mut values, 50.0)
+}
+
+/// The issue's targets against the medians: met, or missed by how much.
+fn targets(table: &mut String, medians: &[(usize, [f64; 8])], failover_p50: f64) {
+    let _ = writeln!(table, "\nTargets (2-core machine):\n");
+    let _ = writeln!(table, "| target | measured | |");
+    let _ = writeln!(table, "|---|---:|---|");
+    let verdict = |ok: bool| if ok { "met" } else { "**missed**" };
+    if let Some((_, m)) = medians.iter().find(|(n, _)| *n == 1000) {
+        let _ = writeln!(table, "| N=1000 at 1 s: daemon CPU under 5% of a core | {:.1}% | {} |", m[1], verdict(m[1] < 5.0));
+        let _ = writeln!(table, "| N=1000: RSS under 64 MiB | {:.1} MiB | {} |", m[2], verdict(m[2] < 64.0));
+        let _ = writeln!(table, "| N=1000 storm: final file in under 1 s | {:.3} s | {} |", m[7], verdict(m[7] < 1.0));
+        let _ = writeln!(table, "| N=1000 storm: at most 5 reconfigures | {:.0} | {} |", m[6], verdict(m[6] <= 5.0));
+    }
+    let _ = writeln!(table, "| failover p50 under 10 ms (check exit to reconfigure done) | {failover_p50:.2} ms | {} |", verdict(failover_p50 < 10.0));
+    let _ = writeln!(table, "\n{WHY}");
+}
+
+/// Why the CPU and storm targets are missed; see README.rst, Performance.
+const WHY: &str = "Where a target is missed, the cost is process creation, not the daemon's own \
+work: every check is a fork and exec from a process with N threads. A `perf` profile at N=1000 \
+shows the daemon's time in `clone3` (posix_spawn), `munmap` of the child's stack with TLB \
+shoot-downs across both CPUs, and waking the N threads; reading addresses, logging and the \
+state machine are a few per cent. The same spawn rate bounds the storm: 1000 checks take about \
+0.9 s to start on two cores, and the writer batches what arrives while it writes (two fsyncs) \
+and reconfigures, so a storm costs a handful of batches instead of 1000 reloads. Spawning the \
+checks from a small single-threaded helper process would cut the per-check cost; that is a \
+change to the design (one thread per check) and is left as follow-up work.";
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:").map(|v| v.trim().to_string()))
+        .unwrap_or_default();
+    let date = Command::new("date").arg("+%Y-%m-%d").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    format!("{date}, {cores} cores ({cpu}), {memory} memory")
+}
+
+fn main() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("the benchmark creates a network namespace: run it as root");
+        std::process::exit(1);
+    }
+    let options = options();
+    let bird = Path::new("/usr/sbin/bird").exists() && Path::new("/usr/sbin/birdc").exists();
+    let mut table = String::new();
+    let _ = writeln!(table, "Machine: {}  ", machine());
+    let _ = writeln!(table, "Medians of {} runs; steady state over {} s at check_interval = 1 s.\n", options.runs, options.seconds);
+    let _ = writeln!(
+        table,
+        "| N | CPU s / 1000 checks | daemon CPU (% of a core) | RSS (MiB) | threads | checks/s done | timeouts/s | storm: reconfigures | storm: time to final file (s) |"
+    );
+    let _ = writeln!(table, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut medians: Vec<(usize, [f64; 8])> = Vec::new();
+    for &count in &options.sizes {
+        let namespace = Namespace::new(count);
+        let mut rows: Vec<[f64; 8]> = Vec::new();
+        for run in 0..options.runs {
+            let [per_1000, share, rss, threads, rate, timeouts] = steady(&namespace, count, options.seconds);
+            let (runs, settle) = storm(&namespace, count);
+            eprintln!(
+                "N={count} run {}: {per_1000:.4} CPU s/1000 checks, {share:.2}% CPU, {rss:.1} MiB, {threads} threads, \
+                 {rate:.0} checks/s, {timeouts:.1} timeouts/s; storm {runs} reconfigures, {settle:.3} s",
+                run + 1
+            );
+            rows.push([per_1000, share, rss, threads, rate, timeouts, runs, settle]);
+        }
+        let column = |i: usize| median(rows.iter().map(|r| r[i]).collect());
+        medians.push((count, std::array::from_fn(column)));
+        let _ = writeln!(
+            table,
+            "| {count} | {:.4} | {:.2} | {:.1} | {:.0} | {:.0} | {:.1} | {:.0} | {:.3} |",
+            column(0),
+            column(1),
+            column(2),
+            column(3),
+            column(4),
+            column(5),
+            column(6),
+            column(7)
+        );
+    }
+    let namespace = Namespace::new(1);
+    let reconfigure = if bird { "Bird 2 (`birdc configure`)" } else { "`/bin/echo Reconfigured` (no Bird found)" };
+    let [renamed50, renamed99, done50, done99] = failover(&namespace, bird);
+    let _ = writeln!(table, "\nFailover latency, 60 flips, reconfigure by {reconfigure}:\n");
+    let _ = writeln!(table, "| from the decisive check's exit to | p50 (ms) | p99 (ms) |");
+    let _ = writeln!(table, "|---|---:|---:|");
+    let _ = writeln!(table, "| the Bird file renamed | {renamed50:.2} | {renamed99:.2} |");
+    let _ = writeln!(table, "| the reconfigure finished | {done50:.2} | {done99:.2} |");
+    targets(&mut table, &medians, done50);
+    println!("{table}");
+    let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/RESULTS.md");
+    let text = format!(
+        "# Benchmark results\n\nProduced by `cargo bench --bench daemon` (see benches/daemon.rs and README.rst).\n\n{table}"
+    );
+    if let Err(err) = std::fs::write(&results, text) {
+        eprintln!("cannot write {}: {err}", results.display());
+    }
+}

@@ -1,0 +1,158 @@
+//! Mutation fuzzing of the two parsers that read input we do not control: the
+//! configuration reader (INI semantics, interpolation, every key's rules) and the Bird
+//! prefix-file parser. Every case must return (Ok or Err) without a panic and fast.
+//!
+//! CI runs a fixed number of cases. `FUZZ_SECONDS=600 cargo test --release --test fuzz
+//! -- --nocapture` runs each target for that long instead (README.rst, Test). A failing
+//! input is saved under target/fuzz-failures/.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anycast_healthchecker::bird::file;
+use anycast_healthchecker::config;
+
+/// Cases per target when FUZZ_SECONDS is not set.
+const CI_CASES: u64 = 20_000;
+
+/// A case slower than this is a hang.
+const HANG: Duration = Duration::from_secs(2);
+
+const TOKENS: &[&str] = &[
+    "[", "]", "[DEFAULT]", "[daemon]", "[svc]", "=", ":", "\n", "\n  ", "#", ";", "%", "%%", "%(", ")s", "%(check_cmd)s",
+    "%(a)s", "check_cmd", "ip_prefix", "check_interval", "1e309", "nan", "-1", "0", "1_0", "true", "maybe", "'", "\"", "\\",
+    "10.0.0.1", "/32", "::", "2001:db8::1/128", "define", "ACAST_PS_ADVERTISE", ",", "/*", "*/", "\u{feff}", "\r\n", "é",
+    "\0", "\t", "none", "/bin/true", "sh -c '", "interface", "on_exit", "dummy_ip_prefix",
+];
+
+/// xorshift64*: fast and replayable from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// One random edit of `input`, sometimes spliced with `other`.
+fn mutate(rng: &mut Rng, input: &str, other: &str) -> String {
+    let mut bytes = input.as_bytes().to_vec();
+    for _ in 0..1 + rng.below(4) {
+        let at = rng.below(bytes.len() + 1);
+        match rng.below(6) {
+            0 if !bytes.is_empty() => {
+                let i = rng.below(bytes.len());
+                bytes[i] = rng.next() as u8;
+            }
+            1 => {
+                let token = TOKENS[rng.below(TOKENS.len())].as_bytes();
+                bytes.splice(at..at, token.iter().copied());
+            }
+            2 if !bytes.is_empty() => {
+                let end = (at + rng.below(16)).min(bytes.len());
+                bytes.drain(at.min(end)..end);
+            }
+            3 if !bytes.is_empty() => {
+                let start = rng.below(bytes.len());
+                let end = (start + rng.below(64)).min(bytes.len());
+                let copy = bytes[start..end].to_vec();
+                bytes.splice(at..at, copy);
+            }
+            4 => {
+                let other = other.as_bytes();
+                let cut = rng.below(other.len() + 1);
+                bytes.truncate(at);
+                bytes.extend_from_slice(&other[cut..]);
+            }
+            _ => bytes.insert(at.min(bytes.len()), b"\n=[]%:"[rng.below(6)]),
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Runs `target` on mutations of `seeds` for the CI case count or FUZZ_SECONDS.
+fn fuzz(name: &str, seeds: &[String], target: impl Fn(&str)) {
+    let budget = std::env::var("FUZZ_SECONDS").ok().and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs);
+    let started = Instant::now();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ name.len() as u64);
+    let mut corpus: Vec<String> = seeds.to_vec();
+    let mut cases = 0u64;
+    loop {
+        let done = match budget {
+            Some(budget) => started.elapsed() >= budget,
+            None => cases >= CI_CASES,
+        };
+        if done {
+            break;
+        }
+        let base = corpus[rng.below(corpus.len())].clone();
+        let other = corpus[rng.below(corpus.len())].clone();
+        let input = mutate(&mut rng, &base, &other);
+        let case_started = Instant::now();
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| target(&input)));
+        let took = case_started.elapsed();
+        if outcome.is_err() || took > HANG {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fuzz-failures");
+            let _ = std::fs::create_dir_all(&dir);
+            let saved = dir.join(format!("{name}-{cases}.txt"));
+            let _ = std::fs::write(&saved, &input);
+            panic!("{name}: case {cases} {} (input saved to {})", if took > HANG { "hung" } else { "panicked" }, saved.display());
+        }
+        // Keep some mutants as new seeds, so edits compound.
+        if corpus.len() < 512 && rng.below(8) == 0 {
+            corpus.push(input);
+        }
+        cases += 1;
+    }
+    println!("{name}: {cases} cases in {:.1} s, no panic, no hang", started.elapsed().as_secs_f64());
+}
+
+fn config_seeds() -> Vec<String> {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/print-conf");
+    let mut seeds: Vec<String> = ["main.conf", "conf.d/10-services.conf", "conf.d/20-override.conf"]
+        .iter()
+        .map(|f| std::fs::read_to_string(fixtures.join(f)).unwrap().replace("@ROOT@", "/tmp"))
+        .collect();
+    seeds.push(
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("conf.d/anycast-healthchecker.conf")).unwrap(),
+    );
+    seeds.push("[DEFAULT]\na = %(b)s\nb = %(a)s\n[s]\ncheck_cmd = /bin/true %(a)s\nip_prefix = 10.0.0.1, ::1\n".into());
+    seeds
+}
+
+#[test]
+fn the_config_reader_never_panics_or_hangs() {
+    let seeds = config_seeds();
+    let daemon = "[daemon]\npidfile = /tmp/fuzz.pid\nbird_conf = /tmp/fuzz4.conf\nbird_reconfigure_cmd = /bin/true\n";
+    fuzz("config", &seeds, |text| {
+        let _ = config::load_texts(&[(Path::new("main.conf"), daemon), (Path::new("fuzz.conf"), text)]);
+        let _ = config::load_texts(&[(Path::new("main.conf"), text)]);
+    });
+}
+
+#[test]
+fn the_prefix_file_parser_never_panics_or_hangs() {
+    let seeds = vec![
+        "# Generated 2026-11-24 12:16:03.743099 by anycast-healthchecker (pid=4136)\n\
+         # 10.189.200.255/32 is a dummy IP Prefix. It should NOT be used and REMOVED from the constant.\n\
+         define ACAST_PS_ADVERTISE =\n    [\n        10.189.200.255/32,\n        10.52.12.1/32\n    ];\n"
+            .to_string(),
+        "define ACAST6_PS_ADVERTISE = [ 2001:db8::1/128, fd12:aba6:57db:ffff::1/128 /* x */ ]; # y\n".to_string(),
+        "define V =\n\t[\n\t\t10.0.0.1,\n\t\t10.0.0.0/8+\n\t];\n".to_string(),
+    ];
+    fuzz("prefix-file", &seeds, |text| {
+        let parsed = file::parse(text);
+        // What was read renders and reads back the same.
+        let header = file::Header::now();
+        let again = file::parse(&file::render("V", None, &parsed.prefixes, &header));
+        assert_eq!(again.prefixes, parsed.prefixes);
+    });
+}
