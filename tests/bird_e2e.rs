@@ -90,6 +90,8 @@ fn services_reach_the_peer(kind: Speaker, socket: bool) {
     // "web" fails: withdrawn on the third failed check, not before.
     setup.remove("web-ok");
     lab.wait_for_peer(&["10.52.12.4/32", "fd12:aba6:57db:ffff::2/128"], WAIT);
+    // Log lines are written in batches: wait for the line, not just the route.
+    daemon.wait_for_log("withdrawing 10.52.12.1/32 for web", WAIT);
     let log = daemon.log();
     let withdrawn = log.find("withdrawing 10.52.12.1/32 for web").expect("withdrawn");
     assert!(log.find("going down 2/3").expect("2/3") < withdrawn);

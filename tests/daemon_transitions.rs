@@ -23,6 +23,7 @@ fn a_service_rises_and_falls_after_rise_and_fail_checks() {
     daemon.wait_for_log("going up 1/3", WAIT);
     daemon.wait_for_log("going up 2/3", WAIT);
     setup.wait_for_prefixes(&["10.52.12.1/32"], WAIT);
+    daemon.wait_for_log("status changed to UP", WAIT);
     let log = daemon.log();
     let up_at = log.find("status changed to UP").expect("changed to UP");
     assert!(log.find("going up 2/3").expect("2/3") < up_at, "UP only after the third pass");

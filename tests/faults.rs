@@ -36,7 +36,11 @@ fn prefixes_in(dir: &std::path::Path) -> Vec<String> {
 fn temp_files(dir: &std::path::Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .map(|entries| {
-            entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.contains(".tmp.")).collect()
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.contains(".tmp."))
+                .collect()
         })
         .unwrap_or_default()
 }
@@ -71,7 +75,15 @@ fn a_read_only_bird_directory_is_retried_until_it_is_writable() {
     let pid = daemon.pid().to_string();
     let remount = |mode: &str| {
         let status = std::process::Command::new("nsenter")
-            .args(["-t", &pid, "-m", "mount", "-o", &format!("remount,{mode}"), &setup.path("lib").display().to_string()])
+            .args([
+                "-t",
+                &pid,
+                "-m",
+                "mount",
+                "-o",
+                &format!("remount,{mode}"),
+                &setup.path("lib").display().to_string(),
+            ])
             .status()
             .expect("nsenter");
         assert!(status.success(), "remount {mode}");
@@ -116,7 +128,9 @@ fn a_check_deleted_while_it_runs_fails_but_the_thread_lives() {
     daemon.wait_for_log("failed to run check command", WAIT);
     setup.wait_for_prefixes(&["10.52.12.2/32"], WAIT);
     let failures = daemon.log_count("failed to run check command");
-    common::wait_for("the thread to keep checking", WAIT, || daemon.log_count("failed to run check command") > failures);
+    common::wait_for("the thread to keep checking", WAIT, || {
+        daemon.log_count("failed to run check command") > failures
+    });
     assert_eq!(daemon.wait_exit_now(), None, "the daemon runs on");
 }
 
@@ -156,7 +170,8 @@ fn a_sighup_storm_while_checks_flip_loses_nothing() {
         }
     }
     daemon.signal(libc::SIGHUP);
-    let expected: Vec<String> = (0..10).filter(|n| n % 2 == 0).map(|n| format!("10.52.12.{}/32", n + 1)).collect();
+    let expected: Vec<String> =
+        (0..10).filter(|n| n % 2 == 0).map(|n| format!("10.52.12.{}/32", n + 1)).collect();
     let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
     setup.wait_for_prefixes(&expected, WAIT);
     std::thread::sleep(Duration::from_millis(500));
@@ -177,7 +192,10 @@ fn ten_thousand_sigurg_are_folded_and_lose_nothing() {
     for _ in 0..10_000 {
         daemon.signal(libc::SIGURG);
     }
-    setup.wait_for_prefixes(&["10.52.12.1/32", "10.52.12.2/32", "10.52.12.3/32", "10.52.12.4/32", "10.52.12.5/32"], WAIT);
+    setup.wait_for_prefixes(
+        &["10.52.12.1/32", "10.52.12.2/32", "10.52.12.3/32", "10.52.12.4/32", "10.52.12.5/32"],
+        WAIT,
+    );
     std::thread::sleep(Duration::from_millis(500));
     let checks = daemon.log_count("running /bin/sh");
     assert!(checks < 5 * 1000, "{checks} checks for 10 000 SIGURG: they must fold");

@@ -20,10 +20,56 @@ const CI_CASES: u64 = 20_000;
 const HANG: Duration = Duration::from_secs(2);
 
 const TOKENS: &[&str] = &[
-    "[", "]", "[DEFAULT]", "[daemon]", "[svc]", "=", ":", "\n", "\n  ", "#", ";", "%", "%%", "%(", ")s", "%(check_cmd)s",
-    "%(a)s", "check_cmd", "ip_prefix", "check_interval", "1e309", "nan", "-1", "0", "1_0", "true", "maybe", "'", "\"", "\\",
-    "10.0.0.1", "/32", "::", "2001:db8::1/128", "define", "ACAST_PS_ADVERTISE", ",", "/*", "*/", "\u{feff}", "\r\n", "é",
-    "\0", "\t", "none", "/bin/true", "sh -c '", "interface", "on_exit", "dummy_ip_prefix",
+    "[",
+    "]",
+    "[DEFAULT]",
+    "[daemon]",
+    "[svc]",
+    "=",
+    ":",
+    "\n",
+    "\n  ",
+    "#",
+    ";",
+    "%",
+    "%%",
+    "%(",
+    ")s",
+    "%(check_cmd)s",
+    "%(a)s",
+    "check_cmd",
+    "ip_prefix",
+    "check_interval",
+    "1e309",
+    "nan",
+    "-1",
+    "0",
+    "1_0",
+    "true",
+    "maybe",
+    "'",
+    "\"",
+    "\\",
+    "10.0.0.1",
+    "/32",
+    "::",
+    "2001:db8::1/128",
+    "define",
+    "ACAST_PS_ADVERTISE",
+    ",",
+    "/*",
+    "*/",
+    "\u{feff}",
+    "\r\n",
+    "é",
+    "\0",
+    "\t",
+    "none",
+    "/bin/true",
+    "sh -c '",
+    "interface",
+    "on_exit",
+    "dummy_ip_prefix",
 ];
 
 /// xorshift64*: fast and replayable from its seed.
@@ -80,7 +126,8 @@ fn mutate(rng: &mut Rng, input: &str, other: &str) -> String {
 
 /// Runs `target` on mutations of `seeds` for the CI case count or FUZZ_SECONDS.
 fn fuzz(name: &str, seeds: &[String], target: impl Fn(&str)) {
-    let budget = std::env::var("FUZZ_SECONDS").ok().and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs);
+    let budget =
+        std::env::var("FUZZ_SECONDS").ok().and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs);
     let started = Instant::now();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ name.len() as u64);
     let mut corpus: Vec<String> = seeds.to_vec();
@@ -104,7 +151,11 @@ fn fuzz(name: &str, seeds: &[String], target: impl Fn(&str)) {
             let _ = std::fs::create_dir_all(&dir);
             let saved = dir.join(format!("{name}-{cases}.txt"));
             let _ = std::fs::write(&saved, &input);
-            panic!("{name}: case {cases} {} (input saved to {})", if took > HANG { "hung" } else { "panicked" }, saved.display());
+            panic!(
+                "{name}: case {cases} {} (input saved to {})",
+                if took > HANG { "hung" } else { "panicked" },
+                saved.display()
+            );
         }
         // Keep some mutants as new seeds, so edits compound.
         if corpus.len() < 512 && rng.below(8) == 0 {
@@ -122,16 +173,23 @@ fn config_seeds() -> Vec<String> {
         .map(|f| std::fs::read_to_string(fixtures.join(f)).unwrap().replace("@ROOT@", "/tmp"))
         .collect();
     seeds.push(
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("conf.d/anycast-healthchecker.conf")).unwrap(),
+        std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("conf.d/anycast-healthchecker.conf"),
+        )
+        .unwrap(),
     );
-    seeds.push("[DEFAULT]\na = %(b)s\nb = %(a)s\n[s]\ncheck_cmd = /bin/true %(a)s\nip_prefix = 10.0.0.1, ::1\n".into());
+    seeds.push(
+        "[DEFAULT]\na = %(b)s\nb = %(a)s\n[s]\ncheck_cmd = /bin/true %(a)s\nip_prefix = 10.0.0.1, ::1\n"
+            .into(),
+    );
     seeds
 }
 
 #[test]
 fn the_config_reader_never_panics_or_hangs() {
     let seeds = config_seeds();
-    let daemon = "[daemon]\npidfile = /tmp/fuzz.pid\nbird_conf = /tmp/fuzz4.conf\nbird_reconfigure_cmd = /bin/true\n";
+    let daemon =
+        "[daemon]\npidfile = /tmp/fuzz.pid\nbird_conf = /tmp/fuzz4.conf\nbird_reconfigure_cmd = /bin/true\n";
     fuzz("config", &seeds, |text| {
         let _ = config::load_texts(&[(Path::new("main.conf"), daemon), (Path::new("fuzz.conf"), text)]);
         let _ = config::load_texts(&[(Path::new("main.conf"), text)]);
@@ -145,7 +203,8 @@ fn the_prefix_file_parser_never_panics_or_hangs() {
          # 10.189.200.255/32 is a dummy IP Prefix. It should NOT be used and REMOVED from the constant.\n\
          define ACAST_PS_ADVERTISE =\n    [\n        10.189.200.255/32,\n        10.52.12.1/32\n    ];\n"
             .to_string(),
-        "define ACAST6_PS_ADVERTISE = [ 2001:db8::1/128, fd12:aba6:57db:ffff::1/128 /* x */ ]; # y\n".to_string(),
+        "define ACAST6_PS_ADVERTISE = [ 2001:db8::1/128, fd12:aba6:57db:ffff::1/128 /* x */ ]; # y\n"
+            .to_string(),
         "define V =\n\t[\n\t\t10.0.0.1,\n\t\t10.0.0.0/8+\n\t];\n".to_string(),
     ];
     fuzz("prefix-file", &seeds, |text| {

@@ -12,11 +12,10 @@
 mod pidfile;
 
 use std::collections::{BTreeMap, HashMap};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
-use std::thread::JoinHandle;
-
 use crossbeam_channel::{select, Receiver, Sender};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGURG};
 use signal_hook::iterator::Signals;
