@@ -25,7 +25,8 @@ impl Schedule {
         let elapsed = now.saturating_duration_since(self.start);
         let slots = elapsed.as_nanos() / self.interval.as_nanos() + 1;
         let offset = self.interval.as_nanos() * slots;
-        self.start + duration_from_nanos(offset)
+        // Saturate rather than overflow: far beyond any configurable interval.
+        self.start.checked_add(duration_from_nanos(offset)).unwrap_or(now + Duration::from_secs(1 << 30))
     }
 }
 

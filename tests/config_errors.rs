@@ -287,7 +287,7 @@ const DAEMON_CASES: &[Case] = &[
         "prometheus interval zero",
         &[("prometheus_exporter_interval", Some("0"))],
         GOOD_SERVICE,
-        &["main.conf: [daemon] prometheus_exporter_interval:", "at least 1"],
+        &["main.conf: [daemon] prometheus_exporter_interval:", "must be from 1 to"],
     ),
     case(
         "prometheus dir empty",
@@ -299,7 +299,7 @@ const DAEMON_CASES: &[Case] = &[
         "splay negative",
         &[("splay_startup", Some("-1"))],
         GOOD_SERVICE,
-        &["main.conf: [daemon] splay_startup:", "0 or more"],
+        &["main.conf: [daemon] splay_startup:", "from 0 to"],
     ),
     case(
         "splay infinite",
@@ -327,6 +327,7 @@ const SERVICE_CASES: &[Case] = &[
     case("interval negative", &[], "[svc]\ncheck_cmd = /bin/true\ncheck_interval = -1\nip_prefix = 10.52.12.1\n", &["svc.conf: [svc] check_interval:", "above 0"]),
     case("interval infinite", &[], "[svc]\ncheck_cmd = /bin/true\ncheck_interval = inf\nip_prefix = 10.52.12.1\n", &["svc.conf: [svc] check_interval:", "finite"]),
     case("interval nan", &[], "[svc]\ncheck_cmd = /bin/true\ncheck_interval = nan\nip_prefix = 10.52.12.1\n", &["svc.conf: [svc] check_interval:", "finite"]),
+    case("interval too large", &[], "[svc]\ncheck_cmd = /bin/true\ncheck_interval = 1e19\nip_prefix = 10.52.12.1\n", &["svc.conf: [svc] check_interval:", "at most"]),
     case("interval text", &[], "[svc]\ncheck_cmd = /bin/true\ncheck_interval = abc\nip_prefix = 10.52.12.1\n", &["svc.conf: [svc] check_interval:", "not a number", "(got \"abc\")"]),
     case("timeout zero", &[], "[svc]\ncheck_cmd = /bin/true\ncheck_timeout = 0\nip_prefix = 10.52.12.1\n", &["svc.conf: [svc] check_timeout:", "above 0"]),
     case("timeout negative", &[], "[svc]\ncheck_cmd = /bin/true\ncheck_timeout = -2\nip_prefix = 10.52.12.1\n", &["svc.conf: [svc] check_timeout:", "above 0"]),

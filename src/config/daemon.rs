@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::error::ConfigError;
 use super::service::{command, parse_prefix};
-use super::value::{parse_float, Fields};
+use super::value::{parse_float, Fields, MAX_SECONDS};
 use crate::argv::Argv;
 use crate::prefix::{IpPrefix, IpVersion};
 
@@ -117,9 +117,13 @@ pub fn parse_daemon(fields: &Fields) -> Result<Daemon, ConfigError> {
     let splay_startup = match fields.get("splay_startup") {
         None => None,
         Some(resolved) => {
-            let seconds =
-                parse_float(&resolved.value).filter(|s| s.is_finite() && *s >= 0.0).ok_or_else(|| {
-                    fields.error("splay_startup", "must be a finite number of seconds, 0 or more")
+            let seconds = parse_float(&resolved.value)
+                .filter(|s| s.is_finite() && (0.0..=MAX_SECONDS).contains(s))
+                .ok_or_else(|| {
+                    fields.error(
+                        "splay_startup",
+                        format!("must be a finite number of seconds from 0 to {MAX_SECONDS}"),
+                    )
                 })?;
             Some(Duration::from_secs_f64(seconds))
         }
@@ -244,7 +248,7 @@ fn non_empty<'a>(fields: &'a Fields, key: &str) -> Result<&'a str, ConfigError> 
 }
 
 fn positive_u64(fields: &Fields, key: &str) -> Result<u64, ConfigError> {
-    Ok(fields.integer(key, 1, i64::MAX)? as u64)
+    Ok(fields.integer(key, 1, MAX_SECONDS as i64)? as u64)
 }
 
 fn optional_file(fields: &Fields, key: &str) -> Result<Option<PathBuf>, ConfigError> {

@@ -7,6 +7,10 @@ use std::time::Duration;
 use super::error::{ConfigError, Origin};
 use super::ini::Resolved;
 
+/// The longest interval or timeout we take (about 31 years): beyond it, deadlines
+/// computed on the monotonic clock could overflow.
+pub const MAX_SECONDS: f64 = 1e9;
+
 /// The resolved keys of one section.
 pub struct Fields {
     section: String,
@@ -77,6 +81,9 @@ impl Fields {
         let number = parse_float(self.string(key)?).ok_or_else(|| self.error(key, "is not a number"))?;
         if !number.is_finite() || number <= 0.0 {
             return Err(self.error(key, "must be a finite number of seconds above 0"));
+        }
+        if number > MAX_SECONDS {
+            return Err(self.error(key, format!("must be at most {MAX_SECONDS} seconds")));
         }
         Duration::try_from_secs_f64(number).map_err(|_| self.error(key, "is too large"))
     }
