@@ -215,3 +215,54 @@ fn the_prefix_file_parser_never_panics_or_hangs() {
         assert_eq!(again.prefixes, parsed.prefixes);
     });
 }
+
+#[test]
+fn parsing_arbitrary_bytes_never_panics() {
+    // Not mutations of real files: random bytes and random runs of the file's syntax.
+    const PIECES: &[&str] = &[
+        "define",
+        " ",
+        "\t",
+        "\n",
+        "\r\n",
+        "[",
+        "]",
+        ",",
+        ";",
+        "=",
+        "#",
+        "/*",
+        "*/",
+        "/",
+        "10.0.0.1",
+        "::",
+        "2001:db8::",
+        "32",
+        "128",
+        "ACAST",
+        ":",
+        ".",
+        "\u{feff}",
+        "é",
+        "\0",
+        "%",
+        "+",
+        "{",
+        "}",
+    ];
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    for _ in 0..20_000 {
+        let mut text = String::new();
+        if rng.below(2) == 0 {
+            let bytes: Vec<u8> = (0..rng.below(200)).map(|_| rng.next() as u8).collect();
+            text.push_str(&String::from_utf8_lossy(&bytes));
+        } else {
+            for _ in 0..rng.below(60) {
+                text.push_str(PIECES[rng.below(PIECES.len())]);
+            }
+        }
+        let parsed = file::parse(&text);
+        let again = file::parse(&file::render("V", None, &parsed.prefixes, &file::Header::now()));
+        assert_eq!(again.prefixes, parsed.prefixes, "{text:?}");
+    }
+}
