@@ -111,3 +111,51 @@ fn a_hanging_reconfigure_is_killed_at_its_timeout() {
     assert!(processes_with(&marker).is_empty(), "the hung reconfigure is gone");
     assert!(zombie_children(daemon.pid()).is_empty());
 }
+
+#[test]
+fn checks_inherit_no_file_descriptor_of_the_daemon() {
+    use std::os::unix::process::CommandExt;
+    let setup = Setup::new("", "");
+    let listing = setup.path("fds");
+    // `ls -l /proc/self/fd` after `exec`: ls's own descriptors, one of which is the
+    // directory it reads.
+    setup.service(
+        "fds",
+        &format!(
+            "check_cmd = /bin/sh -c 'exec ls -l /proc/self/fd > {}'\nip_prefix = 10.52.12.1",
+            listing.display()
+        ),
+    );
+    // Start the daemon with only 0, 1 and 2 open, as systemd does, so that whatever
+    // else a check holds came from the daemon.
+    let log = std::fs::File::create(setup.path("daemon.log")).unwrap();
+    let mut command = std::process::Command::new(common::binary());
+    command
+        .args(["-f", "main.conf", "-d", "conf.d"])
+        .current_dir(setup.root())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log);
+    // SAFETY: close_range is async-signal-safe; it runs in the child before exec.
+    unsafe {
+        command.pre_exec(|| {
+            libc::close_range(3, u32::MAX, 0);
+            Ok(())
+        });
+    }
+    let mut daemon = command.spawn().unwrap();
+    common::wait_for("the listing", WAIT, || {
+        std::fs::read_to_string(&listing).is_ok_and(|t| t.contains("->"))
+    });
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let text = std::fs::read_to_string(&listing).unwrap();
+    let mut fds: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.split_once(" -> "))
+        .filter(|(_, target)| !target.starts_with("/proc/"))
+        .filter_map(|(left, _)| left.split_whitespace().last())
+        .collect();
+    fds.sort();
+    assert_eq!(fds, ["0", "1", "2"], "a check inherited other descriptors:\n{text}");
+}
