@@ -11,7 +11,7 @@
 //! The writer's memory is the truth and the file is its output. At start it reads the
 //! file to learn what is advertised now, so that a route stays until its check decides.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -78,12 +78,27 @@ pub struct Plan {
     pub reconfigure_timeout: Duration,
     pub purge_ip_prefixes: bool,
     pub services: BTreeMap<String, ServiceRoutes>,
+    /// Which service owns each prefix: looked up for every prefix of every batch.
+    owners: HashMap<IpPrefix, String>,
 }
 
 impl Plan {
+    pub fn new(
+        bird: Vec<BirdSettings>,
+        reconfigure_timeout: Duration,
+        purge_ip_prefixes: bool,
+        services: BTreeMap<String, ServiceRoutes>,
+    ) -> Plan {
+        let owners = services
+            .iter()
+            .flat_map(|(name, routes)| routes.prefixes.iter().map(move |prefix| (*prefix, name.clone())))
+            .collect();
+        Plan { bird, reconfigure_timeout, purge_ip_prefixes, services, owners }
+    }
+
     /// The service that owns `prefix`, if any.
     fn owner(&self, prefix: &IpPrefix) -> Option<(&String, &ServiceRoutes)> {
-        self.services.iter().find(|(_, routes)| routes.prefixes.contains(prefix))
+        self.owners.get(prefix).and_then(|name| self.services.get_key_value(name))
     }
 }
 

@@ -413,10 +413,10 @@ fn plan(config: &Config, generations: &HashMap<String, u64>) -> Plan {
             (service.name.clone(), routes)
         })
         .collect();
-    Plan {
-        bird: config.daemon.bird.clone(),
-        reconfigure_timeout: config.daemon.bird_reconfigure_timeout,
-        purge_ip_prefixes: config.daemon.purge_ip_prefixes,
+    Plan::new(
+        config.daemon.bird.clone(),
+        config.daemon.bird_reconfigure_timeout,
+        config.daemon.purge_ip_prefixes,
         services,
-    }
+    )
 }
