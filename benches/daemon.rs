@@ -65,6 +65,8 @@ impl Namespace {
         let name = format!("ahcbench{}", std::process::id());
         let _ = Command::new("ip").args(["netns", "del", &name]).stderr(Stdio::null()).status();
         run(Command::new("ip").args(["netns", "add", &name]));
+        // From here on, Drop deletes the namespace, also if a step below fails.
+        let namespace = Namespace { name: name.clone() };
         run(Command::new("ip").args(["-n", &name, "link", "set", "lo", "up"]));
         // A veth pair stands in for a dummy interface: some kernels (this CI's) have no
         // dummy driver. The service addresses go on svc0.
@@ -84,7 +86,7 @@ impl Namespace {
         use std::io::Write;
         child.stdin.take().expect("stdin").write_all(batch.as_bytes()).expect("write batch");
         assert!(child.wait().expect("wait").success());
-        Namespace { name }
+        namespace
     }
 }
 
