@@ -6,6 +6,7 @@
 //! described in README.rst.
 
 pub mod argv;
+pub mod atomic;
 pub mod bird;
 pub mod cli;
 pub mod command;

@@ -348,18 +348,11 @@ pub fn render(log_lines_dropped: u64) -> String {
     out
 }
 
-/// Writes the metrics file now: a temp file in the same directory, then a rename.
+/// Writes the metrics file now, atomically.
 pub fn write(dir: &Path) -> std::io::Result<PathBuf> {
     let path = dir.join(FILE_NAME);
-    let temp = dir.join(format!(".{FILE_NAME}.{}", std::process::id()));
-    std::fs::write(&temp, render(crate::logging::dropped_lines()))?;
-    match std::fs::rename(&temp, &path) {
-        Ok(()) => Ok(path),
-        Err(err) => {
-            let _ = std::fs::remove_file(&temp);
-            Err(err)
-        }
-    }
+    crate::atomic::replace(&path, render(crate::logging::dropped_lines()).as_bytes())?;
+    Ok(path)
 }
 
 /// Runs the exporter until `stop` is dropped: at once, then on a fixed phase.

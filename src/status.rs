@@ -50,11 +50,7 @@ pub fn write(pidfile: &Path, report: &Report) -> std::io::Result<()> {
     for (version, behind) in &report.bird_behind {
         text.push_str(&format!("bird_behind_seconds_v{version}={behind:.1}\n"));
     }
-    let path = status_path(pidfile);
-    let mut temp = path.as_os_str().to_owned();
-    temp.push(".tmp");
-    std::fs::write(&temp, text)?;
-    std::fs::rename(&temp, &path)
+    crate::atomic::replace(&status_path(pidfile), text.as_bytes())
 }
 
 pub fn remove(pidfile: &Path) {

@@ -8,14 +8,16 @@
 //! place.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use fs2::FileExt;
+
+use crate::atomic;
 
 /// How long to wait for another holder of the lock before giving up (and retrying later).
 const LOCK_PATIENCE: Duration = Duration::from_secs(2);
@@ -42,54 +44,21 @@ pub fn real_path(path: &Path) -> PathBuf {
     }
 }
 
-/// Replaces the file at `path` with `contents`, atomically and durably.
+/// Replaces the file at `path` with `contents`, atomically and durably, holding the
+/// lock so that no other writer interleaves.
 pub fn write_atomically(path: &Path, contents: &str) -> Result<()> {
     let real = real_path(path);
     let dir = real.parent().context("the prefix file has no directory")?;
-    let name = file_name(&real)?;
-    let _lock = lock(&dir.join(format!(".{name}.lock")))?;
-    let temp = dir.join(format!(".{name}.tmp.{}.{}", std::process::id(), next_serial()));
-    let result = write_temp_and_rename(&real, &temp, contents);
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
-}
-
-fn write_temp_and_rename(real: &Path, temp: &Path, contents: &str) -> Result<()> {
-    let old = fs::metadata(real).ok();
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .open(temp)
-        .with_context(|| format!("failed to create {}", temp.display()))?;
-    if let Some(old) = &old {
-        // Keep the mode, and the owner where we may (as root).
-        let _ = file.set_permissions(fs::Permissions::from_mode(old.mode() & 0o7777));
-        if old.uid() != current_uid() {
-            let _ = std::os::unix::fs::fchown(&file, Some(old.uid()), Some(old.gid()));
-        }
-    }
-    file.write_all(contents.as_bytes()).with_context(|| format!("failed to write {}", temp.display()))?;
-    file.sync_all().with_context(|| format!("failed to fsync {}", temp.display()))?;
-    drop(file);
-    fs::rename(temp, real)
-        .with_context(|| format!("failed to rename {} to {}", temp.display(), real.display()))?;
-    sync_dir(real.parent().unwrap_or(Path::new("/")))
-}
-
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("failed to fsync directory {}", dir.display()))
+    let _lock = lock(&dir.join(format!(".{}.lock", file_name(&real)?)))?;
+    atomic::replace(&real, contents.as_bytes())
+        .with_context(|| format!("failed to replace {}", real.display()))
 }
 
 /// Removes temp files that a killed process left beside the file.
 pub fn remove_stale_temp_files(path: &Path) -> Result<usize> {
     let real = real_path(path);
     let dir = real.parent().context("the prefix file has no directory")?;
-    let prefix = format!(".{}.tmp.", file_name(&real)?);
+    let prefix = atomic::temp_prefix(&file_name(&real)?);
     let mut removed = 0;
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -150,11 +119,6 @@ fn next_serial() -> u64 {
     SERIAL.fetch_add(1, Ordering::Relaxed)
 }
 
-fn current_uid() -> u32 {
-    // SAFETY: getuid cannot fail.
-    unsafe { libc::getuid() }
-}
-
 /// Holds an exclusive lock on `path` until dropped.
 fn lock(path: &Path) -> Result<File> {
     let file = OpenOptions::new()
@@ -180,6 +144,8 @@ fn lock(path: &Path) -> Result<File> {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
     use super::*;
 
     #[test]

@@ -7,7 +7,7 @@
 //! which allows one daemon per network namespace whatever the config.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -46,7 +46,7 @@ impl Pidfile {
         if let Ok(old) = fs::read_to_string(path) {
             log::info!("taking over stale pidfile {} (it held {:?})", path.display(), old.trim());
         }
-        write_atomically(path, &format!("{}\n", std::process::id()))
+        crate::atomic::replace(path, format!("{}\n", std::process::id()).as_bytes())
             .with_context(|| format!("failed to write pidfile {}", path.display()))?;
         Ok(Pidfile { path: path.to_path_buf(), _lock: lock })
     }
@@ -69,22 +69,6 @@ fn lock_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(".lock");
     PathBuf::from(name)
-}
-
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut temp_name = path.as_os_str().to_owned();
-    temp_name.push(format!(".tmp.{}", std::process::id()));
-    let temp = PathBuf::from(temp_name);
-    let result = (|| {
-        let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o644).open(&temp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
 }
 
 #[cfg(test)]
