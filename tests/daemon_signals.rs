@@ -65,7 +65,10 @@ fn sigurg_runs_every_check_now_even_while_one_runs() {
     setup.service("slow", "check_cmd = sleep 1.5\nip_prefix = 10.52.12.2");
     let daemon = setup.start();
     setup.wait_for_prefixes(&["10.52.12.1/32"], WAIT);
-    assert_eq!(lines_of(&daemon, "fast", "running /bin/true"), 1);
+    // Log lines are written in batches: wait for the line, not just the file.
+    common::wait_for("fast's first check in the log", WAIT, || {
+        lines_of(&daemon, "fast", "running /bin/true") == 1
+    });
     // "slow" is in its first check now; SIGURG must not be lost.
     daemon.signal(libc::SIGURG);
     common::wait_for("fast to run again", Duration::from_secs(2), || {
