@@ -109,6 +109,11 @@ pub fn run(argv: &Argv, timeout: Duration) -> Finished {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    // Only the daemon speaks for its systemd unit: a check that found NOTIFY_SOCKET
+    // could tell systemd we are ready, stopping or alive.
+    for name in crate::notify::ENVIRONMENT {
+        command.env_remove(name);
+    }
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(err) => {

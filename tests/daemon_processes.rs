@@ -113,19 +113,24 @@ fn a_hanging_reconfigure_is_killed_at_its_timeout() {
 }
 
 #[test]
-fn checks_inherit_no_file_descriptor_of_the_daemon() {
+fn checks_inherit_no_file_descriptor_nor_systemd_variable_of_the_daemon() {
     use std::os::unix::process::CommandExt;
     let setup = Setup::new("", "");
     let listing = setup.path("fds");
-    // `ls -l /proc/self/fd` after `exec`: ls's own descriptors, one of which is the
-    // directory it reads.
+    let environment = setup.path("env");
+    // `env` first, then `ls -l /proc/self/fd` after `exec`: ls's own descriptors, one
+    // of which is the directory it reads.
     setup.service(
         "fds",
         &format!(
-            "check_cmd = /bin/sh -c 'exec ls -l /proc/self/fd > {}'\nip_prefix = 10.52.12.1",
+            "check_cmd = /bin/sh -c 'env > {}; exec ls -l /proc/self/fd > {}'\nip_prefix = 10.52.12.1",
+            environment.display(),
             listing.display()
         ),
     );
+    // systemd's notify socket (a real one, so the daemon uses it) and watchdog.
+    let socket_path = setup.path("notify.sock");
+    let _socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
     // Start the daemon with only 0, 1 and 2 open, as systemd does, so that whatever
     // else a check holds came from the daemon.
     let log = std::fs::File::create(setup.path("daemon.log")).unwrap();
@@ -133,6 +138,9 @@ fn checks_inherit_no_file_descriptor_of_the_daemon() {
     command
         .args(["-f", "main.conf", "-d", "conf.d"])
         .current_dir(setup.root())
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "30000000")
+        .env("AHC_TEST_MARKER", "inherited")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(log);
@@ -158,4 +166,10 @@ fn checks_inherit_no_file_descriptor_of_the_daemon() {
         .collect();
     fds.sort();
     assert_eq!(fds, ["0", "1", "2"], "a check inherited other descriptors:\n{text}");
+    let env = std::fs::read_to_string(&environment).unwrap();
+    // The rest of the environment is passed on, as upstream does.
+    assert!(env.contains("AHC_TEST_MARKER=inherited"), "{env}");
+    for variable in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+        assert!(!env.contains(&format!("{variable}=")), "a check inherited {variable}:\n{env}");
+    }
 }

@@ -78,6 +78,22 @@ pub const DAEMON_KEYS: &[Key] = &[
     no_default("splay_startup"),
 ];
 
+/// `[daemon]` keys that older upstream versions read and real files still carry:
+/// accepted with a note that they do nothing, not flagged as typos.
+pub const LEGACY_DAEMON_KEYS: &[&str] = &[
+    "stdout_file",
+    "json_logging",
+    "http_server",
+    "http_server_port",
+    "http_server_protocol",
+    "http_server_timeout",
+    "keep_bird_changes",
+    "changes_counter",
+];
+
+/// Service keys of older upstream versions (`on_disable` was a misspelt default).
+pub const LEGACY_SERVICE_KEYS: &[&str] = &["on_disable"];
+
 pub fn is_service_key(name: &str) -> bool {
     SERVICE_KEYS.iter().any(|k| k.name == name)
 }

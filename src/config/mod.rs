@@ -161,14 +161,23 @@ fn unknown_key_warnings(ini: &Ini) -> Vec<String> {
             DAEMON_SECTION => keys::is_daemon_key,
             _ => keys::is_service_key,
         };
+        let legacy: &[&str] = match section {
+            DEFAULT_SECTION => &[keys::LEGACY_SERVICE_KEYS, keys::LEGACY_DAEMON_KEYS].concat(),
+            DAEMON_SECTION => keys::LEGACY_DAEMON_KEYS,
+            _ => keys::LEGACY_SERVICE_KEYS,
+        };
         for entry in ini.own_entries(section) {
-            if !known(&entry.key) && !referenced.contains(&entry.key) {
-                let warning = ConfigError::new("unknown key, ignored")
-                    .origin(entry.origin.clone())
-                    .section(section)
-                    .key(&entry.key);
-                warnings.push(warning.to_string());
+            if known(&entry.key) || referenced.contains(&entry.key) {
+                continue;
             }
+            let what = if legacy.contains(&entry.key.as_str()) {
+                "is a key of an older anycast-healthchecker that no version reads now, ignored"
+            } else {
+                "unknown key, ignored"
+            };
+            let warning =
+                ConfigError::new(what).origin(entry.origin.clone()).section(section).key(&entry.key);
+            warnings.push(warning.to_string());
         }
     }
     warnings
