@@ -69,10 +69,28 @@ impl Argv {
 }
 
 impl fmt::Display for Argv {
-    /// The words joined by spaces, as upstream logs a command (quoting is not shown).
+    /// The command as it could be typed again: words joined by spaces, quoted like
+    /// Python's `shlex.join` where needed (`sh -c 'exit 1'`), so a logged command reads
+    /// as the one in the config.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.words.join(" "))
+        for (index, word) in self.words.iter().enumerate() {
+            if index > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(&quote(word))?;
+        }
+        Ok(())
     }
+}
+
+/// `word` as a POSIX shell reads it back: unchanged when it holds only safe characters,
+/// else in single quotes (a `'` inside becomes `'"'"'`).
+fn quote(word: &str) -> std::borrow::Cow<'_, str> {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        return word.into();
+    }
+    format!("'{}'", word.replace('\'', "'\"'\"'")).into()
 }
 
 /// The words of `line`: whitespace separates; `'…'` is literal; in `"…"` a backslash
@@ -168,6 +186,23 @@ fn check_executable(path: &Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_quotes_like_shlex_join_and_round_trips() {
+        for (line, shown) in [
+            ("/bin/sh -c 'exit 1'", "/bin/sh -c 'exit 1'"),
+            (
+                "/usr/bin/curl -fsS http://127.0.0.1:80/x?a=1",
+                "/usr/bin/curl -fsS 'http://127.0.0.1:80/x?a=1'",
+            ),
+            ("echo \"it's\" ''", "echo 'it'\"'\"'s' ''"),
+            ("/bin/true", "/bin/true"),
+        ] {
+            let argv = Argv::parse(line).unwrap();
+            assert_eq!(argv.to_string(), shown);
+            assert_eq!(Argv::parse(shown).unwrap(), argv, "{shown} reads back as {line}");
+        }
+    }
 
     fn words(line: &str) -> Vec<String> {
         split(line).expect(line)

@@ -21,6 +21,7 @@ pub mod notify;
 pub mod prefix;
 pub mod schedule;
 pub mod service;
+pub mod signal_name;
 pub mod status;
 
 /// The program name, used in messages and the Bird file header.

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anycast_healthchecker::cli::{self, Action};
-use anycast_healthchecker::config::{self, Loaded, Sources};
+use anycast_healthchecker::config::{self, Loaded, Programs, Sources};
 use anycast_healthchecker::PROGRAM;
 use anycast_healthchecker::{daemon, status};
 
@@ -32,17 +32,17 @@ fn run(action: Action) -> Result<(), String> {
         Action::Version => print(concat!(env!("CARGO_PKG_VERSION"), "\n")),
         Action::PrintDefaults => print(&config::print_defaults()),
         Action::Check(sources) => {
-            load(&sources)?;
+            load(&sources, Programs::MustExist)?;
             print("OK\n")
         }
         Action::PrintConf(sources) => {
-            let loaded = load(&sources)?;
+            let loaded = load(&sources, Programs::MustExist)?;
             let text = loaded.config.print_conf().map_err(|e| e.to_string())?;
             print(&text)
         }
         Action::Status(sources) => {
             // Nagios: a configuration we cannot read is UNKNOWN (3).
-            let loaded = match config::load(&sources) {
+            let loaded = match config::load(&sources, Programs::MayBeMissing) {
                 Ok(loaded) => loaded,
                 Err(err) => {
                     println!("UNKNOWN: {err}");
@@ -60,7 +60,9 @@ fn run(action: Action) -> Result<(), String> {
             std::process::exit(verdict as i32)
         }
         Action::Run(sources) => {
-            let loaded = load(&sources)?;
+            // Only what makes every part wrong stops the start; a missing program fails
+            // just the part that runs it (see config::Programs).
+            let loaded = load(&sources, Programs::MayBeMissing)?;
             if daemon::run(sources, loaded.config) {
                 Ok(())
             } else {
@@ -71,13 +73,24 @@ fn run(action: Action) -> Result<(), String> {
     }
 }
 
-/// Loads the configuration; warnings go to stderr, one line each.
-fn load(sources: &Sources) -> Result<Loaded, String> {
-    let loaded = config::load(sources).map_err(|e| e.to_string())?;
-    for warning in &loaded.warnings {
-        eprintln!("{PROGRAM}: warning: {warning}");
+/// Loads the configuration; warnings go to stderr, one line each, also when there is
+/// an error (a typo'd key often explains it).
+fn load(sources: &Sources, programs: Programs) -> Result<Loaded, String> {
+    let warn = |warnings: &[String]| {
+        for warning in warnings {
+            eprintln!("{PROGRAM}: warning: {warning}");
+        }
+    };
+    match config::load(sources, programs) {
+        Ok(loaded) => {
+            warn(&loaded.warnings);
+            Ok(loaded)
+        }
+        Err(rejected) => {
+            warn(&rejected.warnings);
+            Err(rejected.error.to_string())
+        }
     }
-    Ok(loaded)
 }
 
 /// Prints `text`; a closed stdout is an error, not a panic.

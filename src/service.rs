@@ -237,7 +237,7 @@ impl Worker {
                 (Probe::Failed, i64::from(*code))
             }
             Outcome::Signaled(signal) => {
-                log::info!("check was killed by signal {signal}");
+                log::info!("check was killed by {}", crate::signal_name::signal_name(*signal));
                 (Probe::Failed, -i64::from(*signal))
             }
             Outcome::TimedOut => {

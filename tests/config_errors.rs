@@ -50,6 +50,12 @@ fn main_conf(sandbox: &Sandbox, changes: &[(&str, Option<&str>)]) -> String {
 
 const DAEMON_CASES: &[Case] = &[
     case(
+        "prometheus textfile dir missing",
+        &[("prometheus_exporter", Some("true")), ("prometheus_collector_textfile_dir", Some("@ROOT@/nodir"))],
+        GOOD_SERVICE,
+        &["main.conf: [daemon] prometheus_collector_textfile_dir:", "not an existing directory"],
+    ),
+    case(
         "ipv4 not boolean",
         &[("ipv4", Some("maybe"))],
         GOOD_SERVICE,
@@ -443,6 +449,10 @@ fn missing_files_and_directories_are_named() {
             "nodir: directory with configuration files for service checks does not exist",
         ),
         (
+            &["-f", "main.conf", "-d", "main.conf", "-c"],
+            "main.conf: is not a directory: -d names a directory of *.conf files (-F takes one file)",
+        ),
+        (
             &["-f", "main.conf", "-F", "nofile.conf", "-c"],
             "nofile.conf: service configuration file does not exist or is not a regular file",
         ),
@@ -465,4 +475,65 @@ fn usage_errors_print_the_usage_and_exit_1() {
             "{args:?}"
         );
     }
+}
+
+/// Warnings (exit 0 with `-c`) for what runs but is probably not what was meant.
+#[test]
+fn likely_mistakes_are_warned_about_naming_file_section_and_key() {
+    let sandbox = Sandbox::new();
+    sandbox.mkdir("run");
+    sandbox.mkdir("lib/6");
+    sandbox.write("main.conf", &format!("{}[DEFAULT]\ncheck_disabled = false\n", main_conf(&sandbox, &[])));
+    sandbox.write(
+        "conf.d/a.conf",
+        "[pipe]\ncheck_cmd = /usr/bin/curl -fsS http://127.0.0.1/ | grep ok\nip_prefix = 10.52.12.1\n\
+         [subst]\ncheck_cmd = /bin/test -e $(cat /etc/flag)\nip_prefix = 10.52.12.2\n\
+         [shell]\ncheck_cmd = /bin/sh -c 'true && true'\nip_prefix = 10.52.12.3\n\
+         [twice]\ncheck_cmd = /bin/true\nip_prefix = 10.52.12.4\n",
+    );
+    sandbox.write("conf.d/b.conf", "[twice]\ncheck_interval = 5\n");
+    sandbox.write(
+        "c.conf",
+        &"[daemon]\npidfile = @ROOT@/run/c.pid\nbird_conf = @ROOT@/lib/c.conf\nbird_reconfigure_cmd = /bin/true\n\
+         [off]\ncheck_cmd = /bin/true\nip_prefix = 10.52.12.5\n"
+            .replace("@ROOT@", &sandbox.root().display().to_string()),
+    );
+    let output = sandbox.run(&["-f", "main.conf", "-d", "conf.d", "-c"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let err = stderr(&output);
+    let lines: Vec<&str> = err.lines().collect();
+    let expected = [
+        "anycast-healthchecker: warning: conf.d/a.conf: [pipe] check_cmd: \"|\" is passed to /usr/bin/curl as a literal argument",
+        "anycast-healthchecker: warning: conf.d/a.conf: [subst] check_cmd: \"$(cat\" is passed to /bin/test as a literal argument",
+        "anycast-healthchecker: warning: [twice] is defined in conf.d/a.conf and conf.d/b.conf; they merge key by key and conf.d/b.conf wins",
+    ];
+    for want in expected {
+        assert!(lines.iter().any(|l| l.starts_with(want)), "no {want:?} in:\n{err}");
+    }
+    assert_eq!(lines.len(), expected.len(), "sh -c is a shell and warns of nothing:\n{err}");
+
+    // A check disabled only by the built-in default (check_disabled = true) is named.
+    let output = sandbox.run(&["-f", "c.conf", "-F", "c.conf", "-c"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        "anycast-healthchecker: warning: c.conf: [off] check_disabled: is not set, and its default (true) \
+         disables this check: set check_disabled = false to run it\n"
+    );
+}
+
+#[test]
+fn an_unknown_key_is_warned_about_also_when_an_error_stops_the_load() {
+    let sandbox = Sandbox::new();
+    sandbox.mkdir("run");
+    sandbox.mkdir("lib/6");
+    sandbox.write("main.conf", &main_conf(&sandbox, &[]));
+    sandbox.write("conf.d/svc.conf", "[svc]\nchek_cmd = /bin/true\nip_prefix = 10.52.12.1\n");
+    let output = sandbox.run(&["-f", "main.conf", "-d", "conf.d", "-c"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        "anycast-healthchecker: warning: conf.d/svc.conf: [svc] chek_cmd: unknown key, ignored\n\
+         anycast-healthchecker: conf.d/svc.conf: [svc] check_cmd: is required but not set\n"
+    );
 }

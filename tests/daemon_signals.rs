@@ -116,23 +116,93 @@ fn sigint_stops_like_sigterm() {
     daemon.signal(libc::SIGINT);
     assert_eq!(daemon.wait_exit(WAIT), Some(0));
     assert!(!setup.path("run/ahc.pid").exists());
+    // Signals by name, and commands with their quoting, as an operator would type them.
+    let log = daemon.log();
+    assert!(log.contains("received SIGINT, shutting down"), "{log}");
+    let check = format!("running /bin/sh -c 'test -e {}/ok'", setup.root().display());
+    assert!(log.contains(&check), "{check} in:\n{log}");
 }
 
 #[test]
-fn a_second_instance_with_the_same_pidfile_refuses_to_start() {
+fn a_second_instance_refuses_to_start_naming_the_first() {
     let setup = Setup::new("", "");
     setup.flag_service("web", "10.52.12.1", "ok", "");
     let first = setup.start();
     common::wait_for("the pidfile", WAIT, || setup.path("run/ahc.pid").exists());
+    // The same config: the one-instance lock (upstream's abstract socket) refuses it.
     let mut second = setup.start();
     assert_eq!(second.wait_exit(WAIT), Some(1));
+    let expected = format!("it is held by anycast-healthchecker (pid {}:", first.pid());
+    assert!(second.log().contains(&expected), "{}", second.log());
+    assert_eq!(std::fs::read_to_string(setup.path("run/ahc.pid")).unwrap(), format!("{}\n", first.pid()));
+
+    // Another lock name but the same pidfile: the pidfile's lock refuses it.
+    let main = std::fs::read_to_string(setup.path("main.conf")).unwrap();
+    let other: Vec<String> = main
+        .lines()
+        .map(|l| {
+            if l.starts_with("instance_lock") {
+                format!("instance_lock = ahc-other-{}", std::process::id())
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    setup.sandbox.write("other.conf", &other.join("\n"));
+    let mut third = DaemonProcess::start(setup.root(), &["-f", "other.conf", "-d", "conf.d"]);
+    assert_eq!(third.wait_exit(WAIT), Some(1));
     let expected = format!(
         "process {} is already running with pidfile {}",
         first.pid(),
         setup.path("run/ahc.pid").display()
     );
-    assert!(second.log().contains(&expected), "{}", second.log());
+    assert!(third.log().contains(&expected), "{}", third.log());
     assert_eq!(std::fs::read_to_string(setup.path("run/ahc.pid")).unwrap(), format!("{}\n", first.pid()));
+}
+
+#[test]
+fn a_lock_name_held_by_another_process_refuses_the_start_and_touches_nothing() {
+    use std::os::linux::net::SocketAddrExt;
+    let name = format!("ahc-held-{}", std::process::id());
+    let setup = Setup::new(&format!("instance_lock = {name}"), "");
+    setup.flag_service("web", "10.52.12.1", "ok", "");
+    let address = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    let _held = std::os::unix::net::UnixDatagram::bind_addr(&address).unwrap();
+    let mut daemon = setup.start();
+    assert_eq!(daemon.wait_exit(WAIT), Some(1));
+    let log = daemon.log();
+    assert!(log.contains(&format!("abstract namespace socket @{name}")), "{log}");
+    assert!(log.contains(&format!("held by another program (pid {}:", std::process::id())), "{log}");
+    assert!(!setup.path("run/ahc.pid").exists(), "no pidfile");
+    assert!(!setup.path("lib/4.conf").exists(), "no Bird file");
+}
+
+#[test]
+fn a_pidfile_naming_a_running_python_healthchecker_refuses_the_start() {
+    let setup = Setup::new("", "");
+    setup.flag_service("web", "10.52.12.1", "ok", "");
+    // A Python process that looks like upstream's daemon (but holds no lock of ours).
+    let script = setup.sandbox.write("bin/anycast-healthchecker", "import time\ntime.sleep(120)\n");
+    let mut python = std::process::Command::new("/usr/bin/python3").arg(&script).spawn().unwrap();
+    setup.sandbox.write("run/ahc.pid", &format!("{}\n", python.id()));
+    common::wait_for("python to run the script", WAIT, || {
+        std::fs::read(format!("/proc/{}/cmdline", python.id()))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).contains("bin/anycast-healthchecker"))
+    });
+    let mut daemon = setup.start();
+    let code = daemon.wait_exit(WAIT);
+    let _ = python.kill();
+    let _ = python.wait();
+    assert_eq!(code, Some(1));
+    let log = daemon.log();
+    assert!(
+        log.contains(&format!(
+            "names process {}, which is running the Python anycast-healthchecker",
+            python.id()
+        )),
+        "{log}"
+    );
+    assert!(!setup.path("lib/4.conf").exists(), "no Bird file");
 }
 
 #[test]

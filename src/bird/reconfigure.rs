@@ -64,7 +64,7 @@ fn describe_failure(outcome: &Outcome, timeout: Duration) -> String {
         Outcome::TimedOut => {
             format!("timed out after {:.3}s; its process group was killed", timeout.as_secs_f64())
         }
-        Outcome::Signaled(signal) => format!("killed by signal {signal}"),
+        Outcome::Signaled(signal) => format!("killed by {}", crate::signal_name::signal_name(*signal)),
         Outcome::NotStarted(err) => format!("could not be started: {err}"),
         Outcome::Exited(code) => format!("exit status {code}"),
     }

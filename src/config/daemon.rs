@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::error::ConfigError;
-use super::service::{command, parse_prefix};
+use super::service::{command, parse_prefix, Programs};
 use super::value::{parse_float, Fields, MAX_SECONDS};
 use crate::argv::Argv;
 use crate::prefix::{IpPrefix, IpVersion};
@@ -84,6 +84,8 @@ pub struct PrometheusSettings {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Daemon {
     pub pidfile: PathBuf,
+    /// The abstract Unix socket name held as the one-instance lock.
+    pub instance_lock: String,
     /// The enabled IP versions' Bird settings: `ipv4` first, then `ipv6`.
     pub bird: Vec<BirdSettings>,
     /// How long `bird_reconfigure_cmd`/`bird6_reconfigure_cmd` may run (extension).
@@ -100,14 +102,24 @@ impl Daemon {
     }
 }
 
-pub fn parse_daemon(fields: &Fields) -> Result<Daemon, ConfigError> {
+pub fn parse_daemon(
+    fields: &Fields,
+    programs: Programs,
+    warnings: &mut Vec<String>,
+) -> Result<Daemon, ConfigError> {
     let pidfile = file_in_existing_dir(fields, "pidfile")?;
+    let instance_lock = non_empty(fields, "instance_lock")?.to_string();
+    if instance_lock.len() > 107 || instance_lock.contains('\0') {
+        return Err(
+            fields.error("instance_lock", "must be at most 107 bytes with no NUL (an abstract socket name)")
+        );
+    }
     let log = parse_log(fields)?;
     let ipv4 = fields.boolean("ipv4")?;
     let ipv6 = fields.boolean("ipv6")?;
     let mut bird = Vec::new();
     for (version, enabled) in [(IpVersion::V4, ipv4), (IpVersion::V6, ipv6)] {
-        let settings = parse_bird(fields, version)?;
+        let settings = parse_bird(fields, version, programs, warnings)?;
         if enabled {
             bird.push(settings?);
         }
@@ -133,12 +145,32 @@ pub fn parse_daemon(fields: &Fields) -> Result<Daemon, ConfigError> {
         textfile_dir: PathBuf::from(non_empty(fields, "prometheus_collector_textfile_dir")?),
         interval: Duration::from_secs(positive_u64(fields, "prometheus_exporter_interval")?),
     };
-    Ok(Daemon { pidfile, bird, bird_reconfigure_timeout, purge_ip_prefixes, splay_startup, log, prometheus })
+    if prometheus.enabled && !prometheus.textfile_dir.is_dir() {
+        return Err(fields.error(
+            "prometheus_collector_textfile_dir",
+            "is not an existing directory, and prometheus_exporter = true writes its metrics there",
+        ));
+    }
+    Ok(Daemon {
+        pidfile,
+        instance_lock,
+        bird,
+        bird_reconfigure_timeout,
+        purge_ip_prefixes,
+        splay_startup,
+        log,
+        prometheus,
+    })
 }
 
 /// The settings of one version. Types are checked for both versions; the rest only for
 /// an enabled one (the inner result), as upstream does.
-fn parse_bird(fields: &Fields, version: IpVersion) -> Result<Result<BirdSettings, ConfigError>, ConfigError> {
+fn parse_bird(
+    fields: &Fields,
+    version: IpVersion,
+    programs: Programs,
+    warnings: &mut Vec<String>,
+) -> Result<Result<BirdSettings, ConfigError>, ConfigError> {
     let (conf, variable, cmd, socket, dummy, keep, counter) = match version {
         IpVersion::V4 => (
             "bird_conf",
@@ -162,7 +194,7 @@ fn parse_bird(fields: &Fields, version: IpVersion) -> Result<Result<BirdSettings
     let keep_changes = fields.boolean(keep)?;
     // Upstream keeps one file for a counter of 0; we keep that meaning.
     let changes_counter = fields.integer(counter, 0, i64::from(u32::MAX))?.max(1) as u32;
-    let enabled = || -> Result<BirdSettings, ConfigError> {
+    let mut enabled = || -> Result<BirdSettings, ConfigError> {
         let conf = file_in_existing_dir(fields, conf)?;
         let variable_name = fields.string(variable)?.to_string();
         if !is_bird_symbol(&variable_name) {
@@ -175,7 +207,7 @@ fn parse_bird(fields: &Fields, version: IpVersion) -> Result<Result<BirdSettings
                 absolute(Path::new(non_empty(fields, socket)?))
                     .map_err(|err| fields.error(socket, format!("cannot be made absolute: {err}")))?,
             ),
-            None => Reconfigure::Command(command(fields, cmd)?),
+            None => Reconfigure::Command(command(fields, cmd, programs, warnings)?),
         };
         let dummy_ip_prefix = match fields.string(dummy)? {
             none if none.eq_ignore_ascii_case("none") => None,

@@ -12,7 +12,7 @@
 //! - `%(name)s` interpolation against the section and DEFAULT, `%%` for a percent sign.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::error::{ConfigError, Origin};
 
@@ -36,11 +36,13 @@ pub struct Entry {
 pub struct Section {
     pub name: String,
     pub entries: Vec<Entry>,
+    /// The files that have this section's header, in the order they were read.
+    pub files: Vec<PathBuf>,
 }
 
 impl Section {
     fn new(name: &str) -> Section {
-        Section { name: name.to_string(), entries: Vec::new() }
+        Section { name: name.to_string(), entries: Vec::new(), files: Vec::new() }
     }
 
     /// Sets `entry`, keeping the key's first position (a later file overrides).
@@ -119,6 +121,9 @@ impl Ini {
             // The line pass guarantees every key sits under a section header.
             let Some(name) = name else { continue };
             let section = self.section_mut(name);
+            if !section.files.iter().any(|file| file == path) {
+                section.files.push(path.to_path_buf());
+            }
             for (key, value) in properties.iter() {
                 section.set(Entry {
                     key: key.to_string(),
@@ -133,6 +138,11 @@ impl Ini {
     /// The names of the non-DEFAULT sections, in the order they were first read.
     pub fn section_names(&self) -> impl Iterator<Item = &str> {
         self.sections.iter().map(|s| s.name.as_str())
+    }
+
+    /// The files that have the header of section `name`, in reading order.
+    pub fn files_of(&self, name: &str) -> &[PathBuf] {
+        self.sections.iter().find(|s| s.name == name).map_or(&[], |s| &s.files)
     }
 
     /// The entries written in `name` itself (for DEFAULT: its own), before interpolation.

@@ -68,6 +68,9 @@ pub const DAEMON_KEYS: &[Key] = &[
     key("log_syslog", "false"),
     // Extension: upstream hard-codes 2 s for the daemon-level reconfigure command.
     key("bird_reconfigure_timeout", "2"),
+    // Extension: upstream's one-instance lock, an abstract Unix socket, has a fixed name;
+    // a second daemon in one network namespace (or a test) needs another.
+    key("instance_lock", "anycast-healthchecker"),
     // Extensions: reconfigure Bird over its control socket instead of a command.
     no_default("bird_control_socket"),
     no_default("bird6_control_socket"),

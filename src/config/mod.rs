@@ -15,7 +15,7 @@ use std::path::PathBuf;
 pub use daemon::{absolute, BirdSettings, Daemon, LogLevel, LogSettings, PrometheusSettings, Reconfigure};
 pub use error::{ConfigError, Origin};
 pub use keys::print_defaults;
-pub use service::{OnDisabled, OnExit, Service};
+pub use service::{OnDisabled, OnExit, Programs, Service};
 
 use crate::prefix::IpPrefix;
 use ini::{Ini, DEFAULT_SECTION};
@@ -56,23 +56,44 @@ pub struct Loaded {
     pub warnings: Vec<String>,
 }
 
-/// Reads, merges and validates the configuration named by `sources`.
-pub fn load(sources: &Sources) -> Result<Loaded, ConfigError> {
+/// A configuration that cannot be used: the error, and the warnings found before it
+/// (a typo such as `chek_cmd` is often the cause of the error, so both are shown).
+#[derive(Debug)]
+pub struct Rejected {
+    pub error: ConfigError,
+    pub warnings: Vec<String>,
+}
+
+impl std::fmt::Display for Rejected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl From<ConfigError> for Rejected {
+    fn from(error: ConfigError) -> Rejected {
+        Rejected { error, warnings: Vec::new() }
+    }
+}
+
+/// Reads, merges and validates the configuration named by `sources`; `programs` says
+/// whether a program a command names must exist now.
+pub fn load(sources: &Sources, programs: Programs) -> Result<Loaded, Rejected> {
     let mut ini = ini_with_defaults();
     for file in files_to_read(sources)? {
         ini.read_file(&file)?;
     }
-    finish(ini)
+    finish(ini, programs)
 }
 
 /// Like [`load`], for texts already in memory, each named as the file it stands for
 /// (the fuzz tests use it).
-pub fn load_texts(files: &[(&std::path::Path, &str)]) -> Result<Loaded, ConfigError> {
+pub fn load_texts(files: &[(&std::path::Path, &str)]) -> Result<Loaded, Rejected> {
     let mut ini = ini_with_defaults();
     for (path, text) in files {
         ini.read_str(text, path)?;
     }
-    finish(ini)
+    finish(ini, Programs::MustExist)
 }
 
 /// Upstream's `read_dict(DEFAULT_OPTIONS)`: the built-in defaults come first.
@@ -91,10 +112,33 @@ fn ini_with_defaults() -> Ini {
     ini
 }
 
-fn finish(ini: Ini) -> Result<Loaded, ConfigError> {
+fn finish(ini: Ini, programs: Programs) -> Result<Loaded, Rejected> {
     let mut warnings = unknown_key_warnings(&ini);
-    let (daemon, services) = validate(&ini, &mut warnings)?;
-    Ok(Loaded { config: Config { daemon, services, ini }, warnings })
+    warnings.extend(redefinition_warnings(&ini));
+    match validate(&ini, programs, &mut warnings) {
+        Ok((daemon, services)) => Ok(Loaded { config: Config { daemon, services, ini }, warnings }),
+        Err(error) => Err(Rejected { error, warnings }),
+    }
+}
+
+/// A section written in two files merges key by key, the later file winning: legal,
+/// but after a copy-and-edit it is rarely what was meant.
+fn redefinition_warnings(ini: &Ini) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for name in ini.section_names() {
+        let files = ini.files_of(name);
+        if let [.., last] = files {
+            if files.len() > 1 {
+                let listed: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+                warnings.push(format!(
+                    "[{name}] is defined in {}; they merge key by key and {} wins where both set a key",
+                    listed.join(" and "),
+                    last.display()
+                ));
+            }
+        }
+    }
+    warnings
 }
 
 /// The main file, then the service file or the directory's `*.conf` files in sorted
@@ -120,6 +164,12 @@ fn files_to_read(sources: &Sources) -> Result<Vec<PathBuf>, ConfigError> {
             files.push(file.clone());
         }
         ServiceSource::Dir(dir) => {
+            if dir.exists() && !dir.is_dir() {
+                return Err(ConfigError::in_file(
+                    dir,
+                    "is not a directory: -d names a directory of *.conf files (-F takes one file)",
+                ));
+            }
             if !dir.is_dir() {
                 return Err(ConfigError::in_file(
                     dir,
@@ -183,9 +233,13 @@ fn unknown_key_warnings(ini: &Ini) -> Vec<String> {
     warnings
 }
 
-fn validate(ini: &Ini, warnings: &mut Vec<String>) -> Result<(Daemon, Vec<Service>), ConfigError> {
+fn validate(
+    ini: &Ini,
+    programs: Programs,
+    warnings: &mut Vec<String>,
+) -> Result<(Daemon, Vec<Service>), ConfigError> {
     let daemon_fields = fields(ini, DAEMON_SECTION)?;
-    let daemon = daemon::parse_daemon(&daemon_fields)?;
+    let daemon = daemon::parse_daemon(&daemon_fields, programs, warnings)?;
     let service_names: Vec<&str> = ini.section_names().filter(|name| *name != DAEMON_SECTION).collect();
     if daemon.bird.is_empty() && !service_names.is_empty() {
         return Err(
@@ -201,7 +255,7 @@ fn validate(ini: &Ini, warnings: &mut Vec<String>) -> Result<(Daemon, Vec<Servic
     let mut services = Vec::new();
     for name in service_names {
         let fields = fields(ini, name)?;
-        let service = service::parse_service(&fields, &enabled, warnings)?;
+        let service = service::parse_service(&fields, &enabled, programs, warnings)?;
         for prefix in &service.ip_prefixes {
             if dummies.contains(prefix) {
                 return Err(fields

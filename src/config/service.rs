@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::error::ConfigError;
+use super::error::{ConfigError, Origin};
 use super::value::Fields;
 use crate::argv::{find_program, Argv};
 use crate::prefix::{IpPrefix, IpVersion, PrefixError};
@@ -56,13 +56,26 @@ pub struct EnabledVersions {
     pub ipv6: bool,
 }
 
+/// How strictly the programs that commands name are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Programs {
+    /// `-c`: a missing program is an error (deploy pipelines validate with it).
+    MustExist,
+    /// Starting and reloading: a missing program is a warning. Only the part that needs
+    /// it fails (that service's check, that IP version's reloads), and it heals when the
+    /// program appears; refusing to start would withdraw every route on the host.
+    MayBeMissing,
+}
+
 /// Reads and checks one service section; warnings go to `warnings`.
 pub fn parse_service(
     fields: &Fields,
     enabled: &EnabledVersions,
+    programs: Programs,
     warnings: &mut Vec<String>,
 ) -> Result<Service, ConfigError> {
-    let check_cmd = command(fields, "check_cmd")?;
+    let check_cmd = command(fields, "check_cmd", programs, warnings)?;
+    shell_syntax_warning(fields, &check_cmd, warnings);
     let check_interval = fields.seconds("check_interval")?;
     let check_timeout = fields.seconds("check_timeout")?;
     // Equal is common and fine (Wikimedia runs both at 1 s): the next check starts when
@@ -83,6 +96,17 @@ pub fn parse_service(
     let check_rise = count(fields, "check_rise")?;
     let check_fail = count(fields, "check_fail")?;
     let check_disabled = fields.boolean("check_disabled")?;
+    if check_disabled && fields.get("check_disabled").is_some_and(|v| v.origin == Origin::Default) {
+        warnings.push(
+            fields
+                .section_error(
+                    "check_disabled",
+                    "is not set, and its default (true) disables this check: set check_disabled = false \
+                     to run it",
+                )
+                .to_string(),
+        );
+    }
     let on_disabled = match fields.string("on_disabled")? {
         "withdraw" => OnDisabled::Withdraw,
         "advertise" => OnDisabled::Advertise,
@@ -96,7 +120,7 @@ pub fn parse_service(
     }
     let custom_bird_reconfigure_cmd_timeout = fields.seconds("custom_bird_reconfigure_cmd_timeout")?;
     let custom_bird_reconfigure_cmd = match fields.get("custom_bird_reconfigure_cmd") {
-        Some(_) => Some(command(fields, "custom_bird_reconfigure_cmd")?),
+        Some(_) => Some(command(fields, "custom_bird_reconfigure_cmd", programs, warnings)?),
         None => None,
     };
     let on_exit = match fields.string("on_exit")? {
@@ -125,10 +149,52 @@ pub fn parse_service(
 
 /// A command line that splits, whose program exists and is executable. Checked without
 /// running it: `-c` must have no side effects.
-pub fn command(fields: &Fields, key: &str) -> Result<Argv, ConfigError> {
+pub fn command(
+    fields: &Fields,
+    key: &str,
+    programs: Programs,
+    warnings: &mut Vec<String>,
+) -> Result<Argv, ConfigError> {
     let argv = Argv::parse(fields.string(key)?).map_err(|err| fields.error(key, err.to_string()))?;
-    find_program(argv.program()).map_err(|why| fields.error(key, why))?;
+    if let Err(why) = find_program(argv.program()) {
+        match programs {
+            Programs::MustExist => return Err(fields.error(key, why)),
+            Programs::MayBeMissing => warnings.push(
+                fields.error(key, format!("{why}; what runs it fails until the program appears")).to_string(),
+            ),
+        }
+    }
     Ok(argv)
+}
+
+/// Shell operators a command passed to no shell takes as literal arguments: `a | b`
+/// runs `a` with the arguments `|` and `b`.
+const SHELL_OPERATORS: [&str; 10] = ["|", "||", "&&", ";", ">", ">>", "<", "2>", "2>&1", "&"];
+
+/// Warns when `check_cmd` looks like shell syntax but runs without a shell.
+fn shell_syntax_warning(fields: &Fields, argv: &Argv, warnings: &mut Vec<String>) {
+    let program = argv.program().rsplit('/').next().unwrap_or_default();
+    if matches!(program, "sh" | "bash" | "dash" | "zsh" | "ksh" | "busybox" | "env") {
+        return;
+    }
+    let operator = argv
+        .args()
+        .iter()
+        .find(|word| SHELL_OPERATORS.contains(&word.as_str()) || word.contains("$(") || word.contains('`'));
+    if let Some(operator) = operator {
+        warnings.push(
+            fields
+                .error(
+                    "check_cmd",
+                    format!(
+                        "{operator:?} is passed to {} as a literal argument: commands run without a \
+                         shell; use /bin/sh -c '...' for shell syntax",
+                        argv.program()
+                    ),
+                )
+                .to_string(),
+        );
+    }
 }
 
 fn count(fields: &Fields, key: &str) -> Result<u32, ConfigError> {

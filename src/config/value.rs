@@ -42,6 +42,16 @@ impl Fields {
         }
     }
 
+    /// A note about `key` that the section's own file must fix (the key is unset or
+    /// built in), naming that file rather than the built-in default.
+    pub fn section_error(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        let error = ConfigError::new(message).section(&self.section).key(key);
+        match &self.section_origin {
+            Some(origin) => error.origin(origin.clone()),
+            None => error,
+        }
+    }
+
     pub fn string(&self, key: &str) -> Result<&str, ConfigError> {
         self.optional_string(key).ok_or_else(|| self.error(key, "is required but not set"))
     }

@@ -9,6 +9,7 @@
 //!   `on_exit` is applied, the writer flushes, the pidfile goes, exit 0.
 //! - A thread that dies is a bug: log it, remove the pidfile, exit 1 (systemd restarts).
 
+mod instance;
 mod pidfile;
 
 use std::collections::{BTreeMap, HashMap};
@@ -21,11 +22,13 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGURG};
 use signal_hook::iterator::Signals;
 
 use crate::bird::{Action, CustomCommand, Event, Plan, ServiceRoutes, Writer};
-use crate::config::{self, Config, OnExit, PrometheusSettings, Service, Sources};
+use crate::config::{self, Config, OnExit, Programs, PrometheusSettings, Service, Sources};
 use crate::notify::Notifier;
 use crate::prefix::IpVersion;
 use crate::service::{disabled_event, ServiceThread};
+use crate::signal_name::signal_name;
 use crate::{command, logging, metrics, status};
+use instance::InstanceLock;
 pub use pidfile::Pidfile;
 
 /// How often the main loop checks that every thread is alive.
@@ -45,9 +48,11 @@ pub fn run(sources: Sources, config: Config) -> bool {
         return false;
     }
     // Before anything else: a HUP or TERM during start-up must not kill us unhandled.
-    let started =
-        listen_for_signals().and_then(|signals| Ok((signals, Pidfile::acquire(&config.daemon.pidfile)?)));
-    let (signals, pidfile) = match started {
+    let started = listen_for_signals().and_then(|signals| {
+        let lock = InstanceLock::acquire(&config.daemon.instance_lock)?;
+        Ok((signals, lock, Pidfile::acquire(&config.daemon.pidfile)?))
+    });
+    let (signals, _instance_lock, pidfile) = match started {
         Ok(started) => started,
         Err(err) => {
             log::error!("{err:#}");
@@ -198,7 +203,7 @@ impl Daemon {
                     Ok(SIGHUP) => self.reload(),
                     Ok(SIGURG) => self.run_all_checks_now(),
                     Ok(signal) => {
-                        log::info!("received signal {signal}, shutting down");
+                        log::info!("received {}, shutting down", signal_name(signal));
                         return self.shutdown();
                     }
                     Err(_) => return Err(anyhow!("the signal thread ended")),
@@ -273,10 +278,13 @@ impl Daemon {
     }
 
     fn apply_reload(&mut self) {
-        let loaded = match config::load(&self.sources) {
+        let loaded = match config::load(&self.sources, Programs::MayBeMissing) {
             Ok(loaded) => loaded,
-            Err(err) => {
-                log::error!("reload failed, keeping the running configuration: {err}");
+            Err(rejected) => {
+                for warning in &rejected.warnings {
+                    log::warn!("{warning}");
+                }
+                log::error!("reload failed, keeping the running configuration: {}", rejected.error);
                 return;
             }
         };

@@ -2,9 +2,10 @@
 //!
 //! The lock is an fs2 (flock) lock on `<pidfile>.lock`, held for the life of the
 //! process; the kernel drops it when we exit, even on SIGKILL, so a stale pidfile is
-//! simply taken over. The pidfile itself is written atomically (temp file and rename)
-//! with a trailing newline. Upstream locks an abstract socket with a fixed name instead,
-//! which allows one daemon per network namespace whatever the config.
+//! taken over. A pidfile naming a live anycast-healthchecker (ours, or the Python one,
+//! which does not take our lock) is never stale. The pidfile itself is written
+//! atomically (temp file and rename) with a trailing newline. The abstract-socket lock
+//! that upstream uses is taken too (see `instance.rs`).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::ErrorKind;
@@ -44,6 +45,15 @@ impl Pidfile {
             );
         }
         if let Ok(old) = fs::read_to_string(path) {
+            if let Some((pid, cmdline)) = live_healthchecker(old.trim()) {
+                bail!(
+                    "pidfile {} names process {pid}, which is running {} ({cmdline}); stop it first \
+                     (systemctl stop anycast-healthchecker), or remove the pidfile if that process is \
+                     not the daemon",
+                    path.display(),
+                    super::instance::kind_of(&cmdline)
+                );
+            }
             log::info!("taking over stale pidfile {} (it held {:?})", path.display(), old.trim());
         }
         crate::atomic::replace(path, format!("{}\n", std::process::id()).as_bytes())
@@ -63,6 +73,17 @@ impl Pidfile {
             Err(err) => log::error!("failed to remove pidfile {}: {err}", self.path.display()),
         }
     }
+}
+
+/// The pid in `text` and its command line, if that process is alive, is not us, and
+/// runs an anycast-healthchecker. A zombie has an empty command line: not alive.
+fn live_healthchecker(text: &str) -> Option<(u32, String)> {
+    let pid: u32 = text.parse().ok()?;
+    if pid == std::process::id() {
+        return None;
+    }
+    let cmdline = super::instance::cmdline_of(pid)?;
+    cmdline.contains("anycast-healthchecker").then_some((pid, cmdline))
 }
 
 fn lock_path(path: &Path) -> PathBuf {
@@ -85,6 +106,31 @@ mod tests {
         assert!(err.contains(&format!("process {} is already running", std::process::id())), "{err}");
         first.remove();
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_pidfile_naming_a_live_healthchecker_is_not_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("anycast-healthchecker");
+        fs::write(&script, "import time\ntime.sleep(60)\n").unwrap();
+        let mut python = std::process::Command::new("/usr/bin/python3").arg(&script).spawn().unwrap();
+        let path = dir.path().join("a.pid");
+        fs::write(&path, format!("{}\n", python.id())).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !super::super::instance::cmdline_of(python.id())
+            .unwrap_or_default()
+            .contains("anycast-healthchecker")
+        {
+            assert!(std::time::Instant::now() < deadline, "python did not start");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let result = Pidfile::acquire(&path);
+        let _ = python.kill();
+        let _ = python.wait();
+        let err = result.err().expect("refused").to_string();
+        assert!(err.contains(&format!("names process {}", python.id())), "{err}");
+        assert!(err.contains("the Python anycast-healthchecker"), "{err}");
+        assert_eq!(fs::read_to_string(&path).unwrap(), format!("{}\n", python.id()), "untouched");
     }
 
     #[test]

@@ -135,6 +135,8 @@ impl Setup {
             format!("pidfile = {root}/run/ahc.pid"),
             format!("bird_conf = {root}/lib/4.conf"),
             format!("bird_reconfigure_cmd = {root}/reconfigure.sh"),
+            // Tests run daemons side by side in one network namespace.
+            format!("instance_lock = ahc-test-{}-{}", std::process::id(), unique()),
             "loglevel = debug".to_string(),
         ];
         sandbox.write(
