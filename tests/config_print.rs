@@ -96,9 +96,16 @@ fn check_prints_ok_warns_about_typos_and_creates_nothing() {
     let output = sandbox.run(&["-f", "main.conf", "-d", "conf.d", "-c"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output), "OK\n");
+    // The fixture's [web] is spread over three files on purpose and left disabled by
+    // the built-in default: both are said, once.
     assert_eq!(
         stderr(&output),
-        "anycast-healthchecker: warning: conf.d/30-typo.conf: [web] chek_cmd: unknown key, ignored\n"
+        "anycast-healthchecker: warning: conf.d/30-typo.conf: [web] chek_cmd: unknown key, ignored\n\
+         anycast-healthchecker: warning: [web] is defined in conf.d/10-services.conf and \
+         conf.d/20-override.conf and conf.d/30-typo.conf; they merge key by key and conf.d/30-typo.conf \
+         wins where both set a key\n\
+         anycast-healthchecker: warning: conf.d/10-services.conf: [web] check_disabled: is not set, and its \
+         default (true) disables this check: set check_disabled = false to run it\n"
     );
     assert_eq!(sandbox.listing(), before);
 }
@@ -122,7 +129,8 @@ fn only_a_timeout_above_the_interval_is_a_warning_once_per_service() {
     // Equal (Wikimedia's 1 and 1) is fine; above is warned about, once, naming the key.
     sandbox.write(
         "svc.conf",
-        "[equal]\ncheck_cmd = /bin/true\nip_prefix = 10.9.9.8\ncheck_interval = 1\ncheck_timeout = 1\n\
+        "[DEFAULT]\ncheck_disabled = false\n\
+         [equal]\ncheck_cmd = /bin/true\nip_prefix = 10.9.9.8\ncheck_interval = 1\ncheck_timeout = 1\n\
          [slow]\ncheck_cmd = /bin/true\nip_prefix = 10.9.9.9, 10.9.9.10\ncheck_interval = 2\ncheck_timeout = 3\n",
     );
     let output = sandbox.run(&["-f", "main.conf", "-F", "svc.conf", "-c"]);
@@ -142,7 +150,7 @@ fn keys_of_older_upstream_versions_are_noted_not_called_typos() {
     sandbox.write(
         "svc.conf",
         "[daemon]\nstdout_file = /var/log/x.log\njson_logging = false\nhttp_server_port = 80\n\
-         [web]\ncheck_cmd = /bin/true\nip_prefix = 10.9.9.8\nchek_cmd = /bin/false\n",
+         [web]\ncheck_cmd = /bin/true\nip_prefix = 10.9.9.8\ncheck_disabled = false\nchek_cmd = /bin/false\n",
     );
     let output = sandbox.run(&["-f", "main.conf", "-F", "svc.conf", "-c"]);
     assert_eq!(stdout(&output), "OK\n", "{}", stderr(&output));

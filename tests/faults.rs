@@ -56,7 +56,7 @@ fn a_full_bird_directory_is_retried_until_space_returns() {
     let _ = std::fs::write(&filler, vec![0u8; 2 << 20]);
     setup.touch("ok");
     daemon.wait_for_log("No space left on device", WAIT);
-    daemon.wait_for_log("Bird is behind its prefix file; retrying", WAIT);
+    daemon.wait_for_log("retrying the Bird file in", WAIT);
     assert_eq!(prefixes_in(&lib), ["10.189.200.255/32"], "the old file is whole");
     std::fs::remove_file(&filler).unwrap();
     common::wait_for("the file once space returns", WAIT, || {
@@ -91,7 +91,7 @@ fn a_read_only_bird_directory_is_retried_until_it_is_writable() {
     remount("ro");
     setup.touch("ok");
     daemon.wait_for_log("Read-only file system", WAIT);
-    daemon.wait_for_log("Bird is behind its prefix file; retrying", WAIT);
+    daemon.wait_for_log("retrying the Bird file in", WAIT);
     remount("rw");
     common::wait_for("the file once writable", WAIT, || {
         prefixes_in(&lib) == ["10.189.200.255/32", "10.52.12.1/32"]
@@ -111,7 +111,7 @@ fn a_missing_reconfigure_command_is_retried_until_it_is_back() {
     let runs = setup.reconfigure_runs("done");
     setup.touch("ok");
     daemon.wait_for_log("could not be started", WAIT);
-    daemon.wait_for_log("Bird is behind its prefix file; retrying", WAIT);
+    daemon.wait_for_log("; retrying in", WAIT);
     std::fs::rename(&hidden, &script).unwrap();
     common::wait_for("a successful retry", WAIT, || setup.reconfigure_runs("done") > runs);
     setup.wait_for_prefixes(&["10.52.12.1/32"], WAIT);

@@ -5,6 +5,7 @@ pub mod control;
 pub mod file;
 pub mod reconfigure;
 pub mod store;
+mod worker;
 pub mod writer;
 
 pub use writer::{Action, CustomCommand, Event, EventSender, Plan, ServiceRoutes, Writer};

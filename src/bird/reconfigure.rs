@@ -14,16 +14,41 @@ use crate::argv::Argv;
 use crate::command::{self, Finished, Outcome};
 use crate::config::Reconfigure;
 
-/// The replies that mean Bird accepted the configuration.
-const ACCEPTED: [&str; 3] = [
-    "Reconfigured",
-    "Reconfiguration in progress",
-    "Reconfiguration already in progress, queueing new config",
+/// The replies that mean Bird accepted the configuration, and what each means.
+const ACCEPTED: [(&str, Accepted); 3] = [
+    ("Reconfigured", Accepted::Reconfigured),
+    ("Reconfiguration in progress", Accepted::InProgress { confirmed: false }),
+    ("Reconfiguration already in progress, queueing new config", Accepted::Queued),
 ];
+
+/// How Bird took a configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// `0003 Reconfigured`.
+    Reconfigured,
+    /// `0004 Reconfiguration in progress`: Bird 3 says it on every configure when BFD
+    /// runs, any Bird when a protocol restarts. Upstream logs it as an error (#55); it
+    /// is a success. `confirmed`: `configure status` then said Bird is done (control
+    /// socket only).
+    InProgress { confirmed: bool },
+    /// `0005 ... queueing new config`: taken after the one in progress.
+    Queued,
+}
+
+impl std::fmt::Display for Accepted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Accepted::Reconfigured => "reconfigured",
+            Accepted::InProgress { confirmed: true } => "reconfiguration in progress, then confirmed done",
+            Accepted::InProgress { confirmed: false } => "reconfiguration in progress (taken)",
+            Accepted::Queued => "queued after the reconfiguration in progress",
+        })
+    }
+}
 
 /// Tells Bird to reload, by command or over its control socket. `Err` holds a one-line
 /// reason with Bird's own words.
-pub fn reconfigure_bird(how: &Reconfigure, timeout: Duration) -> Result<(), String> {
+pub fn reconfigure_bird(how: &Reconfigure, timeout: Duration) -> Result<Accepted, String> {
     match how {
         Reconfigure::Command(argv) => run_bird_command(argv, timeout),
         Reconfigure::Socket(path) => control::configure(path, timeout),
@@ -32,11 +57,13 @@ pub fn reconfigure_bird(how: &Reconfigure, timeout: Duration) -> Result<(), Stri
 
 /// Runs a daemon-level reconfigure command. `Err` holds a one-line reason with Bird's
 /// own words.
-pub fn run_bird_command(argv: &Argv, timeout: Duration) -> Result<(), String> {
+pub fn run_bird_command(argv: &Argv, timeout: Duration) -> Result<Accepted, String> {
     let done = command::run(argv, timeout);
     let output = combined_output(&done);
     match &done.outcome {
-        Outcome::Exited(0) if bird_accepted(&output) => Ok(()),
+        Outcome::Exited(0) if bird_accepted(&output).is_some() => {
+            Ok(bird_accepted(&output).unwrap_or(Accepted::Reconfigured))
+        }
         Outcome::Exited(0) => Err(format!(
             "Bird did not accept the configuration (the prefix file or Bird's configuration is broken): {}",
             bird_error_text(&output)
@@ -82,9 +109,12 @@ fn combined_output(done: &Finished) -> String {
     text
 }
 
-/// Whether a line of Bird's reply says the configuration was taken.
-pub fn bird_accepted(output: &str) -> bool {
-    output.lines().map(strip_reply_code).any(|line| ACCEPTED.contains(&line))
+/// How Bird took the configuration, if a line of its reply says it did.
+pub fn bird_accepted(output: &str) -> Option<Accepted> {
+    output
+        .lines()
+        .map(strip_reply_code)
+        .find_map(|line| ACCEPTED.iter().find(|(text, _)| *text == line).map(|(_, accepted)| *accepted))
 }
 
 /// Bird's reply without the greeting and the "Reading configuration" line, on one line.
@@ -127,23 +157,27 @@ mod tests {
             "Reconfiguration already in progress, queueing new config",
             "0002-Reading configuration from a.conf\n0003 Reconfigured",
         ] {
-            assert!(bird_accepted(reply), "{reply}");
+            assert!(bird_accepted(reply).is_some(), "{reply}");
         }
     }
 
     #[test]
     fn errors_are_not_success_and_keep_birds_words() {
         let reply = "BIRD 1.6.8 ready.\nReading configuration from /d/a.conf\n/d/p.conf:4:5 syntax error\n";
-        assert!(!bird_accepted(reply));
+        assert_eq!(bird_accepted(reply), None);
         assert_eq!(bird_error_text(reply), "/d/p.conf:4:5 syntax error");
-        assert!(!bird_accepted("Reconfigured? no"));
+        assert_eq!(bird_accepted("Reconfigured? no"), None);
+        assert_eq!(
+            bird_accepted("BIRD 3.3.2 ready.\nReconfiguration in progress\n"),
+            Some(Accepted::InProgress { confirmed: false })
+        );
     }
 
     #[test]
     fn commands_are_judged_by_exit_and_reply() {
         let timeout = Duration::from_secs(5);
         let ok = Argv::parse("/bin/sh -c 'echo Reconfigured'").unwrap();
-        assert_eq!(run_bird_command(&ok, timeout), Ok(()));
+        assert_eq!(run_bird_command(&ok, timeout), Ok(Accepted::Reconfigured));
         let silent = Argv::parse("/bin/true").unwrap();
         assert!(run_bird_command(&silent, timeout).unwrap_err().contains("did not accept"));
         let down = Argv::parse("/bin/sh -c 'echo Unable to connect >&2; exit 1'").unwrap();

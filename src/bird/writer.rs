@@ -8,6 +8,12 @@
 //! batch. A failed write or reconfigure is retried with capped backoff until Bird has
 //! the file's state.
 //!
+//! Reconfigures run on one worker thread per target (see `worker.rs`): each Bird (one
+//! for both versions when they share a command or socket, else one per version) and
+//! each service's custom command has its own retry and backoff, so a hung or failing
+//! IPv4 Bird never delays IPv6, and no Bird gets a second `configure` before it has
+//! answered the first.
+//!
 //! The writer's memory is the truth and the file is its output. At start it reads the
 //! file to learn what is advertised now, so that a route stays until its check decides.
 
@@ -16,12 +22,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{select, Receiver, Sender};
 
 use super::file::{self, Header};
-use super::{reconfigure, store};
+use super::store;
+use super::worker::{self, Job, Worker};
 use crate::argv::Argv;
-use crate::config::BirdSettings;
+use crate::config::{BirdSettings, Reconfigure};
 use crate::metrics;
 use crate::prefix::{IpPrefix, IpVersion};
 
@@ -130,12 +137,13 @@ impl Writer {
     /// Runs the start-up pass over the files (fixing the variable name and dummy,
     /// purging prefixes without a service when asked), then starts the thread.
     pub fn start(plan: Plan) -> Result<Writer> {
-        let mut state = State::new(plan);
+        let (reports_tx, reports) = crossbeam_channel::unbounded();
+        let mut state = State::new(plan, reports_tx);
         state.sync();
         let (tx, rx) = crossbeam_channel::unbounded();
         let thread = std::thread::Builder::new()
             .name("bird-writer".into())
-            .spawn(move || state.run(&rx))
+            .spawn(move || state.run(&rx, &reports))
             .context("failed to start the Bird writer thread")?;
         Ok(Writer { tx, thread: Some(thread) })
     }
@@ -150,8 +158,9 @@ impl Writer {
         let _ = self.tx.send(Message::Plan(Box::new(plan)));
     }
 
-    /// Waits until everything sent before has been applied and one attempt made to
-    /// bring Bird up to date, for at most `patience`. False if that took too long.
+    /// Waits until everything sent before has been applied and every target that
+    /// Bird lacks has finished one attempt, for at most `patience`. False if that took
+    /// too long.
     pub fn flush(&self, patience: Duration) -> bool {
         let (done_tx, done_rx) = crossbeam_channel::bounded(1);
         if self.tx.send(Message::Flush(done_tx)).is_err() {
@@ -177,12 +186,21 @@ impl Writer {
 /// One IP version's file and what Bird has of it.
 struct Family {
     settings: BirdSettings,
-    /// The prefixes the file should list, dummy excluded, in file order.
+    /// The prefixes the file should list, dummy excluded, in file order: events
+    /// change this at once.
     advertised: Vec<IpPrefix>,
+    /// The prefixes the file lists (or is about to): `advertised` as of the last
+    /// commit. Changes are committed only while this family's Bird has no reconfigure
+    /// running, so events that arrive meanwhile form one batch, and a flap that cancels
+    /// out within it costs nothing.
+    listed: Vec<IpPrefix>,
     /// The file on disk lists `advertised`.
     file_current: bool,
     /// Bird has loaded the file as it is on disk (through the daemon-level command).
     bird_current: bool,
+    /// Counts the writes of the file: a reconfigure that started before the last
+    /// write does not make Bird current.
+    writes: u64,
 }
 
 impl Family {
@@ -204,7 +222,14 @@ impl Family {
         };
         let Some(text) = text else {
             log::warn!("{path} does not exist, creating it");
-            return Family { settings, advertised: Vec::new(), file_current: false, bird_current: false };
+            return Family {
+                settings,
+                advertised: Vec::new(),
+                listed: Vec::new(),
+                file_current: false,
+                bird_current: false,
+                writes: 0,
+            };
         };
         let parsed = file::parse(&text);
         let mut fix_needed = false;
@@ -254,14 +279,22 @@ impl Family {
                 );
             }
         }
-        Family { settings, advertised, file_current: !fix_needed, bird_current: !fix_needed }
+        let listed = advertised.clone();
+        Family {
+            settings,
+            advertised,
+            listed,
+            file_current: !fix_needed,
+            bird_current: !fix_needed,
+            writes: 0,
+        }
     }
 
     fn render(&self) -> String {
         file::render(
             &self.settings.variable,
             self.settings.dummy_ip_prefix.as_ref(),
-            &self.advertised,
+            &self.listed,
             &Header::now(),
         )
     }
@@ -275,8 +308,9 @@ impl Family {
         }
         store::write_atomically(path, &self.render())?;
         self.file_current = true;
+        self.writes += 1;
         log::info!("Bird configuration for {} is updated", self.settings.version);
-        if self.advertised.is_empty() {
+        if self.listed.is_empty() {
             log::warn!(
                 "Bird configuration doesn't have IP prefixes for any of the services we monitor! \
                  It means local node doesn't receive any traffic"
@@ -286,58 +320,145 @@ impl Family {
     }
 }
 
+/// A service's custom command that must still run, with the direction to pass.
+type CustomPending = BTreeMap<String, Action>;
+
+/// What a reconfigure goes through: one worker each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    /// A Bird daemon, by its command or control socket (shared by both versions when
+    /// they name the same one).
+    Bird(Reconfigure),
+    /// One service's `custom_bird_reconfigure_cmd`.
+    Custom(String),
+}
+
+/// A target's worker and its progress.
+struct Lane {
+    /// Names the lane in its worker's reports (positions change as lanes go).
+    id: usize,
+    target: Target,
+    worker: Worker,
+    /// The job running now: for a Bird, the write count of each of its files when it
+    /// started; for a custom command, its direction.
+    running: Option<Running>,
+    backoff: Duration,
+    /// When to try again after a failure; a new change tries at once.
+    retry_at: Option<Instant>,
+    /// Jobs finished, so a flush can wait for one more attempt.
+    finished: u64,
+    /// The last attempt failed (for the "recovered" line).
+    failing: bool,
+}
+
+enum Running {
+    Bird { writes: Vec<(IpVersion, u64)>, started: Instant },
+    Custom { action: Action },
+}
+
+/// A flush waits for the batch it came in and one attempt at every lagging target.
+struct PendingFlush {
+    done: Sender<()>,
+    /// `finished` of each lane when the flush came.
+    finished_then: Vec<(Target, u64)>,
+}
+
 /// The writer's state between batches.
 struct State {
     plan: Plan,
     families: Vec<Family>,
-    /// Services whose custom command must still run, with the direction to pass.
-    custom_pending: BTreeMap<String, Action>,
-    backoff: Duration,
-    retry_at: Option<Instant>,
+    custom_pending: CustomPending,
+    lanes: Vec<Lane>,
+    next_lane_id: usize,
+    reports: Sender<worker::Report>,
+    /// A failed file write is retried on its own timer.
+    write_backoff: Duration,
+    write_retry_at: Option<Instant>,
+    flushes: Vec<PendingFlush>,
+}
+
+/// What one wake-up of the writer brought.
+enum Wake {
+    Messages(Vec<Message>),
+    Report(worker::Report),
+    Timer,
+    Closed,
 }
 
 impl State {
-    fn new(plan: Plan) -> State {
+    fn new(plan: Plan, reports: Sender<worker::Report>) -> State {
         let families = plan.bird.iter().map(|settings| Family::load(settings.clone(), &plan)).collect();
-        State { plan, families, custom_pending: BTreeMap::new(), backoff: RETRY_FIRST, retry_at: None }
+        State {
+            plan,
+            families,
+            custom_pending: BTreeMap::new(),
+            lanes: Vec::new(),
+            next_lane_id: 0,
+            reports,
+            write_backoff: RETRY_FIRST,
+            write_retry_at: None,
+            flushes: Vec::new(),
+        }
     }
 
-    fn run(mut self, rx: &Receiver<Message>) {
+    fn run(mut self, rx: &Receiver<Message>, reports: &Receiver<worker::Report>) {
         loop {
-            let first = match self.retry_at {
-                Some(at) => rx.recv_deadline(at),
-                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            let stop = match self.wait(rx, reports) {
+                Wake::Messages(batch) => self.apply(batch),
+                Wake::Report(report) => {
+                    self.finish(report);
+                    // Reports that arrived meanwhile are folded in too.
+                    while let Ok(report) = reports.try_recv() {
+                        self.finish(report);
+                    }
+                    false
+                }
+                Wake::Timer => false,
+                Wake::Closed => true,
             };
-            let batch: Vec<Message> = match first {
-                Ok(message) => std::iter::once(message).chain(rx.try_iter()).collect(),
-                Err(RecvTimeoutError::Timeout) => Vec::new(),
-                Err(RecvTimeoutError::Disconnected) => return,
-            };
-            let mut flushes = Vec::new();
-            let stop = self.apply(batch, &mut flushes);
-            self.sync();
-            for flush in flushes {
-                let _ = flush.send(());
-            }
             if stop {
-                return;
+                break;
             }
+            self.sync();
+            self.answer_flushes();
+        }
+        for flush in self.flushes.drain(..) {
+            let _ = flush.done.send(());
+        }
+        for lane in self.lanes.drain(..) {
+            lane.worker.stop();
+        }
+    }
+
+    /// Blocks for the next message (and drains what else is queued), a worker's
+    /// report, or the earliest retry.
+    fn wait(&self, rx: &Receiver<Message>, reports: &Receiver<worker::Report>) -> Wake {
+        let deadline = self.lanes.iter().filter(|l| l.running.is_none()).filter_map(|l| l.retry_at);
+        let deadline = deadline.chain(self.write_retry_at).min();
+        let timeout =
+            deadline.map_or(Duration::from_secs(3600), |at| at.saturating_duration_since(Instant::now()));
+        select! {
+            recv(rx) -> message => match message {
+                Ok(message) => Wake::Messages(std::iter::once(message).chain(rx.try_iter()).collect()),
+                Err(_) => Wake::Closed,
+            },
+            recv(reports) -> report => match report {
+                Ok(report) => Wake::Report(report),
+                Err(_) => Wake::Closed,
+            },
+            default(timeout) => Wake::Timer,
         }
     }
 
     /// Folds a batch into the desired lists; true if the batch asks to stop.
-    fn apply(&mut self, batch: Vec<Message>, flushes: &mut Vec<Sender<()>>) -> bool {
-        if batch.is_empty() {
-            return false;
-        }
-        let before: Vec<(IpVersion, Vec<IpPrefix>)> =
-            self.families.iter().map(|f| (f.settings.version, f.advertised.clone())).collect();
+    fn apply(&mut self, batch: Vec<Message>) -> bool {
         let mut stop = false;
         let mut touched = false;
         let events = batch.iter().filter(|m| matches!(m, Message::Event(_))).count();
         if events > 0 {
             metrics::batch(events);
         }
+        let mut flushes = Vec::new();
         for message in batch {
             match message {
                 Message::Event(event) => touched |= self.apply_event(&event),
@@ -356,10 +477,22 @@ impl State {
                 family.advertised.retain(|p| plan.owner(p).is_some());
             }
         }
-        self.note_changes(&before);
+        if !flushes.is_empty() {
+            // A flush (stopping, a test) wants one attempt now, not at the next retry.
+            for lane in &mut self.lanes {
+                lane.retry_at = None;
+            }
+        }
+        for done in flushes {
+            let finished_then = self.lanes.iter().map(|l| (l.target.clone(), l.finished)).collect();
+            self.flushes.push(PendingFlush { done, finished_then });
+        }
+        if stop {
+            // What is queued has been folded in; write it and give Bird one try.
+            self.sync();
+        }
         stop
     }
-
     fn apply_event(&mut self, event: &Event) -> bool {
         let Some(routes) = self.plan.services.get(&event.service) else {
             log::debug!("ignoring an event of removed service {}", event.service);
@@ -414,23 +547,43 @@ impl State {
         self.families = families;
         self.plan = plan;
         self.custom_pending.retain(|service, _| self.plan.services.contains_key(service));
+        // A lane whose target is gone ends once its job is done; its report is ignored.
+        let wanted = self.targets();
+        let (kept, gone): (Vec<Lane>, Vec<Lane>) =
+            std::mem::take(&mut self.lanes).into_iter().partition(|lane| wanted.contains(&lane.target));
+        self.lanes = kept;
+        for lane in gone {
+            drop(lane.worker);
+        }
     }
 
-    /// Logs each change against `before` and marks what must be written and reloaded:
-    /// a custom command for a prefix of a service that has one, the daemon's command
-    /// for every other change.
-    fn note_changes(&mut self, before: &[(IpVersion, Vec<IpPrefix>)]) {
+    /// Commits each family's changes unless its Bird is being reconfigured: logs each
+    /// change against what the file lists and marks what must be written and reloaded
+    /// (a custom command for a prefix of a service that has one, the daemon's command
+    /// for every other change).
+    fn commit_changes(&mut self) {
+        let busy: Vec<Reconfigure> = self
+            .lanes
+            .iter()
+            .filter(|lane| lane.running.is_some())
+            .filter_map(|lane| match &lane.target {
+                Target::Bird(how) => Some(how.clone()),
+                Target::Custom(_) => None,
+            })
+            .collect();
         for family in &mut self.families {
-            let old =
-                before.iter().find(|(v, _)| *v == family.settings.version).map(|(_, old)| old.as_slice());
-            let old = old.unwrap_or(&[]);
+            if family.advertised == family.listed || busy.contains(&family.settings.reconfigure) {
+                continue;
+            }
+            let old = &family.listed;
             let added =
                 family.advertised.iter().filter(|p| !old.contains(p)).map(|p| (*p, Action::Advertise));
             let removed =
                 old.iter().filter(|p| !family.advertised.contains(p)).map(|p| (*p, Action::Withdraw));
             let changes: Vec<(IpPrefix, Action)> = added.chain(removed).collect();
+            family.listed = family.advertised.clone();
             if changes.is_empty() {
-                continue;
+                continue; // Only the order differs.
             }
             family.file_current = false;
             for (prefix, action) in changes {
@@ -440,6 +593,10 @@ impl State {
                         log::info!("{verb} {prefix} for {service}");
                         if routes.custom.is_some() {
                             self.custom_pending.insert(service.clone(), action);
+                            let target = Target::Custom(service.clone());
+                            if let Some(lane) = self.lanes.iter_mut().find(|l| l.target == target) {
+                                lane.retry_at = None;
+                            }
                         } else {
                             family.bird_current = false;
                         }
@@ -453,91 +610,261 @@ impl State {
         }
     }
 
-    /// Writes what is stale, reconfigures what Bird lacks, and schedules a retry for
-    /// whatever failed.
-    fn sync(&mut self) {
-        let mut failed = false;
-        for family in self.families.iter_mut().filter(|f| !f.file_current) {
-            if let Err(err) = family.write() {
-                log::error!("failed to update Bird configuration for {}: {err:#}", family.settings.version);
-                failed = true;
+    /// Every target the current plan can reconfigure through.
+    fn targets(&self) -> Vec<Target> {
+        let mut targets: Vec<Target> = Vec::new();
+        for family in &self.families {
+            let target = Target::Bird(family.settings.reconfigure.clone());
+            if !targets.contains(&target) {
+                targets.push(target);
             }
         }
-        failed |= !self.reconfigure_bird();
-        failed |= !self.run_custom_commands();
+        for (service, routes) in &self.plan.services {
+            if routes.custom.is_some() {
+                targets.push(Target::Custom(service.clone()));
+            }
+        }
+        targets
+    }
+
+    /// Writes what is stale, then starts a job on every idle target that Bird lacks.
+    fn sync(&mut self) {
+        self.commit_changes();
+        let now = Instant::now();
+        if self.write_retry_at.map_or(true, |at| at <= now) {
+            let written = self.write_files();
+            // A new file is worth trying at once, even to a Bird that failed a moment
+            // ago (it may be back); a storm still sends one configure at a time.
+            for lane in &mut self.lanes {
+                if matches!(&lane.target, Target::Bird(how) if written.contains(how)) {
+                    lane.retry_at = None;
+                }
+            }
+        }
+        for target in self.targets() {
+            if self.needs_run(&target) {
+                self.start_job(&target, now);
+            }
+        }
         for family in &self.families {
             metrics::bird_in_sync(family.settings.version, family.file_current && family.bird_current);
         }
-        if failed {
-            self.retry_at = Some(Instant::now() + self.backoff);
-            log::warn!("Bird is behind its prefix file; retrying in {:.1}s", self.backoff.as_secs_f64());
-            self.backoff = (self.backoff * 2).min(RETRY_CAP);
-        } else {
-            self.retry_at = None;
-            self.backoff = RETRY_FIRST;
-        }
     }
 
-    /// Runs each distinct daemon-level command once for the families that need it (Bird
-    /// 2 with one command for both versions reloads once). True if all succeeded.
-    fn reconfigure_bird(&mut self) -> bool {
-        while let Some(first) = self.families.iter().find(|f| f.file_current && !f.bird_current) {
-            let how = first.settings.reconfigure.clone();
-            log::info!("reconfiguring BIRD by running {how}");
-            let started = Instant::now();
-            let result = reconfigure::reconfigure_bird(&how, self.plan.reconfigure_timeout);
-            for family in self
+    /// Writes every stale file; the reconfigure targets of those written.
+    fn write_files(&mut self) -> Vec<Reconfigure> {
+        let mut failed = false;
+        let mut written = Vec::new();
+        for family in self.families.iter_mut().filter(|f| !f.file_current) {
+            match family.write() {
+                Ok(()) => written.push(family.settings.reconfigure.clone()),
+                Err(err) => {
+                    log::error!(
+                        "failed to update Bird configuration for {}: {err:#}",
+                        family.settings.version
+                    );
+                    failed = true;
+                }
+            }
+        }
+        if failed {
+            self.write_retry_at = Some(Instant::now() + self.write_backoff);
+            log::warn!("retrying the Bird file in {:.1}s", self.write_backoff.as_secs_f64());
+            self.write_backoff = (self.write_backoff * 2).min(RETRY_CAP);
+        } else {
+            self.write_retry_at = None;
+            self.write_backoff = RETRY_FIRST;
+        }
+        written
+    }
+
+    /// Whether `target` has something Bird lacks that is ready to send.
+    fn needs_run(&self, target: &Target) -> bool {
+        match target {
+            Target::Bird(how) => self
                 .families
                 .iter()
-                .filter(|f| f.file_current && !f.bird_current && f.settings.reconfigure == how)
-            {
-                metrics::reconfigure_ran(family.settings.version, started.elapsed(), result.is_ok());
-            }
-            match &result {
-                Ok(()) => log::info!("reconfigured BIRD daemon"),
-                Err(why) => log::error!("reconfiguring BIRD with {how} failed: {why}"),
-            }
-            if result.is_err() {
-                // The retry runs it again; don't loop on a failing command now.
-                return false;
-            }
-            for family in &mut self.families {
-                if family.file_current && family.settings.reconfigure == how {
-                    family.bird_current = true;
-                }
+                .any(|f| f.settings.reconfigure == *how && f.file_current && !f.bird_current),
+            Target::Custom(service) => {
+                self.custom_pending.contains_key(service) && self.custom_ready(service)
             }
         }
-        true
     }
 
-    /// Runs pending custom commands whose files are written. True if none failed.
-    fn run_custom_commands(&mut self) -> bool {
-        let mut all_ok = true;
-        let pending: Vec<(String, Action)> =
-            self.custom_pending.iter().map(|(s, a)| (s.clone(), *a)).collect();
-        for (service, action) in pending {
-            let Some(routes) = self.plan.services.get(&service) else { continue };
-            let Some(custom) = &routes.custom else { continue };
-            let written = routes
-                .prefixes
-                .iter()
-                .all(|p| self.families.iter().any(|f| f.settings.version == p.version() && f.file_current));
-            if !written {
-                all_ok = false;
-                continue;
+    /// A custom command runs once the files of all its service's prefixes are written.
+    fn custom_ready(&self, service: &str) -> bool {
+        let Some(routes) = self.plan.services.get(service) else { return false };
+        routes
+            .prefixes
+            .iter()
+            .all(|p| self.families.iter().any(|f| f.settings.version == p.version() && f.file_current))
+    }
+
+    /// Starts `target`'s job unless one runs or its retry is not due. A new change
+    /// (the caller found something to send) does not wait for the retry timer when
+    /// the target is not failing.
+    fn start_job(&mut self, target: &Target, now: Instant) {
+        let index = match self.lanes.iter().position(|l| l.target == *target) {
+            Some(index) => index,
+            None => match self.open_lane(target) {
+                Some(index) => index,
+                None => return,
+            },
+        };
+        let lane = &self.lanes[index];
+        if lane.running.is_some() || lane.retry_at.is_some_and(|at| at > now) {
+            return;
+        }
+        let (job, running) = match target {
+            Target::Bird(how) => {
+                log::info!("reconfiguring BIRD by running {how}");
+                let writes = self
+                    .families
+                    .iter()
+                    .filter(|f| f.settings.reconfigure == *how && f.file_current)
+                    .map(|f| (f.settings.version, f.writes))
+                    .collect();
+                let job = Job::Bird { how: how.clone(), timeout: self.plan.reconfigure_timeout };
+                (job, Running::Bird { writes, started: now })
             }
-            log::info!("reconfiguring BIRD for {service} by running {} {}", custom.argv, action.direction());
-            match reconfigure::run_custom_command(&custom.argv, action.direction(), custom.timeout) {
-                Ok(()) => {
-                    log::info!("custom command successfully reconfigured Bird for {service}");
-                    self.custom_pending.remove(&service);
-                }
-                Err(why) => {
-                    log::error!("reconfiguring BIRD for {service} failed: {why}");
-                    all_ok = false;
-                }
+            Target::Custom(service) => {
+                let (Some(action), Some(custom)) = (
+                    self.custom_pending.get(service).copied(),
+                    self.plan.services.get(service).and_then(|r| r.custom.clone()),
+                ) else {
+                    return;
+                };
+                log::info!(
+                    "reconfiguring BIRD for {service} by running {} {}",
+                    custom.argv,
+                    action.direction()
+                );
+                let job =
+                    Job::Custom { argv: custom.argv, direction: action.direction(), timeout: custom.timeout };
+                (job, Running::Custom { action })
+            }
+        };
+        let lane = &mut self.lanes[index];
+        lane.worker.send(job);
+        lane.running = Some(running);
+    }
+
+    fn open_lane(&mut self, target: &Target) -> Option<usize> {
+        let name = match target {
+            Target::Bird(_) => "bird-reconfigure".to_string(),
+            Target::Custom(service) => format!("custom-{service}"),
+        };
+        let id = self.next_lane_id;
+        self.next_lane_id += 1;
+        match Worker::start(id, &name, self.reports.clone()) {
+            Ok(worker) => {
+                self.lanes.push(Lane {
+                    id,
+                    target: target.clone(),
+                    worker,
+                    running: None,
+                    backoff: RETRY_FIRST,
+                    retry_at: None,
+                    finished: 0,
+                    failing: false,
+                });
+                Some(self.lanes.len() - 1)
+            }
+            Err(err) => {
+                log::error!("{err:#}; retrying later");
+                self.write_retry_at = Some(Instant::now() + RETRY_CAP);
+                None
             }
         }
-        all_ok
+    }
+
+    /// Takes a worker's report: marks what Bird now has, or schedules the retry.
+    fn finish(&mut self, report: worker::Report) {
+        // A lane removed by a reload reports into the void.
+        let Some(lane) = self.lanes.iter_mut().find(|lane| lane.id == report.worker) else { return };
+        let Some(running) = lane.running.take() else { return };
+        lane.finished += 1;
+        match (&report.result, lane.failing) {
+            (Ok(_), true) => log::info!("{} works again", describe(&lane.target)),
+            (Err(_), _) => {}
+            (Ok(_), false) => {}
+        }
+        lane.failing = report.result.is_err();
+        if report.result.is_err() {
+            lane.retry_at = Some(Instant::now() + lane.backoff);
+            lane.backoff = (lane.backoff * 2).min(RETRY_CAP);
+        } else {
+            lane.retry_at = None;
+            lane.backoff = RETRY_FIRST;
+        }
+        let target = lane.target.clone();
+        let retry_in = lane.retry_at.map(|at| at.saturating_duration_since(Instant::now()));
+        match (target, running) {
+            (Target::Bird(how), Running::Bird { writes, started }) => {
+                for family in self.families.iter_mut().filter(|f| f.settings.reconfigure == how) {
+                    let Some((_, written)) = writes.iter().find(|(v, _)| *v == family.settings.version)
+                    else {
+                        continue;
+                    };
+                    metrics::reconfigure_ran(family.settings.version, report.duration, report.result.is_ok());
+                    if report.result.is_ok() && family.writes == *written && family.file_current {
+                        family.bird_current = true;
+                    }
+                }
+                match &report.result {
+                    Ok(accepted) => log::info!(
+                        "reconfigured BIRD daemon with {how} ({accepted}) in {:.1}ms",
+                        started.elapsed().as_secs_f64() * 1000.0
+                    ),
+                    Err(why) => log::error!(
+                        "reconfiguring BIRD with {how} failed: {why}; retrying in {:.1}s",
+                        retry_in.unwrap_or_default().as_secs_f64()
+                    ),
+                }
+            }
+            (Target::Custom(service), Running::Custom { action }) => match &report.result {
+                Ok(_) => {
+                    log::info!("custom command successfully reconfigured Bird for {service}");
+                    if self.custom_pending.get(&service) == Some(&action) {
+                        self.custom_pending.remove(&service);
+                    }
+                }
+                Err(why) => log::error!(
+                    "reconfiguring BIRD for {service} failed: {why}; retrying in {:.1}s",
+                    retry_in.unwrap_or_default().as_secs_f64()
+                ),
+            },
+            _ => {}
+        }
+    }
+
+    /// Answers each flush whose targets are all idle and either current or tried once
+    /// since the flush came.
+    fn answer_flushes(&mut self) {
+        let mut waiting = Vec::new();
+        for flush in std::mem::take(&mut self.flushes) {
+            let committed = self.families.iter().all(|f| f.advertised == f.listed);
+            let settled = committed
+                && self.families.iter().all(|f| f.file_current || self.write_retry_at.is_some())
+                && self.lanes.iter().all(|lane| {
+                    let before =
+                        flush.finished_then.iter().find(|(t, _)| *t == lane.target).map_or(0, |(_, n)| *n);
+                    lane.running.is_none() && (!self.needs_run(&lane.target) || lane.finished > before)
+                });
+            if settled {
+                let _ = flush.done.send(());
+            } else {
+                waiting.push(flush);
+            }
+        }
+        self.flushes = waiting;
+    }
+}
+
+/// A target in a log line.
+fn describe(target: &Target) -> String {
+    match target {
+        Target::Bird(how) => format!("reconfiguring BIRD with {how}"),
+        Target::Custom(service) => format!("the custom reconfigure command of {service}"),
     }
 }

@@ -121,11 +121,12 @@ fn finish(ini: Ini, programs: Programs) -> Result<Loaded, Rejected> {
     }
 }
 
-/// A section written in two files merges key by key, the later file winning: legal,
-/// but after a copy-and-edit it is rarely what was meant.
+/// A service written in two files merges key by key, the later file winning: legal
+/// (override files do it on purpose), but after a copy-and-edit it is rarely what was
+/// meant, so it is said once. `[daemon]` is often split between files on purpose.
 fn redefinition_warnings(ini: &Ini) -> Vec<String> {
     let mut warnings = Vec::new();
-    for name in ini.section_names() {
+    for name in ini.section_names().filter(|name| *name != DAEMON_SECTION) {
         let files = ini.files_of(name);
         if let [.., last] = files {
             if files.len() > 1 {

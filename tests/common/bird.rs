@@ -5,8 +5,13 @@
 //! the test panics.
 //!
 //! Bird 2 comes from Debian's `bird2` (`/usr/sbin/bird`, `birdc`); Bird 1.6 from
-//! Debian's `bird` .deb unpacked into `/opt/bird16` (it conflicts with `bird2`), see
-//! README.rst. `BIRD`, `BIRDC` and `BIRD16_DIR` override the paths.
+//! Debian's `bird` .deb unpacked into `/opt/bird16` (it conflicts with `bird2`); Bird 3
+//! is built from source into `/opt/bird3` (see README.rst). `BIRD`, `BIRDC`,
+//! `BIRD16_DIR` (the directory of `bird`, `bird6`, `birdc`, `birdc6`) and `BIRD3_DIR`
+//! (the prefix holding `sbin/bird`) override the paths.
+//!
+//! The speakers run the Bird examples we ship (conf.d/bird/). The peer never learns a
+//! dummy prefix: [`Lab::wait_for_peer`] waits for exactly the expected routes.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -21,6 +26,23 @@ pub enum Speaker {
     Bird2,
     /// Bird 1.6: `bird` for IPv4 and `bird6` for IPv6, each with its own `birdc`.
     Bird16,
+    /// Bird 3 (built from source), as speaker and peer, with the Bird 3 example.
+    Bird3,
+}
+
+/// Where Bird 3 is installed (`BIRD3_DIR`, default /opt/bird3), or None after one loud
+/// line when it is not, except under CI, where a missing Bird 3 fails the test.
+pub fn bird3_or_skip() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("BIRD3_DIR").unwrap_or_else(|| "/opt/bird3".into()));
+    if dir.join("sbin/bird").exists() && dir.join("sbin/birdc").exists() {
+        return Some(dir);
+    }
+    let why = format!(
+        "Bird 3 is not in {} (build it with build-bird3.sh, see README.rst, Test; or set BIRD3_DIR)",
+        dir.display()
+    );
+    super::skip_or_fail(&why);
+    None
 }
 
 /// Paths of the Bird binaries; panics with install instructions when one is missing.
@@ -28,6 +50,8 @@ pub struct Tools {
     pub bird2: PathBuf,
     pub birdc2: PathBuf,
     pub bird16_dir: PathBuf,
+    /// Bird 3's prefix (sbin/bird, sbin/birdc), when a Bird 3 lab is asked for.
+    pub bird3_dir: PathBuf,
 }
 
 pub fn tools() -> Tools {
@@ -37,6 +61,7 @@ pub fn tools() -> Tools {
         bird2: env_or("BIRD", "/usr/sbin/bird"),
         birdc2: env_or("BIRDC", "/usr/sbin/birdc"),
         bird16_dir: env_or("BIRD16_DIR", "/opt/bird16/usr/sbin"),
+        bird3_dir: env_or("BIRD3_DIR", "/opt/bird3"),
     };
     for (path, how) in [
         (&tools.bird2, "apt-get install bird2"),
@@ -67,12 +92,19 @@ pub struct Lab {
     tools: Tools,
     p4: PathBuf,
     p6: PathBuf,
+    /// Appended to the speaker's config (e.g. `protocol bfd {}`).
+    speaker_extra: String,
 }
 
 impl Lab {
     /// Starts a lab whose speaker includes the prefix files `p4` and `p6` (created with
     /// only the dummy if missing). `dir` holds configs, sockets and logs: keep it short.
     pub fn start(kind: Speaker, dir: &Path, p4: &Path, p6: &Path) -> Lab {
+        Lab::start_with(kind, dir, p4, p6, "")
+    }
+
+    /// Like [`Lab::start`], with `speaker_extra` appended to the speaker's config.
+    pub fn start_with(kind: Speaker, dir: &Path, p4: &Path, p6: &Path, speaker_extra: &str) -> Lab {
         let tools = tools();
         let id = format!("{}{}", std::process::id() % 100_000, super::unique());
         let namespaces = [format!("ahc{id}a"), format!("ahc{id}b")];
@@ -85,6 +117,7 @@ impl Lab {
             tools,
             p4: p4.to_path_buf(),
             p6: p6.to_path_buf(),
+            speaker_extra: speaker_extra.to_string(),
         };
         for (path, text) in [
             (p4, "define ACAST_PS_ADVERTISE =\n    [\n        10.189.200.255/32\n    ];\n"),
@@ -96,7 +129,11 @@ impl Lab {
         }
         lab.make_network(&id);
         lab.write_configs();
-        lab.peer = Some(lab.spawn(1, &lab.tools.bird2.clone(), "peer.conf", "b.ctl"));
+        let peer_bird = match kind {
+            Speaker::Bird3 => lab.tools.bird3_dir.join("sbin/bird"),
+            _ => lab.tools.bird2.clone(),
+        };
+        lab.peer = Some(lab.spawn(1, &peer_bird, "peer.conf", "b.ctl"));
         wait_for_socket(&lab.dir.join("b.ctl"));
         lab.start_speaker();
         lab
@@ -143,9 +180,11 @@ impl Lab {
                 .replace("/var/lib/anycast-healthchecker/6/anycast-prefixes.conf", &p6.to_string())
                 .replace("/var/lib/anycast-healthchecker/anycast-prefixes.conf", &p4.to_string())
                 .replace("as 65002;", &format!("as 65002; {timers}"))
+                + &self.speaker_extra
         };
         match self.kind {
             Speaker::Bird2 => std::fs::write(self.dir.join("a.conf"), adapt("bird2.conf")).expect("a.conf"),
+            Speaker::Bird3 => std::fs::write(self.dir.join("a.conf"), adapt("bird3.conf")).expect("a.conf"),
             Speaker::Bird16 => {
                 std::fs::write(self.dir.join("a4.conf"), adapt("bird16.conf")).expect("a4.conf");
                 std::fs::write(self.dir.join("a6.conf"), adapt("bird16-6.conf")).expect("a6.conf");
@@ -171,7 +210,7 @@ impl Lab {
     /// The control sockets the daemon reconfigures: (IPv4, IPv6).
     pub fn speaker_sockets(&self) -> (PathBuf, PathBuf) {
         match self.kind {
-            Speaker::Bird2 => (self.dir.join("a.ctl"), self.dir.join("a.ctl")),
+            Speaker::Bird2 | Speaker::Bird3 => (self.dir.join("a.ctl"), self.dir.join("a.ctl")),
             Speaker::Bird16 => (self.dir.join("a4.ctl"), self.dir.join("a6.ctl")),
         }
     }
@@ -185,6 +224,11 @@ impl Lab {
                 let cmd = format!("{} -s {} configure", self.tools.birdc2.display(), s4.display());
                 (cmd.clone(), cmd)
             }
+            Speaker::Bird3 => {
+                let birdc = self.tools.bird3_dir.join("sbin/birdc");
+                let cmd = format!("{} -s {} configure", birdc.display(), s4.display());
+                (cmd.clone(), cmd)
+            }
             Speaker::Bird16 => (
                 format!("{} -s {} configure", self.tools.bird16_dir.join("birdc").display(), s4.display()),
                 format!("{} -s {} configure", self.tools.bird16_dir.join("birdc6").display(), s6.display()),
@@ -196,6 +240,10 @@ impl Lab {
         match self.kind {
             Speaker::Bird2 => {
                 let child = self.spawn(0, &self.tools.bird2.clone(), "a.conf", "a.ctl");
+                self.speakers.push(child);
+            }
+            Speaker::Bird3 => {
+                let child = self.spawn(0, &self.tools.bird3_dir.join("sbin/bird"), "a.conf", "a.ctl");
                 self.speakers.push(child);
             }
             Speaker::Bird16 => {
@@ -217,6 +265,31 @@ impl Lab {
         }
     }
 
+    /// Bird 1.6 only: stops the IPv4 daemon (`bird`) and keeps `bird6` running.
+    pub fn stop_bird16_v4(&mut self) {
+        assert_eq!(self.kind, Speaker::Bird16);
+        let mut v4 = self.speakers.remove(0);
+        terminate(&mut v4);
+    }
+
+    /// Bird 1.6 only: starts the IPv4 daemon again after [`Lab::stop_bird16_v4`].
+    pub fn start_bird16_v4(&mut self) {
+        assert_eq!(self.kind, Speaker::Bird16);
+        let v4 = self.spawn(0, &self.tools.bird16_dir.join("bird"), "a4.conf", "a4.ctl");
+        self.speakers.insert(0, v4);
+        wait_for_socket(&self.dir.join("a4.ctl"));
+    }
+
+    /// The pids of the speaker daemons (Bird 1.6: `bird`, then `bird6`).
+    pub fn speaker_pids(&self) -> Vec<i32> {
+        self.speakers.iter().map(|c| c.id() as i32).collect()
+    }
+
+    /// True while every speaker daemon runs (Bird 3 aborts on overlapping configures).
+    pub fn speakers_alive(&mut self) -> bool {
+        self.speakers.iter_mut().all(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
     /// The prefixes the peer has learned.
     pub fn peer_routes(&self) -> Vec<String> {
         let reply = match control::request(&self.dir.join("b.ctl"), "show route", Duration::from_secs(2)) {
@@ -234,14 +307,18 @@ impl Lab {
         routes
     }
 
-    /// Waits until the peer has learned exactly the dummies and `expected`.
+    /// Waits until the peer has learned exactly `expected`: never a dummy prefix (they
+    /// are documentation prefixes; announcing them would leak them to real peers).
     pub fn wait_for_peer(&self, expected: &[&str], timeout: Duration) {
         let mut want: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
-        want.extend(["10.189.200.255/32".to_string(), "2001:db8::1/128".to_string()]);
         want.sort();
         let deadline = Instant::now() + timeout;
         loop {
             let have = self.peer_routes();
+            assert!(
+                !have.iter().any(|r| r == "10.189.200.255/32" || r == "2001:db8::1/128"),
+                "the peer learned a dummy prefix: {have:?}"
+            );
             if have == want {
                 return;
             }

@@ -77,6 +77,25 @@ pub fn stderr(output: &Output) -> String {
 
 pub mod bird;
 
+/// A test that cannot run here (no root, no Bird): one loud line and a skip, except
+/// with `CI=true`, where it fails, so CI can never go green by skipping.
+pub fn skip_or_fail(why: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{why} (CI=true: a test that would skip fails instead)");
+    }
+    eprintln!("SKIPPED: {why}");
+}
+
+/// True when running as root; else [`skip_or_fail`] and false.
+pub fn root_or_skip() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    skip_or_fail("needs root (network namespaces, other users)");
+    false
+}
+
 /// Waits until `done` holds, polling every 10 ms; panics with `what` after `timeout`.
 pub fn wait_for(what: &str, timeout: std::time::Duration, mut done: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + timeout;
@@ -112,12 +131,15 @@ impl Setup {
             &format!(
                 "#!/bin/sh\n\
                  # Logs each call; fails while 'bird-down' exists, hangs while 'bird-hangs' exists,\n\
-                 # takes 'bird-delay' seconds if that file exists.\n\
+                 # takes 'bird-delay' seconds if that file exists. Logs 'overlap' when a call\n\
+                 # starts while another runs (a real Bird 3 aborts then).\n\
+                 mkdir {root}/inflight 2>/dev/null || echo \"overlap $*\" >> {root}/reconfigure.log\n\
                  echo \"start $*\" >> {root}/reconfigure.log\n\
-                 if [ -e {root}/bird-hangs ]; then exec sleep 1000.{marker}; fi\n\
+                 if [ -e {root}/bird-hangs ]; then rmdir {root}/inflight; exec sleep 1000.{marker}; fi\n\
                  if [ -e {root}/bird-delay ]; then sleep $(cat {root}/bird-delay); fi\n\
-                 if [ -e {root}/bird-down ]; then echo 'Unable to connect to server control socket' >&2; exit 1; fi\n\
+                 if [ -e {root}/bird-down ]; then rmdir {root}/inflight; echo 'Unable to connect to server control socket' >&2; exit 1; fi\n\
                  echo \"done $*\" >> {root}/reconfigure.log\n\
+                 rmdir {root}/inflight\n\
                  echo 'BIRD 2.0.12 ready.'\necho 'Reconfigured'\n",
                 marker = std::process::id()
             ),
