@@ -19,14 +19,32 @@ fn main() -> ExitCode {
     };
     match run(action) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
+        Err(Failure::Message(message)) => {
             eprintln!("{PROGRAM}: {message}");
             ExitCode::FAILURE
         }
+        Err(Failure::Logged) => ExitCode::FAILURE,
+        Err(Failure::Status(verdict)) => ExitCode::from(verdict as u8),
     }
 }
 
-fn run(action: Action) -> Result<(), String> {
+/// How a run ends when it does not succeed: the one exit path of the program.
+enum Failure {
+    /// One line for stderr, exit 1.
+    Message(String),
+    /// The daemon has logged why; exit 1.
+    Logged,
+    /// `--status` printed its line; the Nagios code is the exit status.
+    Status(status::Verdict),
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure::Message(message)
+    }
+}
+
+fn run(action: Action) -> Result<(), Failure> {
     match action {
         Action::Help => print(&format!("{}\n", cli::HELP)),
         Action::Version => print(concat!(env!("CARGO_PKG_VERSION"), "\n")),
@@ -41,23 +59,29 @@ fn run(action: Action) -> Result<(), String> {
             print(&text)
         }
         Action::Status(sources) => {
-            // Nagios: a configuration we cannot read is UNKNOWN (3).
-            let loaded = match config::load(&sources, Programs::MayBeMissing) {
-                Ok(loaded) => loaded,
-                Err(err) => {
-                    println!("UNKNOWN: {err}");
-                    std::process::exit(status::Verdict::Unknown as i32);
-                }
+            // What the running daemon published counts; a config broken on disk since
+            // is said too (a reload would be refused), as a WARNING at least.
+            let (pidfile, broken) = match config::load(&sources, Programs::MayBeMissing) {
+                Ok(loaded) => (loaded.config.daemon.pidfile, None),
+                Err(rejected) => match config::pidfile_hint(&sources) {
+                    Some(pidfile) => (pidfile, Some(rejected.error)),
+                    None => {
+                        // Nagios: a configuration we cannot read is UNKNOWN (3).
+                        println!("UNKNOWN: {}", rejected.error);
+                        return Err(Failure::Status(status::Verdict::Unknown));
+                    }
+                },
             };
-            let (verdict, text) = status::check(&loaded.config.daemon.pidfile);
-            let word = match verdict {
-                status::Verdict::Ok => "OK",
-                status::Verdict::Warning => "WARNING",
-                status::Verdict::Critical => "CRITICAL",
-                status::Verdict::Unknown => "UNKNOWN",
-            };
-            println!("{word}: {PROGRAM} {text}");
-            std::process::exit(verdict as i32)
+            let (mut verdict, mut text) = status::check(&pidfile);
+            if let Some(error) = broken {
+                verdict = verdict.max(status::Verdict::Warning);
+                text.push_str(&format!("; on-disk config invalid: {error}"));
+            }
+            println!("{}: {PROGRAM} {text}", verdict.word());
+            match verdict {
+                status::Verdict::Ok => Ok(()),
+                other => Err(Failure::Status(other)),
+            }
         }
         Action::Run(sources) => {
             // Only what makes every part wrong stops the start; a missing program fails
@@ -67,7 +91,7 @@ fn run(action: Action) -> Result<(), String> {
                 Ok(())
             } else {
                 // The daemon has logged why.
-                std::process::exit(1)
+                Err(Failure::Logged)
             }
         }
     }
@@ -94,10 +118,10 @@ fn load(sources: &Sources, programs: Programs) -> Result<Loaded, String> {
 }
 
 /// Prints `text`; a closed stdout is an error, not a panic.
-fn print(text: &str) -> Result<(), String> {
+fn print(text: &str) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
-        .map_err(|e| format!("cannot write to stdout: {e}"))
+        .map_err(|e| Failure::Message(format!("cannot write to stdout: {e}")))
 }

@@ -3,8 +3,9 @@
 //!
 //! The daemon keeps `<pidfile>.status` up to date (every few seconds): its pid, when it
 //! last wrote, its service threads, and how long Bird has been behind each prefix file.
-//! The check reads the pidfile and that file and exits 0 OK, 1 WARNING, 2 CRITICAL or
-//! 3 UNKNOWN, with one line on stdout.
+//! Whether a daemon runs is decided by its lock (who holds `<pidfile>.lock`, from
+//! /proc/locks), never by a pid that may be a zombie or reused. The check exits 0 OK,
+//! 1 WARNING, 2 CRITICAL or 3 UNKNOWN, with one line on stdout.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -57,8 +58,8 @@ pub fn remove(pidfile: &Path) {
     let _ = std::fs::remove_file(status_path(pidfile));
 }
 
-/// Nagios exit codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Nagios exit codes, in rising severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verdict {
     Ok = 0,
     Warning = 1,
@@ -66,18 +67,24 @@ pub enum Verdict {
     Unknown = 3,
 }
 
+impl Verdict {
+    /// The word Nagios plugins print first.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Ok => "OK",
+            Verdict::Warning => "WARNING",
+            Verdict::Critical => "CRITICAL",
+            Verdict::Unknown => "UNKNOWN",
+        }
+    }
+}
+
 /// Checks the daemon that uses `pidfile`; the verdict and one line for the operator.
 pub fn check(pidfile: &Path) -> (Verdict, String) {
-    let pid = match std::fs::read_to_string(pidfile) {
-        Ok(text) => match text.trim().parse::<i32>() {
-            Ok(pid) if pid > 0 => pid,
-            _ => return (Verdict::Critical, format!("pidfile {} holds no pid", pidfile.display())),
-        },
-        Err(_) => return (Verdict::Critical, format!("not running: no pidfile {}", pidfile.display())),
+    let lock = crate::daemon::pidfile_lock_path(pidfile);
+    let Some(pid) = lock_holder(&lock) else {
+        return (Verdict::Critical, format!("not running: no process holds {}", lock.display()));
     };
-    if !process_alive(pid) {
-        return (Verdict::Critical, format!("not running: process {pid} from {} is gone", pidfile.display()));
-    }
     let text = match std::fs::read_to_string(status_path(pidfile)) {
         Ok(text) => text,
         Err(err) => {
@@ -119,8 +126,19 @@ pub fn check(pidfile: &Path) -> (Verdict, String) {
     (Verdict::Ok, format!("process {pid} runs {services} checks ({alive} threads), Bird in sync"))
 }
 
-fn process_alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    let result = unsafe { libc::kill(pid, 0) };
-    result == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+/// The pid holding a flock on `path`, from /proc/locks (read only: taking the lock to
+/// test it could make a daemon starting at that moment refuse to start).
+fn lock_holder(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    let device = format!("{:02x}:{:02x}:{}", libc::major(meta.dev()), libc::minor(meta.dev()), meta.ino());
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    // "1: FLOCK  ADVISORY  WRITE 31677 fe:00:10019260 0 EOF"; waiters have "->".
+    locks.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.get(1) != Some(&"FLOCK") || fields.get(5) != Some(&device.as_str()) {
+            return None;
+        }
+        fields.get(4)?.parse().ok()
+    })
 }

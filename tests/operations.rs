@@ -339,10 +339,54 @@ fn status_exit_codes_follow_nagios() {
 }
 
 #[test]
-fn status_of_an_unreadable_configuration_is_unknown() {
+fn status_without_a_daemon_is_critical_also_with_a_broken_config_and_unknown_without_a_main_file() {
     let setup = Setup::new("", "");
     setup.service("bad", "check_cmd =\nip_prefix = 10.52.12.1");
     let (code, text) = status(&setup);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.starts_with("CRITICAL: anycast-healthchecker not running"), "{text}");
+    assert!(text.contains("; on-disk config invalid: conf.d/bad.conf: [bad] check_cmd:"), "{text}");
+    std::fs::remove_file(setup.path("main.conf")).unwrap();
+    let (code, text) = status(&setup);
     assert_eq!(code, 3, "{text}");
     assert!(text.starts_with("UNKNOWN: "), "{text}");
+}
+
+/// A live process named in the pidfile (a reused pid) and a fresh status file are not
+/// a running daemon: only the lock says that.
+#[test]
+fn status_is_decided_by_the_lock_not_by_a_pid() {
+    let setup = Setup::new("", "");
+    setup.flag_service("web", "10.52.12.1", "ok", "");
+    setup.sandbox.write("run/ahc.pid", &format!("{}\n", std::process::id()));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    setup.sandbox.write(
+        "run/ahc.pid.status",
+        &format!(
+            "pid={}\nupdated={now}\nservices=1\nthreads_expected=1\nthreads_alive=1\n",
+            std::process::id()
+        ),
+    );
+    let (code, text) = status(&setup);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("not running: no process holds"), "{text}");
+}
+
+/// The running daemon's report counts even when the config on disk was broken since
+/// it started: both are said, as a WARNING (a reload would be refused).
+#[test]
+fn status_of_a_running_daemon_with_a_config_broken_since_says_both() {
+    let setup = Setup::new("", "");
+    setup.touch("ok");
+    setup.flag_service("web", "10.52.12.1", "ok", "");
+    let daemon = setup.start();
+    common::wait_for("OK", WAIT, || status(&setup).0 == 0);
+    setup.service("web", "check_cmd = /bin/true\nip_prefix = 10.52.12.300");
+    let (code, text) = status(&setup);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.starts_with(&format!("WARNING: anycast-healthchecker process {} runs 1 checks", daemon.pid())),
+        "{text}"
+    );
+    assert!(text.contains("; on-disk config invalid: conf.d/web.conf: [web] ip_prefix:"), "{text}");
 }

@@ -96,6 +96,17 @@ pub fn load_texts(files: &[(&std::path::Path, &str)]) -> Result<Loaded, Rejected
     finish(ini, Programs::MustExist)
 }
 
+/// The pidfile as the main file (`-f`) sets it, or the default, without reading or
+/// checking the service files: `--status` still finds a running daemon when a service
+/// file on disk has since been broken. None if even the main file cannot be read.
+pub fn pidfile_hint(sources: &Sources) -> Option<PathBuf> {
+    let mut ini = ini_with_defaults();
+    ini.read_file(&sources.main).ok()?;
+    let resolved = ini.resolve(DAEMON_SECTION).ok()?;
+    let pidfile = resolved.into_iter().find(|r| r.key == "pidfile")?.value;
+    daemon::absolute(std::path::Path::new(&pidfile)).ok()
+}
+
 /// Upstream's `read_dict(DEFAULT_OPTIONS)`: the built-in defaults come first.
 fn ini_with_defaults() -> Ini {
     let mut ini = Ini::default();

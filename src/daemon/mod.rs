@@ -29,7 +29,7 @@ use crate::service::{disabled_event, ServiceThread};
 use crate::signal_name::signal_name;
 use crate::{command, logging, metrics, status};
 use instance::InstanceLock;
-pub use pidfile::Pidfile;
+pub use pidfile::{lock_path as pidfile_lock_path, Pidfile};
 
 /// How often the main loop checks that every thread is alive.
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
@@ -177,6 +177,7 @@ impl Daemon {
         for service in services {
             daemon.start_service(service)?;
         }
+        log::info!("{}", summary(&daemon.config));
         daemon.report();
         daemon.notifier.ready();
         daemon.notifier.status(&format!("checking {} services", daemon.config.services.len()));
@@ -353,6 +354,7 @@ impl Daemon {
             }
         }
         log::info!("reloaded: {kept} services kept, {changed} changed, {added} added, {removed} removed");
+        log::info!("{}", summary(&self.config));
     }
 
     /// True if the running thread `name` is still right for `new` (same settings).
@@ -404,6 +406,39 @@ impl Daemon {
     }
 }
 
+/// One line for the operator: what runs, how often, and where Bird gets it, e.g.
+/// `12 services (10 checked, 2 disabled), 1.4 checks/s; IPv4: /var/lib/.../a.conf, reloaded by 'configure' on /run/bird/bird.ctl`.
+fn summary(config: &Config) -> String {
+    let total = config.services.len();
+    let checked: Vec<&Service> = config.services.iter().filter(|s| !s.check_disabled).collect();
+    let rate: f64 = checked.iter().map(|s| 1.0 / s.check_interval.as_secs_f64()).sum();
+    let noun = if total == 1 { "service" } else { "services" };
+    let mut line = format!(
+        "{total} {noun} ({} checked, {} disabled), {} checks/s",
+        checked.len(),
+        total - checked.len(),
+        format_rate(rate)
+    );
+    for bird in &config.daemon.bird {
+        line.push_str(&format!(
+            "; {}: {}, reloaded by {}",
+            bird.version,
+            bird.conf.display(),
+            bird.reconfigure
+        ));
+    }
+    line
+}
+
+/// A rate with one decimal, or two below 0.1 (a 60 s interval is 0.02 checks/s).
+fn format_rate(rate: f64) -> String {
+    if rate > 0.0 && rate < 0.1 {
+        format!("{rate:.2}")
+    } else {
+        format!("{rate:.1}")
+    }
+}
+
 /// What the writer must know: the Bird settings and each service's prefixes.
 fn plan(config: &Config, generations: &HashMap<String, u64>) -> Plan {
     let services = config
@@ -427,4 +462,39 @@ fn plan(config: &Config, generations: &HashMap<String, u64>) -> Plan {
         config.daemon.purge_ip_prefixes,
         services,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Config {
+        let daemon =
+            "[daemon]\npidfile = /tmp/x.pid\nbird_conf = /tmp/a.conf\nbird_reconfigure_cmd = /bin/true\n\
+                      ipv6 = true\nbird6_conf = /tmp/b.conf\nbird6_control_socket = /run/bird/bird.ctl\n";
+        config::load_texts(&[(std::path::Path::new("m.conf"), &format!("{daemon}{text}"))]).unwrap().config
+    }
+
+    #[test]
+    fn the_summary_counts_services_rates_and_names_the_bird_files() {
+        let config = load(
+            "[DEFAULT]\ncheck_disabled = false\ncheck_cmd = /bin/true\n\
+             [a]\nip_prefix = 10.0.0.1\ncheck_interval = 1\n\
+             [b]\nip_prefix = 10.0.0.2\ncheck_interval = 2.5\n\
+             [c]\nip_prefix = 10.0.0.3\ncheck_disabled = true\n",
+        );
+        assert_eq!(
+            summary(&config),
+            "3 services (2 checked, 1 disabled), 1.4 checks/s; IPv4: /tmp/a.conf, reloaded by /bin/true; \
+             IPv6: /tmp/b.conf, reloaded by 'configure' on /run/bird/bird.ctl"
+        );
+        let one = load(
+            "[a]\ncheck_cmd = /bin/true\nip_prefix = 10.0.0.1\ncheck_disabled = false\ncheck_interval = 60\n",
+        );
+        assert!(
+            summary(&one).starts_with("1 service (1 checked, 0 disabled), 0.02 checks/s;"),
+            "{}",
+            summary(&one)
+        );
+    }
 }

@@ -86,7 +86,8 @@ fn live_healthchecker(text: &str) -> Option<(u32, String)> {
     cmdline.contains("anycast-healthchecker").then_some((pid, cmdline))
 }
 
-fn lock_path(path: &Path) -> PathBuf {
+/// `<pidfile>.lock`, the file whose flock says a daemon runs.
+pub fn lock_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(".lock");
     PathBuf::from(name)
