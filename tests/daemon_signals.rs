@@ -35,7 +35,11 @@ fn sighup_applies_the_diff_without_touching_unchanged_services() {
     daemon.wait_for_log("reloaded: 1 services kept, 1 changed, 1 added, 1 removed", WAIT);
     // One summary line at start and one per reload.
     daemon.wait_for_log("3 services (3 checked, 0 disabled), 13.3 checks/s; IPv4: ", WAIT);
-    assert!(daemon.log().contains("3 services (3 checked, 0 disabled), 15.0 checks/s; IPv4: "), "{}", daemon.log());
+    assert!(
+        daemon.log().contains("3 services (3 checked, 0 disabled), 15.0 checks/s; IPv4: "),
+        "{}",
+        daemon.log()
+    );
     setup.wait_for_prefixes(&["10.52.12.1/32", "10.52.12.2/32", "10.52.12.4/32"], WAIT);
     std::thread::sleep(Duration::from_millis(600));
     assert_eq!(lines_of(&daemon, "kept", "going up"), kept_rising, "kept did not start over");
