@@ -5,12 +5,14 @@ use std::path::PathBuf;
 use crate::config::{ServiceSource, Sources};
 
 pub const USAGE: &str = "Usage:
-    anycast-healthchecker [ -f <file> -c -p -P ] [ -d <directory> | -F <file> ]";
+    anycast-healthchecker [ -f <file> -c -p -P ] [ -d <directory> | -F <file> ]
+    anycast-healthchecker [ -f <file> ] --status [ -d <directory> | -F <file> ]";
 
 pub const HELP: &str = "A simple healthchecker for Anycasted services.
 
 Usage:
     anycast-healthchecker [ -f <file> -c -p -P ] [ -d <directory> | -F <file> ]
+    anycast-healthchecker [ -f <file> ] --status [ -d <directory> | -F <file> ]
 
 Options:
     -f, --file=<file>          read settings from <file>
