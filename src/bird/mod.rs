@@ -3,9 +3,11 @@
 
 pub mod control;
 pub mod file;
+pub mod plan;
 pub mod reconfigure;
 pub mod store;
 mod worker;
 pub mod writer;
 
-pub use writer::{Action, CustomCommand, Event, EventSender, Plan, ServiceRoutes, Writer};
+pub use plan::{Action, CustomCommand, Event, Routing, ServiceRoutes};
+pub use writer::{EventSender, Writer};

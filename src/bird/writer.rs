@@ -17,7 +17,7 @@
 //! The writer's memory is the truth and the file is its output. At start it reads the
 //! file to learn what is advertised now, so that a route stays until its check decides.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -25,93 +25,16 @@ use anyhow::{Context, Result};
 use crossbeam_channel::{select, Receiver, Sender};
 
 use super::file::{self, Header};
+use super::plan::{self, Action, Event, FileView, LaneView, Routing, Target, RETRY_CAP, RETRY_FIRST};
 use super::store;
 use super::worker::{self, Job, Worker};
-use crate::argv::Argv;
 use crate::config::{BirdSettings, Reconfigure};
 use crate::metrics;
 use crate::prefix::{IpPrefix, IpVersion};
 
-/// The first wait before retrying a failed write or reconfigure; it doubles up to
-/// [`RETRY_CAP`].
-const RETRY_FIRST: Duration = Duration::from_millis(500);
-const RETRY_CAP: Duration = Duration::from_secs(8);
-
-/// What a service wants for its prefixes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Advertise,
-    Withdraw,
-}
-
-impl Action {
-    /// The word a custom reconfigure command gets.
-    fn direction(self) -> &'static str {
-        match self {
-            Action::Advertise => "up",
-            Action::Withdraw => "down",
-        }
-    }
-}
-
-/// A service's decision, sent by its thread. `generation` tells a restarted service's
-/// events from its predecessor's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    pub service: String,
-    pub generation: u64,
-    pub action: Action,
-}
-
-/// A service's own reconfigure command, run with `up`/`down` instead of the daemon's.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CustomCommand {
-    pub argv: Argv,
-    pub timeout: Duration,
-}
-
-/// What the writer knows of one service.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServiceRoutes {
-    pub generation: u64,
-    pub prefixes: Vec<IpPrefix>,
-    pub custom: Option<CustomCommand>,
-}
-
-/// Everything the writer is told by the daemon: the Bird settings and the services.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
-    pub bird: Vec<BirdSettings>,
-    pub reconfigure_timeout: Duration,
-    pub purge_ip_prefixes: bool,
-    pub services: BTreeMap<String, ServiceRoutes>,
-    /// Which service owns each prefix: looked up for every prefix of every batch.
-    owners: HashMap<IpPrefix, String>,
-}
-
-impl Plan {
-    pub fn new(
-        bird: Vec<BirdSettings>,
-        reconfigure_timeout: Duration,
-        purge_ip_prefixes: bool,
-        services: BTreeMap<String, ServiceRoutes>,
-    ) -> Plan {
-        let owners = services
-            .iter()
-            .flat_map(|(name, routes)| routes.prefixes.iter().map(move |prefix| (*prefix, name.clone())))
-            .collect();
-        Plan { bird, reconfigure_timeout, purge_ip_prefixes, services, owners }
-    }
-
-    /// The service that owns `prefix`, if any.
-    fn owner(&self, prefix: &IpPrefix) -> Option<(&String, &ServiceRoutes)> {
-        self.owners.get(prefix).and_then(|name| self.services.get_key_value(name))
-    }
-}
-
 enum Message {
     Event(Event),
-    Plan(Box<Plan>),
+    Routing(Box<Routing>),
     Flush(Sender<()>),
     Stop,
 }
@@ -136,9 +59,9 @@ pub struct Writer {
 impl Writer {
     /// Runs the start-up pass over the files (fixing the variable name and dummy,
     /// purging prefixes without a service when asked), then starts the thread.
-    pub fn start(plan: Plan) -> Result<Writer> {
+    pub fn start(routing: Routing) -> Result<Writer> {
         let (reports_tx, reports) = crossbeam_channel::unbounded();
-        let mut state = State::new(plan, reports_tx);
+        let mut state = State::new(routing, reports_tx);
         state.sync();
         let (tx, rx) = crossbeam_channel::unbounded();
         let thread = std::thread::Builder::new()
@@ -152,10 +75,10 @@ impl Writer {
         EventSender(self.tx.clone())
     }
 
-    /// Replaces the plan (a reload): removed services' prefixes are withdrawn, changed
-    /// Bird settings rewrite the file.
-    pub fn update(&self, plan: Plan) {
-        let _ = self.tx.send(Message::Plan(Box::new(plan)));
+    /// Replaces the routing (a reload): removed services' prefixes are withdrawn,
+    /// changed Bird settings rewrite the file.
+    pub fn update(&self, routing: Routing) {
+        let _ = self.tx.send(Message::Routing(Box::new(routing)));
     }
 
     /// Waits until everything sent before has been applied and every target that
@@ -205,8 +128,7 @@ struct Family {
 
 impl Family {
     /// Reads the existing file and decides what must be fixed at start.
-    fn load(settings: BirdSettings, plan: &Plan) -> Family {
-        let version = settings.version;
+    fn load(settings: BirdSettings, routing: &Routing) -> Family {
         let path = settings.conf.display().to_string();
         if let Ok(removed) = store::remove_stale_temp_files(&settings.conf) {
             if removed > 0 {
@@ -222,71 +144,26 @@ impl Family {
         };
         let Some(text) = text else {
             log::warn!("{path} does not exist, creating it");
-            return Family {
-                settings,
-                advertised: Vec::new(),
-                listed: Vec::new(),
-                file_current: false,
-                bird_current: false,
-                writes: 0,
-            };
+            return Family::new(settings, Vec::new(), false);
         };
-        let parsed = file::parse(&text);
-        let mut fix_needed = false;
-        for unreadable in &parsed.unreadable {
-            log::warn!(
-                "{path}:{}: cannot read {:?} as an IP prefix; it will not be kept",
-                unreadable.line,
-                unreadable.text
-            );
-            fix_needed = true;
+        let startup = plan::startup(file::parse(&text), &settings, routing, &path);
+        for note in &startup.notes {
+            log::warn!("{note}");
         }
-        match &parsed.variable {
-            None => {
-                log::warn!("failed to find variable name in {path}, going to add it");
-                fix_needed = true;
-            }
-            Some(name) if *name != settings.variable => {
-                log::warn!(
-                    "found incorrect variable name {name} in {path}, going to use {}",
-                    settings.variable
-                );
-                fix_needed = true;
-            }
-            Some(_) => {}
-        }
-        let dummy = settings.dummy_ip_prefix;
-        if let Some(dummy) = dummy.filter(|d| !parsed.prefixes.contains(d)) {
-            log::warn!("dummy IP prefix {dummy} is missing from bird configuration {path}, adding it");
-            fix_needed = true;
-        }
-        let mut advertised: Vec<IpPrefix> =
-            parsed.prefixes.into_iter().filter(|p| Some(*p) != dummy && p.version() == version).collect();
-        let foreign: Vec<String> =
-            advertised.iter().filter(|p| plan.owner(p).is_none()).map(ToString::to_string).collect();
-        if !foreign.is_empty() {
-            if plan.purge_ip_prefixes {
-                log::warn!(
-                    "removing IP prefix(es) {} from {path} because they don't have a service check configured",
-                    foreign.join(",")
-                );
-                advertised.retain(|p| plan.owner(p).is_some());
-                fix_needed = true;
-            } else {
-                log::warn!(
-                    "found IP prefixes {} in {path} without a service check configured",
-                    foreign.join(",")
-                );
-            }
-        }
+        Family::new(settings, startup.advertised, !startup.fix_needed)
+    }
+
+    fn new(settings: BirdSettings, advertised: Vec<IpPrefix>, current: bool) -> Family {
         let listed = advertised.clone();
-        Family {
-            settings,
-            advertised,
-            listed,
-            file_current: !fix_needed,
-            bird_current: !fix_needed,
-            writes: 0,
+        Family { settings, advertised, listed, file_current: current, bird_current: current, writes: 0 }
+    }
+
+    fn view(&self) -> FileView<'_> {
+        FileView {
+            version: self.settings.version,
+            reconfigure: &self.settings.reconfigure,
+            file_current: self.file_current,
+            bird_current: self.bird_current,
         }
     }
 
@@ -323,16 +200,6 @@ impl Family {
 /// A service's custom command that must still run, with the direction to pass.
 type CustomPending = BTreeMap<String, Action>;
 
-/// What a reconfigure goes through: one worker each.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Target {
-    /// A Bird daemon, by its command or control socket (shared by both versions when
-    /// they name the same one).
-    Bird(Reconfigure),
-    /// One service's `custom_bird_reconfigure_cmd`.
-    Custom(String),
-}
-
 /// A target's worker and its progress.
 struct Lane {
     /// Names the lane in its worker's reports (positions change as lanes go).
@@ -365,7 +232,7 @@ struct PendingFlush {
 
 /// The writer's state between batches.
 struct State {
-    plan: Plan,
+    routing: Routing,
     families: Vec<Family>,
     custom_pending: CustomPending,
     lanes: Vec<Lane>,
@@ -386,10 +253,10 @@ enum Wake {
 }
 
 impl State {
-    fn new(plan: Plan, reports: Sender<worker::Report>) -> State {
-        let families = plan.bird.iter().map(|settings| Family::load(settings.clone(), &plan)).collect();
+    fn new(routing: Routing, reports: Sender<worker::Report>) -> State {
+        let families = routing.bird.iter().map(|settings| Family::load(settings.clone(), &routing)).collect();
         State {
-            plan,
+            routing,
             families,
             custom_pending: BTreeMap::new(),
             lanes: Vec::new(),
@@ -462,8 +329,8 @@ impl State {
         for message in batch {
             match message {
                 Message::Event(event) => touched |= self.apply_event(&event),
-                Message::Plan(plan) => {
-                    self.set_plan(*plan);
+                Message::Routing(routing) => {
+                    self.set_routing(*routing);
                     touched = true;
                 }
                 Message::Flush(done) => flushes.push(done),
@@ -472,9 +339,9 @@ impl State {
         }
         if touched {
             // As upstream at run time: a prefix no service owns is not kept.
-            let plan = &self.plan;
+            let routing = &self.routing;
             for family in &mut self.families {
-                family.advertised.retain(|p| plan.owner(p).is_some());
+                family.advertised.retain(|p| routing.owner(p).is_some());
             }
         }
         if !flushes.is_empty() {
@@ -494,31 +361,19 @@ impl State {
         stop
     }
     fn apply_event(&mut self, event: &Event) -> bool {
-        let Some(routes) = self.plan.services.get(&event.service) else {
-            log::debug!("ignoring an event of removed service {}", event.service);
-            return false;
-        };
-        if routes.generation != event.generation {
-            log::debug!("ignoring an event of a replaced instance of service {}", event.service);
-            return false;
+        let mut fresh = false;
+        for family in &mut self.families {
+            fresh = plan::fold(&mut family.advertised, family.settings.version, &self.routing, event);
         }
-        for prefix in &routes.prefixes {
-            let Some(family) = self.families.iter_mut().find(|f| f.settings.version == prefix.version())
-            else {
-                continue;
-            };
-            match event.action {
-                Action::Advertise if !family.advertised.contains(prefix) => family.advertised.push(*prefix),
-                Action::Withdraw => family.advertised.retain(|p| p != prefix),
-                Action::Advertise => {}
-            }
+        if !fresh {
+            log::debug!("ignoring an event of a removed or replaced instance of service {}", event.service);
         }
-        true
+        fresh
     }
 
-    fn set_plan(&mut self, plan: Plan) {
+    fn set_routing(&mut self, routing: Routing) {
         let mut families = Vec::new();
-        for settings in &plan.bird {
+        for settings in &routing.bird {
             match self.families.iter().position(|f| f.settings.version == settings.version) {
                 Some(index) => {
                     let mut family = self.families.swap_remove(index);
@@ -534,7 +389,7 @@ impl State {
                     }
                     families.push(family);
                 }
-                None => families.push(Family::load(settings.clone(), &plan)),
+                None => families.push(Family::load(settings.clone(), &routing)),
             }
         }
         for dropped in &self.families {
@@ -545,10 +400,10 @@ impl State {
             );
         }
         self.families = families;
-        self.plan = plan;
-        self.custom_pending.retain(|service, _| self.plan.services.contains_key(service));
+        self.routing = routing;
+        self.custom_pending.retain(|service, _| self.routing.services.contains_key(service));
         // A lane whose target is gone ends once its job is done; its report is ignored.
-        let wanted = self.targets();
+        let wanted = plan::targets(&self.views(), &self.routing);
         let (kept, gone): (Vec<Lane>, Vec<Lane>) =
             std::mem::take(&mut self.lanes).into_iter().partition(|lane| wanted.contains(&lane.target));
         self.lanes = kept;
@@ -575,56 +430,32 @@ impl State {
             if family.advertised == family.listed || busy.contains(&family.settings.reconfigure) {
                 continue;
             }
-            let old = &family.listed;
-            let added =
-                family.advertised.iter().filter(|p| !old.contains(p)).map(|p| (*p, Action::Advertise));
-            let removed =
-                old.iter().filter(|p| !family.advertised.contains(p)).map(|p| (*p, Action::Withdraw));
-            let changes: Vec<(IpPrefix, Action)> = added.chain(removed).collect();
+            let commit = plan::commit(&family.listed, &family.advertised, &self.routing);
             family.listed = family.advertised.clone();
-            if changes.is_empty() {
+            if commit.changes.is_empty() {
                 continue; // Only the order differs.
             }
             family.file_current = false;
-            for (prefix, action) in changes {
-                let verb = if action == Action::Advertise { "announcing" } else { "withdrawing" };
-                match self.plan.owner(&prefix) {
-                    Some((service, routes)) => {
-                        log::info!("{verb} {prefix} for {service}");
-                        if routes.custom.is_some() {
-                            self.custom_pending.insert(service.clone(), action);
-                            let target = Target::Custom(service.clone());
-                            if let Some(lane) = self.lanes.iter_mut().find(|l| l.target == target) {
-                                lane.retry_at = None;
-                            }
-                        } else {
-                            family.bird_current = false;
-                        }
-                    }
-                    None => {
-                        log::info!("{verb} {prefix}: no service check is configured for it");
-                        family.bird_current = false;
-                    }
+            family.bird_current &= !commit.reload_bird;
+            for change in &commit.changes {
+                let verb = if change.action == Action::Advertise { "announcing" } else { "withdrawing" };
+                match &change.owner {
+                    Some(service) => log::info!("{verb} {} for {service}", change.prefix),
+                    None => log::info!("{verb} {}: no service check is configured for it", change.prefix),
                 }
+            }
+            for (service, action) in commit.custom {
+                let target = Target::Custom(service.clone());
+                if let Some(lane) = self.lanes.iter_mut().find(|l| l.target == target) {
+                    lane.retry_at = None;
+                }
+                self.custom_pending.insert(service, action);
             }
         }
     }
 
-    /// Every target the current plan can reconfigure through.
-    fn targets(&self) -> Vec<Target> {
-        let mut targets: Vec<Target> = Vec::new();
-        for family in &self.families {
-            let target = Target::Bird(family.settings.reconfigure.clone());
-            if !targets.contains(&target) {
-                targets.push(target);
-            }
-        }
-        for (service, routes) in &self.plan.services {
-            if routes.custom.is_some() {
-                targets.push(Target::Custom(service.clone()));
-            }
-        }
-        targets
+    fn views(&self) -> Vec<FileView<'_>> {
+        self.families.iter().map(Family::view).collect()
     }
 
     /// Writes what is stale, then starts a job on every idle target that Bird lacks.
@@ -641,10 +472,18 @@ impl State {
                 }
             }
         }
-        for target in self.targets() {
-            if self.needs_run(&target) {
-                self.start_job(&target, now);
-            }
+        let lanes: Vec<LaneView> = self
+            .lanes
+            .iter()
+            .map(|lane| LaneView {
+                target: &lane.target,
+                running: lane.running.is_some(),
+                retry_at: lane.retry_at,
+            })
+            .collect();
+        let due = plan::due(&self.views(), &self.custom_pending, &self.routing, &lanes, now);
+        for target in due {
+            self.start_job(&target, now);
         }
         for family in &self.families {
             metrics::bird_in_sync(family.settings.version, family.file_current && family.bird_current);
@@ -670,7 +509,7 @@ impl State {
         if failed {
             self.write_retry_at = Some(Instant::now() + self.write_backoff);
             log::warn!("retrying the Bird file in {:.1}s", self.write_backoff.as_secs_f64());
-            self.write_backoff = (self.write_backoff * 2).min(RETRY_CAP);
+            self.write_backoff = plan::next_backoff(self.write_backoff);
         } else {
             self.write_retry_at = None;
             self.write_backoff = RETRY_FIRST;
@@ -678,31 +517,7 @@ impl State {
         written
     }
 
-    /// Whether `target` has something Bird lacks that is ready to send.
-    fn needs_run(&self, target: &Target) -> bool {
-        match target {
-            Target::Bird(how) => self
-                .families
-                .iter()
-                .any(|f| f.settings.reconfigure == *how && f.file_current && !f.bird_current),
-            Target::Custom(service) => {
-                self.custom_pending.contains_key(service) && self.custom_ready(service)
-            }
-        }
-    }
-
-    /// A custom command runs once the files of all its service's prefixes are written.
-    fn custom_ready(&self, service: &str) -> bool {
-        let Some(routes) = self.plan.services.get(service) else { return false };
-        routes
-            .prefixes
-            .iter()
-            .all(|p| self.families.iter().any(|f| f.settings.version == p.version() && f.file_current))
-    }
-
-    /// Starts `target`'s job unless one runs or its retry is not due. A new change
-    /// (the caller found something to send) does not wait for the retry timer when
-    /// the target is not failing.
+    /// Starts `target`'s job (`plan::due` found it may start).
     fn start_job(&mut self, target: &Target, now: Instant) {
         let index = match self.lanes.iter().position(|l| l.target == *target) {
             Some(index) => index,
@@ -711,10 +526,6 @@ impl State {
                 None => return,
             },
         };
-        let lane = &self.lanes[index];
-        if lane.running.is_some() || lane.retry_at.is_some_and(|at| at > now) {
-            return;
-        }
         let (job, running) = match target {
             Target::Bird(how) => {
                 log::info!("reconfiguring BIRD by running {how}");
@@ -724,13 +535,13 @@ impl State {
                     .filter(|f| f.settings.reconfigure == *how && f.file_current)
                     .map(|f| (f.settings.version, f.writes))
                     .collect();
-                let job = Job::Bird { how: how.clone(), timeout: self.plan.reconfigure_timeout };
+                let job = Job::Bird { how: how.clone(), timeout: self.routing.reconfigure_timeout };
                 (job, Running::Bird { writes, started: now })
             }
             Target::Custom(service) => {
                 let (Some(action), Some(custom)) = (
                     self.custom_pending.get(service).copied(),
-                    self.plan.services.get(service).and_then(|r| r.custom.clone()),
+                    self.routing.services.get(service).and_then(|r| r.custom.clone()),
                 ) else {
                     return;
                 };
@@ -792,7 +603,7 @@ impl State {
         lane.failing = report.result.is_err();
         if report.result.is_err() {
             lane.retry_at = Some(Instant::now() + lane.backoff);
-            lane.backoff = (lane.backoff * 2).min(RETRY_CAP);
+            lane.backoff = plan::next_backoff(lane.backoff);
         } else {
             lane.retry_at = None;
             lane.backoff = RETRY_FIRST;
@@ -849,7 +660,13 @@ impl State {
                 && self.lanes.iter().all(|lane| {
                     let before =
                         flush.finished_then.iter().find(|(t, _)| *t == lane.target).map_or(0, |(_, n)| *n);
-                    lane.running.is_none() && (!self.needs_run(&lane.target) || lane.finished > before)
+                    lane.running.is_none()
+                        && (!plan::needs_run(
+                            &lane.target,
+                            &self.views(),
+                            &self.custom_pending,
+                            &self.routing,
+                        ) || lane.finished > before)
                 });
             if settled {
                 let _ = flush.done.send(());

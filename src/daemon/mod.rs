@@ -21,7 +21,7 @@ use crossbeam_channel::{select, Receiver, Sender};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGURG};
 use signal_hook::iterator::Signals;
 
-use crate::bird::{Action, CustomCommand, Event, Plan, ServiceRoutes, Writer};
+use crate::bird::{Action, CustomCommand, Event, Routing, ServiceRoutes, Writer};
 use crate::config::{self, Config, OnExit, Programs, PrometheusSettings, Service, Sources};
 use crate::notify::Notifier;
 use crate::prefix::IpVersion;
@@ -159,7 +159,7 @@ impl Daemon {
         }
         metrics::set_services(&config.services);
         let exporter = Exporter::start(&config.daemon.prometheus)?;
-        let writer = Writer::start(plan(&config, &generations))?;
+        let writer = Writer::start(routing(&config, &generations))?;
         let mut daemon = Daemon {
             sources,
             writer,
@@ -335,7 +335,7 @@ impl Daemon {
                 self.retiring.push(thread);
             }
         }
-        self.writer.update(plan(&new, &self.generations));
+        self.writer.update(routing(&new, &self.generations));
         metrics::set_services(&new.services);
         if new.daemon.prometheus != self.config.daemon.prometheus {
             if let Some(exporter) = self.exporter.take() {
@@ -440,7 +440,7 @@ fn format_rate(rate: f64) -> String {
 }
 
 /// What the writer must know: the Bird settings and each service's prefixes.
-fn plan(config: &Config, generations: &HashMap<String, u64>) -> Plan {
+fn routing(config: &Config, generations: &HashMap<String, u64>) -> Routing {
     let services = config
         .services
         .iter()
@@ -456,7 +456,7 @@ fn plan(config: &Config, generations: &HashMap<String, u64>) -> Plan {
             (service.name.clone(), routes)
         })
         .collect();
-    Plan::new(
+    Routing::new(
         config.daemon.bird.clone(),
         config.daemon.bird_reconfigure_timeout,
         config.daemon.purge_ip_prefixes,
