@@ -154,6 +154,7 @@ impl Daemon {
     }
 
     fn signal(&self, signal: i32) {
+        // SAFETY: kill has no memory effects.
         unsafe {
             libc::kill(self.pid(), signal);
         }
@@ -166,6 +167,7 @@ impl Daemon {
             stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
         let ticks: f64 = fields.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
             + fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        // SAFETY: sysconf has no preconditions.
         ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
     }
 
@@ -368,6 +370,7 @@ fn failover(namespace: &Namespace, bird: bool) -> [f64; 4] {
     }
     drop(daemon);
     if let Some(mut child) = bird_child.take() {
+        // SAFETY: kill has no memory effects.
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
         let _ = child.wait();
     }
@@ -383,14 +386,17 @@ fn failover(namespace: &Namespace, bird: bool) -> [f64; 4] {
 fn watch_renames(dir: &Path, name: &str) -> std::sync::Arc<std::sync::Mutex<Vec<f64>>> {
     use std::os::unix::ffi::OsStrExt;
     let times = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    // SAFETY: inotify_init1 takes flags and returns a new fd or -1.
     let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
     assert!(fd >= 0, "inotify_init1");
     let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).unwrap();
+    // SAFETY: `path` is a NUL-terminated string that outlives the call.
     assert!(unsafe { libc::inotify_add_watch(fd, path.as_ptr(), libc::IN_MOVED_TO) } >= 0);
     let (name, sink) = (name.to_string(), std::sync::Arc::clone(&times));
     std::thread::spawn(move || {
         let mut buffer = [0u8; 4096];
         loop {
+            // SAFETY: `buffer` is valid for writes of its length; `fd` stays open.
             let n = unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), buffer.len()) };
             if n <= 0 {
                 return;
@@ -494,6 +500,7 @@ fn machine() -> String {
 }
 
 fn main() {
+    // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("the benchmark creates a network namespace: run it as root");
         std::process::exit(1);

@@ -55,10 +55,6 @@ impl Argv {
         &self.words[1..]
     }
 
-    pub fn words(&self) -> &[String] {
-        &self.words
-    }
-
     /// This command with one more argument, as upstream adds `up`/`down` to a custom
     /// reconfigure command.
     pub fn with_arg(&self, arg: &str) -> Argv {

@@ -42,8 +42,14 @@ fn write_and_rename(path: &Path, temp: &PathBuf, contents: &[u8]) -> io::Result<
     fs::rename(temp, path)
 }
 
-/// A number unique within this process, for temp names.
-fn next_serial() -> u64 {
+/// Opens (creating it, mode 0644) a file whose only job is to be `flock`ed: the
+/// pidfile's lock and the prefix file's writer lock.
+pub(crate) fn open_lock_file(path: &Path) -> io::Result<File> {
+    OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o644).open(path)
+}
+
+/// A number unique within this process, for temp and history names.
+pub(crate) fn next_serial() -> u64 {
     static SERIAL: AtomicU64 = AtomicU64::new(0);
     SERIAL.fetch_add(1, Ordering::Relaxed)
 }

@@ -36,7 +36,7 @@ const DEFAULT_DIR: &str = "/etc/anycast-healthchecker.d";
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub enum Mode {
     Help,
     Version,
     PrintDefaults,
@@ -47,7 +47,7 @@ pub enum Action {
 }
 
 /// Parses the arguments after the program name. An error is a usage error.
-pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Action, String> {
+pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Mode, String> {
     use lexopt::prelude::*;
 
     let mut parser = lexopt::Parser::from_args(args);
@@ -71,10 +71,10 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Actio
         }
     }
     if help {
-        return Ok(Action::Help);
+        return Ok(Mode::Help);
     }
     if version {
-        return Ok(Action::Version);
+        return Ok(Mode::Version);
     }
     let services = match (dir, service_file) {
         (Some(_), Some(_)) => return Err("-d/--dir and -F/--service-file exclude each other".into()),
@@ -83,15 +83,15 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Actio
     };
     let sources = Sources { main: file.unwrap_or_else(|| PathBuf::from(DEFAULT_FILE)), services };
     Ok(if print {
-        Action::PrintDefaults
+        Mode::PrintDefaults
     } else if status {
-        Action::Status(sources)
+        Mode::Status(sources)
     } else if check {
-        Action::Check(sources)
+        Mode::Check(sources)
     } else if print_conf {
-        Action::PrintConf(sources)
+        Mode::PrintConf(sources)
     } else {
-        Action::Run(sources)
+        Mode::Run(sources)
     })
 }
 
@@ -107,7 +107,7 @@ fn path_value(parser: &mut lexopt::Parser) -> Result<PathBuf, String> {
 mod tests {
     use super::*;
 
-    fn action(args: &[&str]) -> Result<Action, String> {
+    fn action(args: &[&str]) -> Result<Mode, String> {
         parse(args.iter().map(std::ffi::OsString::from))
     }
 
@@ -118,26 +118,26 @@ mod tests {
     #[test]
     fn defaults_match_upstream() {
         let expected = sources(DEFAULT_FILE, ServiceSource::Dir(DEFAULT_DIR.into()));
-        assert_eq!(action(&[]), Ok(Action::Run(expected)));
+        assert_eq!(action(&[]), Ok(Mode::Run(expected)));
     }
 
     #[test]
     fn short_long_and_attached_values() {
         let expected = sources("a.conf", ServiceSource::File("s.conf".into()));
-        assert_eq!(action(&["-f", "a.conf", "-F", "s.conf", "-c"]), Ok(Action::Check(expected.clone())));
+        assert_eq!(action(&["-f", "a.conf", "-F", "s.conf", "-c"]), Ok(Mode::Check(expected.clone())));
         assert_eq!(
             action(&["--file=a.conf", "--service-file", "s.conf", "--check"]),
-            Ok(Action::Check(expected.clone()))
+            Ok(Mode::Check(expected.clone()))
         );
-        assert_eq!(action(&["-fa.conf", "-Fs.conf", "-P"]), Ok(Action::PrintConf(expected)));
+        assert_eq!(action(&["-fa.conf", "-Fs.conf", "-P"]), Ok(Mode::PrintConf(expected)));
     }
 
     #[test]
     fn mode_precedence() {
-        assert_eq!(action(&["-c", "-P"]).map(|a| matches!(a, Action::Check(_))), Ok(true));
-        assert_eq!(action(&["-c", "-p"]), Ok(Action::PrintDefaults));
-        assert_eq!(action(&["-p", "-v"]), Ok(Action::Version));
-        assert_eq!(action(&["-v", "-h"]), Ok(Action::Help));
+        assert_eq!(action(&["-c", "-P"]).map(|a| matches!(a, Mode::Check(_))), Ok(true));
+        assert_eq!(action(&["-c", "-p"]), Ok(Mode::PrintDefaults));
+        assert_eq!(action(&["-p", "-v"]), Ok(Mode::Version));
+        assert_eq!(action(&["-v", "-h"]), Ok(Mode::Help));
     }
 
     #[test]

@@ -24,11 +24,14 @@ impl LocalTime {
     pub fn at(time: SystemTime) -> LocalTime {
         let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
         let seconds = libc::time_t::try_from(since_epoch.as_secs()).unwrap_or(libc::time_t::MAX);
-        // SAFETY: `tm` is plain data that localtime_r fills in; both pointers are valid
-        // for the call.
+        // SAFETY: `tm` is plain old data (integers and a pointer that may be null), so
+        // all zeroes is a valid value.
         let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+        // SAFETY: both pointers are to live locals, valid for the call; localtime_r is
+        // the thread-safe variant and keeps no pointer after it returns.
         let filled = unsafe { !libc::localtime_r(&seconds, &mut tm).is_null() };
         if !filled {
+            // SAFETY: as above, all zeroes is a valid `tm`.
             tm = unsafe { std::mem::zeroed() };
             tm.tm_year = 70;
             tm.tm_mday = 1;

@@ -1,30 +1,30 @@
-//! The `anycast-healthchecker` command: flags to an action, and any error to one line
+//! The `anycast-healthchecker` command: flags to a mode, and any error to one line
 //! on stderr and exit status 1.
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use anycast_healthchecker::cli::{self, Action};
+use anycast_healthchecker::cli::{self, Mode};
 use anycast_healthchecker::config::{self, Loaded, Programs, Sources};
 use anycast_healthchecker::PROGRAM;
 use anycast_healthchecker::{daemon, status};
 
 fn main() -> ExitCode {
-    let action = match cli::parse(std::env::args_os().skip(1)) {
-        Ok(action) => action,
+    let mode = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(mode) => mode,
         Err(message) => {
             eprintln!("{PROGRAM}: {message}\n{}", cli::USAGE);
             return ExitCode::FAILURE;
         }
     };
-    match run(action) {
+    match run(mode) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Message(message)) => {
             eprintln!("{PROGRAM}: {message}");
             ExitCode::FAILURE
         }
         Err(Failure::Logged) => ExitCode::FAILURE,
-        Err(Failure::Status(verdict)) => ExitCode::from(verdict as u8),
+        Err(Failure::Status(severity)) => ExitCode::from(severity as u8),
     }
 }
 
@@ -35,7 +35,7 @@ enum Failure {
     /// The daemon has logged why; exit 1.
     Logged,
     /// `--status` printed its line; the Nagios code is the exit status.
-    Status(status::Verdict),
+    Status(status::Severity),
 }
 
 impl From<String> for Failure {
@@ -44,21 +44,21 @@ impl From<String> for Failure {
     }
 }
 
-fn run(action: Action) -> Result<(), Failure> {
-    match action {
-        Action::Help => print(&format!("{}\n", cli::HELP)),
-        Action::Version => print(concat!(env!("CARGO_PKG_VERSION"), "\n")),
-        Action::PrintDefaults => print(&config::print_defaults()),
-        Action::Check(sources) => {
+fn run(mode: Mode) -> Result<(), Failure> {
+    match mode {
+        Mode::Help => print(&format!("{}\n", cli::HELP)),
+        Mode::Version => print(concat!(env!("CARGO_PKG_VERSION"), "\n")),
+        Mode::PrintDefaults => print(&config::print_defaults()),
+        Mode::Check(sources) => {
             load(&sources, Programs::MustExist)?;
             print("OK\n")
         }
-        Action::PrintConf(sources) => {
+        Mode::PrintConf(sources) => {
             let loaded = load(&sources, Programs::MustExist)?;
             let text = loaded.config.print_conf().map_err(|e| e.to_string())?;
             print(&text)
         }
-        Action::Status(sources) => {
+        Mode::Status(sources) => {
             // What the running daemon published counts; a config broken on disk since
             // is said too (a reload would be refused), as a WARNING at least.
             let (pidfile, broken) = match config::load(&sources, Programs::MayBeMissing) {
@@ -68,22 +68,22 @@ fn run(action: Action) -> Result<(), Failure> {
                     None => {
                         // Nagios: a configuration we cannot read is UNKNOWN (3).
                         println!("UNKNOWN: {}", rejected.error);
-                        return Err(Failure::Status(status::Verdict::Unknown));
+                        return Err(Failure::Status(status::Severity::Unknown));
                     }
                 },
             };
-            let (mut verdict, mut text) = status::check(&pidfile);
+            let (mut severity, mut text) = status::check(&pidfile);
             if let Some(error) = broken {
-                verdict = verdict.max(status::Verdict::Warning);
+                severity = severity.max(status::Severity::Warning);
                 text.push_str(&format!("; on-disk config invalid: {error}"));
             }
-            println!("{}: {PROGRAM} {text}", verdict.word());
-            match verdict {
-                status::Verdict::Ok => Ok(()),
+            println!("{}: {PROGRAM} {text}", severity.word());
+            match severity {
+                status::Severity::Ok => Ok(()),
                 other => Err(Failure::Status(other)),
             }
         }
-        Action::Run(sources) => {
+        Mode::Run(sources) => {
             // Only what makes every part wrong stops the start; a missing program fails
             // just the part that runs it (see config::Programs).
             let loaded = load(&sources, Programs::MayBeMissing)?;

@@ -282,7 +282,7 @@ pub fn render(log_lines_dropped: u64) -> String {
     let per_version = |pick: &dyn Fn(&BirdMetrics) -> f64, suffix: &str| -> Vec<(String, String, f64)> {
         bird.iter()
             .map(|(v, m)| {
-                let label = if *v == IpVersion::V4 { "4" } else { "6" };
+                let label = v.number();
                 (suffix.to_string(), format!("ip_version=\"{label}\""), pick(m))
             })
             .collect()

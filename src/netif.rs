@@ -82,6 +82,8 @@ fn read_interfaces() -> io::Result<Snapshot> {
         if entry.ifa_name.is_null() {
             continue;
         }
+        // SAFETY: `ifa_name` is not null (checked above) and getifaddrs gives a
+        // NUL-terminated name that lives as long as the list.
         let name = unsafe { CStr::from_ptr(entry.ifa_name) }.to_string_lossy();
         // Alias labels (`lo:1`) are addresses of the base interface.
         let base = name.split(':').next().unwrap_or_default().to_string();
@@ -89,6 +91,8 @@ fn read_interfaces() -> io::Result<Snapshot> {
         if entry.ifa_addr.is_null() {
             continue;
         }
+        // SAFETY: `ifa_addr` is not null (checked above) and points to a sockaddr of
+        // the family it declares, as getifaddrs guarantees, valid until freeifaddrs.
         if let Some(addr) = unsafe { ip_of(entry.ifa_addr) } {
             snapshot.addresses.entry(base).or_default().push(addr);
         }

@@ -17,13 +17,11 @@ pub enum IpVersion {
 }
 
 impl IpVersion {
-    pub const ALL: [IpVersion; 2] = [IpVersion::V4, IpVersion::V6];
-
-    /// The longest prefix length of this version (32 or 128).
-    pub fn max_len(self) -> u8 {
+    /// 4 or 6: the label of metrics and the status file (`Display` says `IPv4`).
+    pub fn number(self) -> u8 {
         match self {
-            IpVersion::V4 => 32,
-            IpVersion::V6 => 128,
+            IpVersion::V4 => 4,
+            IpVersion::V6 => 6,
         }
     }
 }

@@ -60,36 +60,36 @@ pub fn remove(pidfile: &Path) {
 
 /// Nagios exit codes, in rising severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Verdict {
+pub enum Severity {
     Ok = 0,
     Warning = 1,
     Critical = 2,
     Unknown = 3,
 }
 
-impl Verdict {
+impl Severity {
     /// The word Nagios plugins print first.
     pub fn word(self) -> &'static str {
         match self {
-            Verdict::Ok => "OK",
-            Verdict::Warning => "WARNING",
-            Verdict::Critical => "CRITICAL",
-            Verdict::Unknown => "UNKNOWN",
+            Severity::Ok => "OK",
+            Severity::Warning => "WARNING",
+            Severity::Critical => "CRITICAL",
+            Severity::Unknown => "UNKNOWN",
         }
     }
 }
 
 /// Checks the daemon that uses `pidfile`; the verdict and one line for the operator.
-pub fn check(pidfile: &Path) -> (Verdict, String) {
+pub fn check(pidfile: &Path) -> (Severity, String) {
     let lock = crate::daemon::pidfile_lock_path(pidfile);
     let Some(pid) = lock_holder(&lock) else {
-        return (Verdict::Critical, format!("not running: no process holds {}", lock.display()));
+        return (Severity::Critical, format!("not running: no process holds {}", lock.display()));
     };
     let text = match std::fs::read_to_string(status_path(pidfile)) {
         Ok(text) => text,
         Err(err) => {
             return (
-                Verdict::Unknown,
+                Severity::Unknown,
                 format!("process {pid} runs but {} cannot be read: {err}", status_path(pidfile).display()),
             )
         }
@@ -99,15 +99,15 @@ pub fn check(pidfile: &Path) -> (Verdict, String) {
     let (Some(updated), Some(expected), Some(alive), Some(services)) =
         (number("updated"), number("threads_expected"), number("threads_alive"), number("services"))
     else {
-        return (Verdict::Unknown, format!("{} is incomplete", status_path(pidfile).display()));
+        return (Severity::Unknown, format!("{} is incomplete", status_path(pidfile).display()));
     };
     let age = now() as f64 - updated;
     if age > STALE_AFTER.as_secs_f64() {
-        return (Verdict::Critical, format!("process {pid} has not reported for {age:.0}s: hung?"));
+        return (Severity::Critical, format!("process {pid} has not reported for {age:.0}s: hung?"));
     }
     if alive < expected {
         return (
-            Verdict::Critical,
+            Severity::Critical,
             format!("only {alive} of {expected} service threads of process {pid} are alive"),
         );
     }
@@ -119,11 +119,11 @@ pub fn check(pidfile: &Path) -> (Verdict, String) {
         .collect();
     if !behind.is_empty() {
         return (
-            Verdict::Warning,
+            Severity::Warning,
             format!("process {pid} runs {services} checks, but Bird is behind its prefix file ({}): reconfigure failing", behind.join(", ")),
         );
     }
-    (Verdict::Ok, format!("process {pid} runs {services} checks ({alive} threads), Bird in sync"))
+    (Severity::Ok, format!("process {pid} runs {services} checks ({alive} threads), Bird in sync"))
 }
 
 /// The pid holding a flock on `path`, from /proc/locks (read only: taking the lock to

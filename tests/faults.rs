@@ -15,6 +15,7 @@ const WAIT: Duration = Duration::from_secs(20);
 /// Starts the daemon in a private mount namespace in which `lib/` (the Bird file's
 /// directory) is a 1 MiB tmpfs. The test reaches that tmpfs through /proc/PID/root.
 fn start_on_small_tmpfs(setup: &Setup) -> (DaemonProcess, PathBuf) {
+    // SAFETY: geteuid has no preconditions.
     assert!(unsafe { libc::geteuid() } == 0, "this test mounts a tmpfs in a mount namespace: run it as root");
     let lib = setup.path("lib");
     let script = format!(

@@ -84,15 +84,27 @@ pub fn request(socket: &Path, command: &str, timeout: Duration) -> Result<Vec<(S
             lines.push((code, text.to_string()));
             continue;
         }
-        let bytes = line.as_bytes();
-        let coded = bytes.len() >= 5 && bytes[..4].iter().all(u8::is_ascii_digit);
-        if !coded {
+        let Some((code, last, text)) = reply_code(&line) else {
             return Err(format!("unexpected line from Bird: {line:?}"));
-        }
-        lines.push((line[..4].to_string(), line[5..].to_string()));
-        if bytes[4] == b' ' {
+        };
+        lines.push((code.to_string(), text.to_string()));
+        if last {
             return Ok(lines);
         }
+    }
+}
+
+/// A reply line's code, whether it is the reply's last line (`DDDD text`, where
+/// `DDDD-text` says more follow), and its text. None for a line without a code.
+pub(crate) fn reply_code(line: &str) -> Option<(&str, bool, &str)> {
+    let bytes = line.as_bytes();
+    if bytes.len() < 5 || !bytes[..4].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    match bytes[4] {
+        b' ' => Some((&line[..4], true, &line[5..])),
+        b'-' => Some((&line[..4], false, &line[5..])),
+        _ => None,
     }
 }
 

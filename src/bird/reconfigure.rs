@@ -134,15 +134,7 @@ pub fn bird_error_text(output: &str) -> String {
 /// `0003 Reconfigured` (the raw socket) and `Reconfigured` (birdc) read the same.
 fn strip_reply_code(line: &str) -> &str {
     let line = line.trim();
-    match line.get(..5) {
-        Some(head)
-            if head.as_bytes()[..4].iter().all(u8::is_ascii_digit)
-                && matches!(head.as_bytes()[4], b' ' | b'-') =>
-        {
-            line[5..].trim()
-        }
-        _ => line,
-    }
+    control::reply_code(line).map_or(line, |(_, _, text)| text.trim())
 }
 
 #[cfg(test)]

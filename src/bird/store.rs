@@ -7,11 +7,9 @@
 //! link is followed on every write (upstream resolves it once at start) and left in
 //! place.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
@@ -89,7 +87,7 @@ pub fn archive(path: &Path, keep: u32) -> Result<()> {
         "{name}.{:010}.{:09}.{}",
         since_epoch.as_secs(),
         since_epoch.subsec_nanos(),
-        next_serial()
+        atomic::next_serial()
     ));
     fs::copy(&real, &copy)
         .with_context(|| format!("failed to copy {} to {}", real.display(), copy.display()))?;
@@ -113,21 +111,9 @@ fn file_name(path: &Path) -> Result<String> {
     Ok(path.file_name().context("the prefix file has no name")?.to_string_lossy().into_owned())
 }
 
-/// A number unique within this process, for temp and history names.
-fn next_serial() -> u64 {
-    static SERIAL: AtomicU64 = AtomicU64::new(0);
-    SERIAL.fetch_add(1, Ordering::Relaxed)
-}
-
 /// Holds an exclusive lock on `path` until dropped.
 fn lock(path: &Path) -> Result<File> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o644)
-        .open(path)
+    let file = atomic::open_lock_file(path)
         .with_context(|| format!("failed to open lock file {}", path.display()))?;
     let give_up = Instant::now() + LOCK_PATIENCE;
     loop {

@@ -82,7 +82,7 @@ pub struct PrometheusSettings {
 
 /// Everything in `[daemon]`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Daemon {
+pub struct DaemonSettings {
     pub pidfile: PathBuf,
     /// The abstract Unix socket name held as the one-instance lock.
     pub instance_lock: String,
@@ -96,7 +96,7 @@ pub struct Daemon {
     pub prometheus: PrometheusSettings,
 }
 
-impl Daemon {
+impl DaemonSettings {
     pub fn bird(&self, version: IpVersion) -> Option<&BirdSettings> {
         self.bird.iter().find(|b| b.version == version)
     }
@@ -106,7 +106,7 @@ pub fn parse_daemon(
     fields: &Fields,
     programs: Programs,
     warnings: &mut Vec<String>,
-) -> Result<Daemon, ConfigError> {
+) -> Result<DaemonSettings, ConfigError> {
     let pidfile = file_in_existing_dir(fields, "pidfile")?;
     let instance_lock = non_empty(fields, "instance_lock")?.to_string();
     if instance_lock.len() > 107 || instance_lock.contains('\0') {
@@ -151,7 +151,7 @@ pub fn parse_daemon(
             "is not an existing directory, and prometheus_exporter = true writes its metrics there",
         ));
     }
-    Ok(Daemon {
+    Ok(DaemonSettings {
         pidfile,
         instance_lock,
         bird,

@@ -12,7 +12,9 @@ mod value;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
-pub use daemon::{absolute, BirdSettings, Daemon, LogLevel, LogSettings, PrometheusSettings, Reconfigure};
+pub use daemon::{
+    absolute, BirdSettings, DaemonSettings, LogLevel, LogSettings, PrometheusSettings, Reconfigure,
+};
 pub use error::{ConfigError, Origin};
 pub use keys::print_defaults;
 pub use service::{OnDisabled, OnExit, Programs, Service};
@@ -43,7 +45,7 @@ pub struct Sources {
 /// A loaded, validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub daemon: Daemon,
+    pub daemon: DaemonSettings,
     /// In the order their sections were first read.
     pub services: Vec<Service>,
     ini: Ini,
@@ -249,7 +251,7 @@ fn validate(
     ini: &Ini,
     programs: Programs,
     warnings: &mut Vec<String>,
-) -> Result<(Daemon, Vec<Service>), ConfigError> {
+) -> Result<(DaemonSettings, Vec<Service>), ConfigError> {
     let daemon_fields = fields(ini, DAEMON_SECTION)?;
     let daemon = daemon::parse_daemon(&daemon_fields, programs, warnings)?;
     let service_names: Vec<&str> = ini.section_names().filter(|name| *name != DAEMON_SECTION).collect();

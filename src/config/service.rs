@@ -43,13 +43,6 @@ pub struct Service {
     pub on_exit: OnExit,
 }
 
-impl Service {
-    /// The IP versions this service has prefixes of.
-    pub fn versions(&self) -> impl Iterator<Item = IpVersion> + '_ {
-        IpVersion::ALL.into_iter().filter(|v| self.ip_prefixes.iter().any(|p| p.version() == *v))
-    }
-}
-
 /// Which IP versions the daemon handles, for the version gate on `ip_prefix`.
 pub struct EnabledVersions {
     pub ipv4: bool,
@@ -213,7 +206,7 @@ fn ip_prefixes(fields: &Fields, enabled: &EnabledVersions) -> Result<Vec<IpPrefi
             IpVersion::V6 => enabled.ipv6,
         };
         if !version_on {
-            let flag = if prefix.version() == IpVersion::V4 { "ipv4" } else { "ipv6" };
+            let flag = format!("ipv{}", prefix.version().number());
             return Err(fields.error(
                 "ip_prefix",
                 format!("{prefix} is an {} prefix but {flag} = false in [daemon]", prefix.version()),

@@ -24,7 +24,6 @@ use signal_hook::iterator::Signals;
 use crate::bird::{Action, CustomCommand, Event, Routing, ServiceRoutes, Writer};
 use crate::config::{self, Config, OnExit, Programs, PrometheusSettings, Service, Sources};
 use crate::notify::Notifier;
-use crate::prefix::IpVersion;
 use crate::service::{disabled_event, ServiceThread};
 use crate::signal_name::signal_name;
 use crate::{command, logging, metrics, status};
@@ -233,9 +232,7 @@ impl Daemon {
             threads_alive: self.threads.values().filter(|t| !t.is_finished()).count(),
             bird_behind: metrics::bird_behind()
                 .into_iter()
-                .map(|(version, seconds)| {
-                    (if version == IpVersion::V4 { "4" } else { "6" }.to_string(), seconds)
-                })
+                .map(|(version, seconds)| (version.number().to_string(), seconds))
                 .collect(),
         };
         if let Err(err) = status::write(&self.config.daemon.pidfile, &report) {

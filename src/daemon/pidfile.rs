@@ -7,9 +7,8 @@
 //! atomically (temp file and rename) with a trailing newline. The abstract-socket lock
 //! that upstream uses is taken too (see `instance.rs`).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::ErrorKind;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -25,13 +24,7 @@ impl Pidfile {
     /// Takes the lock and writes our pid, or says which process holds it.
     pub fn acquire(path: &Path) -> Result<Pidfile> {
         let lock_path = lock_path(path);
-        let lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o644)
-            .open(&lock_path)
+        let lock = crate::atomic::open_lock_file(&lock_path)
             .with_context(|| format!("failed to open lock file {}", lock_path.display()))?;
         if lock.try_lock_exclusive().is_err() {
             let holder = match fs::read_to_string(path) {

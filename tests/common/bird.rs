@@ -76,6 +76,7 @@ pub fn tools() -> Tools {
         );
     }
     assert!(
+        // SAFETY: geteuid has no preconditions.
         unsafe { libc::geteuid() } == 0,
         "the Bird tests create network namespaces and need root (CI runs as root)"
     );
@@ -352,6 +353,7 @@ impl Drop for Lab {
 }
 
 fn terminate(child: &mut Child) {
+    // SAFETY: kill has no memory effects.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }
