@@ -54,16 +54,33 @@ pub fn assignment(interface: &str, addr: IpAddr) -> Assignment {
 
 /// The current snapshot, taken anew when it is older than [`MAX_AGE`].
 fn snapshot() -> io::Result<Arc<Snapshot>> {
-    static CACHE: Mutex<Option<(Instant, Arc<Snapshot>)>> = Mutex::new(None);
+    static CACHE: Mutex<Cache> = Mutex::new(Cache { entry: None });
     let mut cache = CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some((taken, snapshot)) = cache.as_ref() {
-        if taken.elapsed() < MAX_AGE {
-            return Ok(Arc::clone(snapshot));
+    cache.get(Instant::now(), read_interfaces)
+}
+
+/// The last snapshot and when it was taken.
+struct Cache {
+    entry: Option<(Instant, Arc<Snapshot>)>,
+}
+
+impl Cache {
+    /// The snapshot as of `now`: the cached one while younger than [`MAX_AGE`], else
+    /// a new one from `read`.
+    fn get(
+        &mut self,
+        now: Instant,
+        read: impl FnOnce() -> io::Result<Snapshot>,
+    ) -> io::Result<Arc<Snapshot>> {
+        if let Some((taken, snapshot)) = &self.entry {
+            if now.saturating_duration_since(*taken) < MAX_AGE {
+                return Ok(Arc::clone(snapshot));
+            }
         }
+        let snapshot = Arc::new(read()?);
+        self.entry = Some((now, Arc::clone(&snapshot)));
+        Ok(snapshot)
     }
-    let snapshot = Arc::new(read_interfaces()?);
-    *cache = Some((Instant::now(), Arc::clone(&snapshot)));
-    Ok(snapshot)
 }
 
 fn read_interfaces() -> io::Result<Snapshot> {
@@ -140,9 +157,21 @@ mod tests {
     }
 
     #[test]
-    fn snapshots_are_shared_while_fresh() {
-        let first = snapshot().unwrap();
-        let second = snapshot().unwrap();
-        assert!(Arc::ptr_eq(&first, &second) || second.interfaces.contains("lo"));
+    fn snapshots_are_shared_while_fresh_and_taken_anew_when_old() {
+        let mut cache = Cache { entry: None };
+        let reads = std::cell::Cell::new(0);
+        let read = || {
+            reads.set(reads.get() + 1);
+            read_interfaces()
+        };
+        let start = Instant::now();
+        let first = cache.get(start, read).unwrap();
+        let fresh = cache.get(start + MAX_AGE / 2, read).unwrap();
+        assert!(Arc::ptr_eq(&first, &fresh), "a fresh snapshot is shared");
+        assert_eq!(reads.get(), 1);
+        let stale = cache.get(start + MAX_AGE, read).unwrap();
+        assert!(!Arc::ptr_eq(&first, &stale), "an old snapshot is taken anew");
+        assert_eq!(reads.get(), 2);
+        assert!(stale.interfaces.contains("lo"));
     }
 }

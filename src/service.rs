@@ -116,11 +116,38 @@ impl Control {
         update(&mut self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
         self.changed.notify_one();
     }
+
+    /// Waits for `deadline`, a "check now" or a stop. Any number of "check now"
+    /// requests made since the last wait are one.
+    fn wait_until(&self, deadline: Instant) -> Wake {
+        let mut requests = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        loop {
+            if requests.stop {
+                return Wake::Stop;
+            }
+            if requests.run_now {
+                requests.run_now = false;
+                return Wake::Asked;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Wake::Scheduled;
+            }
+            requests = match self.changed.wait_timeout(requests, deadline - now) {
+                Ok((requests, _)) => requests,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+    }
 }
 
 /// What the wait between checks ended with.
+#[derive(Debug, PartialEq, Eq)]
 enum Wake {
-    Check,
+    /// The slot came.
+    Scheduled,
+    /// A check was asked for ("check now"); requests made meanwhile were folded in.
+    Asked,
     Stop,
 }
 
@@ -160,28 +187,13 @@ impl Worker {
         }
     }
 
-    /// Waits for `deadline`, a "check now" or a stop. Extra "check now" requests that
-    /// queued up while a check ran are folded into one.
+    /// Waits for `deadline`, a "check now" or a stop.
     fn wait_until(&self, deadline: Instant) -> Wake {
-        let mut requests = self.control.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        loop {
-            if requests.stop {
-                return Wake::Stop;
-            }
-            if requests.run_now {
-                requests.run_now = false;
-                log::info!("running the check now, as asked");
-                return Wake::Check;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Wake::Check;
-            }
-            requests = match self.control.changed.wait_timeout(requests, deadline - now) {
-                Ok((requests, _)) => requests,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
+        let wake = self.control.wait_until(deadline);
+        if wake == Wake::Asked {
+            log::info!("running the check now, as asked");
         }
+        wake
     }
 
     /// One probe: the addresses on the interface, then the check command. The code is
@@ -291,4 +303,23 @@ fn random_below(limit: Duration, name: &str) -> Duration {
     hasher.write(name.as_bytes());
     let millis = limit.as_millis().max(1) as u64;
     Duration::from_millis(hasher.finish() % millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_of_check_now_requests_is_one_check_and_stop_wins() {
+        let control = Control::default();
+        let past = Instant::now();
+        for _ in 0..50 {
+            control.request(|state| state.run_now = true);
+        }
+        assert_eq!(control.wait_until(past), Wake::Asked, "a request is never lost");
+        assert_eq!(control.wait_until(past), Wake::Scheduled, "fifty requests are one check");
+        control.request(|state| state.run_now = true);
+        control.request(|state| state.stop = true);
+        assert_eq!(control.wait_until(past + Duration::from_secs(3600)), Wake::Stop);
+    }
 }

@@ -424,11 +424,6 @@ fn every_bad_service_setting_is_rejected_with_one_clear_line() {
 }
 
 #[test]
-fn there_are_at_least_forty_cases() {
-    assert!(DAEMON_CASES.len() + SERVICE_CASES.len() >= 40);
-}
-
-#[test]
 fn missing_files_and_directories_are_named() {
     let sandbox = Sandbox::new();
     sandbox.mkdir("run");

@@ -44,9 +44,11 @@ fn disabled_services_follow_on_disabled_and_run_no_check() {
         "lib/4.conf",
         "define ACAST_PS_ADVERTISE =\n    [\n        10.189.200.255/32,\n        10.52.12.2/32\n    ];\n",
     );
+    // A running service as the test's clock.
+    setup.service("witness", "check_cmd = /bin/true\nip_prefix = 10.52.12.9");
     let daemon = setup.start();
-    setup.wait_for_prefixes(&["10.52.12.1/32"], WAIT);
-    std::thread::sleep(Duration::from_millis(500));
+    setup.wait_for_prefixes(&["10.52.12.1/32", "10.52.12.9/32"], WAIT);
+    daemon.wait_for_more("running /bin/true", 5, WAIT);
     assert_eq!(daemon.log_count("running /bin/sh"), 0, "a disabled service runs no check");
 }
 
@@ -62,7 +64,9 @@ fn an_address_missing_from_its_interface_means_withdrawn() {
     daemon.wait_for_log("10.52.12.99/32 isn't assigned to lo interface", WAIT);
     daemon.wait_for_log("interface nosuchif0 does not exist", WAIT);
     setup.wait_for_prefixes(&["127.0.0.1/32"], WAIT);
-    std::thread::sleep(Duration::from_millis(500));
+    // Three more checks of each missing one later, they are still withdrawn.
+    daemon.wait_for_more("10.52.12.99/32 isn't assigned to lo interface", 3, WAIT);
+    daemon.wait_for_more("interface nosuchif0 does not exist", 3, WAIT);
     assert_eq!(setup.bird_prefixes().len(), 2);
 }
 
@@ -76,7 +80,7 @@ fn several_prefixes_of_one_check_move_together() {
     setup.touch("ok");
     setup.wait_for_prefixes(&["10.52.12.1/32", "10.52.12.2/32", "10.52.12.3/32"], WAIT);
     common::wait_for("the reconfigure", WAIT, || setup.reconfigure_runs("done") > runs);
-    std::thread::sleep(Duration::from_millis(300));
+    daemon.wait_settled(WAIT);
     assert_eq!(setup.reconfigure_runs("done"), runs + 1, "one reconfigure for all three");
     setup.remove("ok");
     setup.wait_for_prefixes(&[], WAIT);

@@ -97,8 +97,13 @@ pub fn root_or_skip() -> bool {
 }
 
 /// Waits until `done` holds, polling every 10 ms; panics with `what` after `timeout`.
-pub fn wait_for(what: &str, timeout: std::time::Duration, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + timeout;
+pub fn wait_for(what: &str, timeout: std::time::Duration, done: impl FnMut() -> bool) {
+    wait_until(what, std::time::Instant::now() + timeout, done);
+}
+
+/// Waits until `done` holds, polling every 10 ms; panics with `what` at `deadline`.
+/// Tests wait for an observable event this way, never for a fixed time.
+pub fn wait_until(what: &str, deadline: std::time::Instant, mut done: impl FnMut() -> bool) {
     while !done() {
         assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(std::time::Duration::from_millis(10));
@@ -304,6 +309,30 @@ impl DaemonProcess {
 
     pub fn wait_for_log(&self, text: &str, timeout: std::time::Duration) {
         wait_for(&format!("{text:?} in the daemon's log"), timeout, || self.log().contains(text));
+    }
+
+    /// Waits until `n` more log lines contain `text` than now: the daemon's own work
+    /// (checks run, retries) as the clock of a test, instead of a sleep.
+    pub fn wait_for_more(&self, text: &str, n: usize, timeout: std::time::Duration) {
+        let now = self.log_count(text);
+        wait_for(&format!("{n} more {text:?} lines"), timeout, || self.log_count(text) >= now + n);
+    }
+
+    /// Waits until every reconfigure the daemon started has ended (logged as done or
+    /// failed) and no file was written after the last one: Bird is as far as it gets
+    /// for the changes so far.
+    pub fn wait_settled(&self, timeout: std::time::Duration) {
+        wait_for("the writer to settle", timeout, || {
+            let log = self.log();
+            let started = log.matches("reconfiguring BIRD by running").count();
+            let ended = log.matches("reconfigured BIRD daemon").count()
+                + log
+                    .lines()
+                    .filter(|l| l.contains("reconfiguring BIRD with") && l.contains("failed"))
+                    .count();
+            let last_end = log.rfind("reconfigured BIRD daemon").unwrap_or(0);
+            started == ended && !log[last_end..].contains(" is updated")
+        });
     }
 
     /// Waits for the daemon to exit; its exit code (None: killed by a signal).
