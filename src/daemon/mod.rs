@@ -11,6 +11,7 @@
 
 mod instance;
 mod pidfile;
+mod reload;
 
 use std::collections::{BTreeMap, HashMap};
 use std::thread::JoinHandle;
@@ -29,6 +30,7 @@ use crate::signal_name::signal_name;
 use crate::{command, logging, metrics, status};
 use instance::InstanceLock;
 pub use pidfile::{lock_path as pidfile_lock_path, Pidfile};
+use reload::DaemonChange;
 
 /// How often the main loop checks that every thread is alive.
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
@@ -290,76 +292,58 @@ impl Daemon {
             log::warn!("{warning}");
         }
         let new = loaded.config;
-        if new.daemon.pidfile != self.config.daemon.pidfile {
-            log::warn!("pidfile changed to {}; that takes a restart", new.daemon.pidfile.display());
+        let plan = reload::plan(&self.config, &new);
+        for key in &plan.needs_restart {
+            log::warn!("{key} changed; that takes a restart, the old value stays in force");
         }
-        if new.daemon.log != self.config.daemon.log {
-            if let Err(err) = logging::init(&new.daemon.log, &section_names(&new)) {
-                log::error!("keeping the old logging settings: {err}");
-            }
-        }
-        let old_services: HashMap<&str, &Service> =
-            self.config.services.iter().map(|s| (s.name.as_str(), s)).collect();
-        let mut to_start = Vec::new();
-        let (mut kept, mut changed, mut added) = (0, 0, 0);
-        for service in &new.services {
-            match old_services.get(service.name.as_str()) {
-                Some(old) if *old == service => kept += 1,
-                old => {
-                    if old.is_some() {
-                        changed += 1;
-                    } else {
-                        added += 1;
+        for change in &plan.apply {
+            match change {
+                DaemonChange::Logging => {
+                    if let Err(err) = logging::init(&new.daemon.log, &section_names(&new)) {
+                        log::error!("keeping the old logging settings: {err}");
                     }
-                    self.generations.insert(service.name.clone(), self.next_generation);
-                    self.next_generation += 1;
-                    to_start.push(service.clone());
                 }
+                DaemonChange::Prometheus => {
+                    if let Some(exporter) = self.exporter.take() {
+                        exporter.stop();
+                    }
+                    self.exporter = Exporter::start(&new.daemon.prometheus).unwrap_or_else(|err| {
+                        log::error!("{err:#}");
+                        None
+                    });
+                }
+                // The writer gets the new routing below in any case.
+                DaemonChange::Bird => {}
             }
         }
-        let mut removed = 0;
-        for name in old_services.keys() {
-            if new.service(name).is_none() {
-                removed += 1;
-                self.generations.remove(*name);
-            }
-        }
-        let stale: Vec<String> =
-            self.threads.keys().filter(|name| !self.is_current(name, &new)).cloned().collect();
-        for name in stale {
-            if let Some(mut thread) = self.threads.remove(&name) {
+        for name in plan.restart.iter().chain(&plan.stop) {
+            if let Some(mut thread) = self.threads.remove(name) {
                 thread.stop();
                 self.retiring.push(thread);
             }
+            self.generations.remove(name);
+        }
+        for name in plan.restart.iter().chain(&plan.start) {
+            self.generations.insert(name.clone(), self.next_generation);
+            self.next_generation += 1;
         }
         self.writer.update(routing(&new, &self.generations));
         metrics::set_services(&new.services);
-        if new.daemon.prometheus != self.config.daemon.prometheus {
-            if let Some(exporter) = self.exporter.take() {
-                exporter.stop();
-            }
-            self.exporter = Exporter::start(&new.daemon.prometheus).unwrap_or_else(|err| {
-                log::error!("{err:#}");
-                None
-            });
-        }
         self.config = new;
-        for service in to_start {
-            let name = service.name.clone();
+        for name in plan.restart.iter().chain(&plan.start) {
+            let Some(service) = self.config.service(name).cloned() else { continue };
             if let Err(err) = self.start_service(service) {
                 log::error!("failed to start service {name}: {err:#}");
             }
         }
-        log::info!("reloaded: {kept} services kept, {changed} changed, {added} added, {removed} removed");
+        log::info!(
+            "reloaded: {} services kept, {} changed, {} added, {} removed",
+            plan.keep.len(),
+            plan.restart.len(),
+            plan.start.len(),
+            plan.stop.len()
+        );
         log::info!("{}", summary(&self.config));
-    }
-
-    /// True if the running thread `name` is still right for `new` (same settings).
-    fn is_current(&self, name: &str, new: &Config) -> bool {
-        match (self.threads.get(name), new.service(name)) {
-            (Some(thread), Some(service)) => thread.service == *service && !service.check_disabled,
-            _ => false,
-        }
     }
 
     fn shutdown(&mut self) -> Result<()> {
