@@ -7,12 +7,11 @@
 //! closed its output; a background grandchild that keeps the output open holds the check
 //! until its timeout.
 
-use std::collections::HashSet;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::argv::Argv;
@@ -34,6 +33,8 @@ pub enum Outcome {
     TimedOut,
     /// It could not be started at all.
     NotStarted(io::Error),
+    /// Its owner stopped it (the daemon is stopping); its group was killed.
+    Cancelled,
 }
 
 /// A finished command: how it ended, how long it took, and the start of its output.
@@ -75,31 +76,19 @@ impl Captured {
     }
 }
 
-/// The process groups of the commands running now, so that a stopping daemon can end
-/// them instead of leaving them behind (upstream orphans them).
-static RUNNING: Mutex<Option<HashSet<libc::pid_t>>> = Mutex::new(None);
-
-fn track(group: libc::pid_t, running: bool) {
-    let mut set = RUNNING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let groups = set.get_or_insert_with(HashSet::new);
-    if running {
-        groups.insert(group);
-    } else {
-        groups.remove(&group);
-    }
-}
-
-/// Sends SIGKILL to the process group of every command running now; each `run` then
-/// returns promptly and reaps its child.
-pub fn kill_all_running() {
-    let set = RUNNING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    for group in set.iter().flatten() {
-        signal_group(*group, libc::SIGKILL);
-    }
-}
+/// How often a running command looks at its cancel flag. Only while a command runs,
+/// and a stopping daemon waits at most this long for its checks to be killed.
+const CANCEL_POLL: Duration = Duration::from_millis(50);
 
 /// Runs `argv` with no stdin, capturing its output, for at most `timeout`.
 pub fn run(argv: &Argv, timeout: Duration) -> Finished {
+    run_cancellable(argv, timeout, &AtomicBool::new(false))
+}
+
+/// Like [`run`], and also ends the command's group as soon as `cancel` is set: a
+/// stopping daemon ends the checks it owns instead of leaving them behind (upstream
+/// orphans them).
+pub fn run_cancellable(argv: &Argv, timeout: Duration, cancel: &AtomicBool) -> Finished {
     let started = Instant::now();
     let deadline = started + timeout;
     let mut command = Command::new(argv.program());
@@ -125,18 +114,19 @@ pub fn run(argv: &Argv, timeout: Duration) -> Finished {
             }
         }
     };
-    let group = child.id() as libc::pid_t;
-    track(group, true);
-    let (stdout, stderr, drained) = drain_until(&mut child, deadline);
+    let (stdout, stderr, drained) = drain_until(&mut child, deadline, cancel);
     let outcome = if drained {
-        match wait_until(&mut child, deadline) {
+        match wait_until(&mut child, deadline, cancel) {
             Some(status) => outcome_of(status),
             None => kill_group(&mut child),
         }
     } else {
         kill_group(&mut child)
     };
-    track(group, false);
+    let outcome = match outcome {
+        Outcome::TimedOut if cancel.load(Ordering::Relaxed) => Outcome::Cancelled,
+        other => other,
+    };
     Finished { outcome, duration: started.elapsed(), stdout, stderr }
 }
 
@@ -148,8 +138,9 @@ fn outcome_of(status: ExitStatus) -> Outcome {
     }
 }
 
-/// Reads stdout and stderr until both are closed (true) or the deadline passes (false).
-fn drain_until(child: &mut Child, deadline: Instant) -> (Captured, Captured, bool) {
+/// Reads stdout and stderr until both are closed (true), or the deadline passes or
+/// `cancel` is set (false).
+fn drain_until(child: &mut Child, deadline: Instant, cancel: &AtomicBool) -> (Captured, Captured, bool) {
     let mut captured = [Captured::default(), Captured::default()];
     let mut fds: Vec<(RawFd, usize)> = Vec::with_capacity(2);
     if let Some(out) = &child.stdout {
@@ -160,8 +151,8 @@ fn drain_until(child: &mut Child, deadline: Instant) -> (Captured, Captured, boo
     }
     let mut buffer = [0u8; 16 * 1024];
     while !fds.is_empty() {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
+        let remaining = deadline.saturating_duration_since(Instant::now()).min(CANCEL_POLL);
+        if remaining.is_zero() || cancel.load(Ordering::Relaxed) {
             break;
         }
         let mut polled: Vec<libc::pollfd> =
@@ -203,10 +194,10 @@ fn drain_until(child: &mut Child, deadline: Instant) -> (Captured, Captured, boo
     (out, err, drained)
 }
 
-/// Waits for the child to exit, up to the deadline. Its output is closed, so it is
-/// exiting or about to. A pidfd (Linux 5.3+) says exactly when; without one, poll with
-/// short, growing sleeps.
-fn wait_until(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
+/// Waits for the child to exit, up to the deadline or until `cancel` is set. Its
+/// output is closed, so it is exiting or about to. A pidfd (Linux 5.3+) says exactly
+/// when; without one, poll with short, growing sleeps.
+fn wait_until(child: &mut Child, deadline: Instant, cancel: &AtomicBool) -> Option<ExitStatus> {
     let pidfd = PidFd::open(child.id());
     let mut pause = Duration::from_micros(50);
     loop {
@@ -216,11 +207,11 @@ fn wait_until(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
             Err(_) => return None,
         }
         let now = Instant::now();
-        if now >= deadline {
+        if now >= deadline || cancel.load(Ordering::Relaxed) {
             return None;
         }
         match &pidfd {
-            Some(pidfd) => pidfd.wait_readable(deadline - now),
+            Some(pidfd) => pidfd.wait_readable((deadline - now).min(CANCEL_POLL)),
             None => {
                 std::thread::sleep(pause.min(deadline - now));
                 pause = (pause * 2).min(Duration::from_millis(5));
@@ -257,7 +248,7 @@ fn kill_group(child: &mut Child) -> Outcome {
     let group = child.id() as libc::pid_t;
     signal_group(group, libc::SIGTERM);
     let grace_end = Instant::now() + KILL_GRACE;
-    if wait_until(child, grace_end).is_none() {
+    if wait_until(child, grace_end, &AtomicBool::new(false)).is_none() {
         signal_group(group, libc::SIGKILL);
         let _ = child.wait();
     }
@@ -309,6 +300,19 @@ mod tests {
         assert_eq!(done.stdout.head.len(), CAPTURE_LIMIT);
         assert_eq!(done.stdout.total, 1_000_000);
         assert!(done.stdout.text().ends_with("[... 995904 more bytes]"));
+    }
+
+    #[test]
+    fn a_cancelled_command_is_killed_with_its_group() {
+        let cancel = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&cancel);
+        let setter = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            flag.store(true, Ordering::Relaxed);
+        });
+        let done = run_cancellable(&sh("sleep 30 & sleep 30"), Duration::from_secs(60), &cancel);
+        setter.join().unwrap();
+        assert!(matches!(done.outcome, Outcome::Cancelled), "{:?}", done.outcome);
     }
 
     #[test]

@@ -58,9 +58,35 @@ pub fn set_service_status(status: &str) {
 }
 
 /// One line, as handed to the logging thread.
+/// The target that makes an error line CRITICAL (syslog `crit`), as upstream's
+/// `logging.critical`: `log::error!(target: logging::CRITICAL, ...)`.
+pub const CRITICAL: &str = "critical";
+
+/// A line's severity: `log`'s levels plus CRITICAL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Severity {
+    Critical,
+    Error,
+    Warning,
+    Info,
+    Debug,
+}
+
+impl Severity {
+    fn of(record: &log::Record) -> Severity {
+        match record.level() {
+            log::Level::Error if record.target() == CRITICAL => Severity::Critical,
+            log::Level::Error => Severity::Error,
+            log::Level::Warn => Severity::Warning,
+            log::Level::Info => Severity::Info,
+            log::Level::Debug | log::Level::Trace => Severity::Debug,
+        }
+    }
+}
+
 struct Line {
     time: LocalTime,
-    level: log::Level,
+    level: Severity,
     thread: String,
     message: String,
     service: Option<ServiceFields>,
@@ -90,7 +116,7 @@ fn count_dropped() {
     }
 }
 
-/// Upstream's level names map onto `log`'s; CRITICAL is logged as ERROR.
+/// Upstream's level names map onto `log`'s; CRITICAL lines pass where ERROR does.
 pub fn level_filter(level: LogLevel) -> log::LevelFilter {
     match level {
         LogLevel::NotSet | LogLevel::Debug => log::LevelFilter::Debug,
@@ -149,7 +175,7 @@ impl log::Log for Logger {
         let thread = std::thread::current();
         let line = Line {
             time: LocalTime::now(),
-            level: record.level(),
+            level: Severity::of(record),
             thread: match thread.name() {
                 Some("main") | None => "MainThread".to_string(),
                 Some(name) => name.to_string(),
@@ -283,14 +309,15 @@ impl Sinks {
 
 fn send<F: syslog::LogFormat<String>>(
     logger: &mut syslog::Logger<syslog::LoggerBackend, F>,
-    level: log::Level,
+    level: Severity,
     text: String,
 ) -> syslog::Result<()> {
     match level {
-        log::Level::Error => logger.err(text),
-        log::Level::Warn => logger.warning(text),
-        log::Level::Info => logger.info(text),
-        log::Level::Debug | log::Level::Trace => logger.debug(text),
+        Severity::Critical => logger.crit(text),
+        Severity::Error => logger.err(text),
+        Severity::Warning => logger.warning(text),
+        Severity::Info => logger.info(text),
+        Severity::Debug => logger.debug(text),
     }
 }
 
@@ -330,12 +357,13 @@ impl syslog::LogFormat<String> for Local3164 {
     }
 }
 
-fn level_name(level: log::Level) -> &'static str {
+fn level_name(level: Severity) -> &'static str {
     match level {
-        log::Level::Error => "ERROR",
-        log::Level::Warn => "WARNING",
-        log::Level::Info => "INFO",
-        log::Level::Debug | log::Level::Trace => "DEBUG",
+        Severity::Critical => "CRITICAL",
+        Severity::Error => "ERROR",
+        Severity::Warning => "WARNING",
+        Severity::Info => "INFO",
+        Severity::Debug => "DEBUG",
     }
 }
 
@@ -352,10 +380,11 @@ fn render(line: &Line, format: Format, name_width: usize) -> String {
         ),
         Format::Journald => {
             let priority = match line.level {
-                log::Level::Error => 3,
-                log::Level::Warn => 4,
-                log::Level::Info => 6,
-                log::Level::Debug | log::Level::Trace => 7,
+                Severity::Critical => 2,
+                Severity::Error => 3,
+                Severity::Warning => 4,
+                Severity::Info => 6,
+                Severity::Debug => 7,
             };
             format!("<{priority}>{} - {}", line.thread, line.message)
         }
@@ -514,7 +543,7 @@ mod tests {
                 second: 2,
                 micros: 731_000,
             },
-            level: log::Level::Info,
+            level: Severity::Info,
             thread: "web".into(),
             message: "status \"changed\" to UP\n".into(),
             service,

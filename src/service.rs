@@ -3,14 +3,18 @@
 //!
 //! The thread only ever talks to the writer through [`EventSender`] (a crossbeam
 //! channel). It waits for its next slot on its own control requests with a deadline, so
-//! a "check now" (SIGURG) is never lost, even when it arrives while a check runs, and
-//! stopping is immediate between checks.
+//! a "check now" (SIGURG) is never lost, even when it arrives while a check runs;
+//! stopping is immediate between checks and kills a running check. When the thread
+//! ends, for whatever reason (a panic included), it says so on the daemon's exit
+//! channel, so a dead thread is never silent.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use std::sync::{Arc, Condvar, Mutex};
+use crossbeam_channel::Sender;
 
 use crate::bird::{Action, Event, EventSender};
 use crate::command::{self, Outcome};
@@ -25,6 +29,27 @@ use crate::schedule::Schedule;
 /// thousands of them must fit.
 const STACK_SIZE: usize = 128 * 1024;
 
+/// A service thread has ended: sent by the thread itself as it ends, panicking or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exit {
+    pub service: String,
+    pub generation: u64,
+    pub panicked: bool,
+}
+
+/// Sends the thread's [`Exit`] when dropped: on return and on unwinding alike.
+struct ExitNotice {
+    exit: Exit,
+    exits: Sender<Exit>,
+}
+
+impl Drop for ExitNotice {
+    fn drop(&mut self) {
+        self.exit.panicked = std::thread::panicking();
+        let _ = self.exits.send(self.exit.clone());
+    }
+}
+
 /// A running service thread.
 pub struct ServiceThread {
     pub service: Service,
@@ -34,19 +59,26 @@ pub struct ServiceThread {
 }
 
 impl ServiceThread {
-    /// Starts checking `service`; its events carry `generation`.
+    /// Starts checking `service`; its events carry `generation`; it sends an [`Exit`]
+    /// on `exits` when it ends.
     pub fn spawn(
         service: Service,
         generation: u64,
         events: EventSender,
+        exits: Sender<Exit>,
         splay: Option<Duration>,
     ) -> Result<ServiceThread> {
         let control = Arc::new(Control::default());
         let worker = Worker { service: service.clone(), generation, events, control: Arc::clone(&control) };
+        let notice =
+            ExitNotice { exit: Exit { service: service.name.clone(), generation, panicked: false }, exits };
         let thread = std::thread::Builder::new()
             .name(service.name.clone())
             .stack_size(STACK_SIZE)
-            .spawn(move || worker.run(splay))
+            .spawn(move || {
+                let _notice = notice;
+                worker.run(splay);
+            })
             .with_context(|| format!("failed to start the thread of service {}", service.name))?;
         Ok(ServiceThread { service, generation, control, thread: Some(thread) })
     }
@@ -57,8 +89,10 @@ impl ServiceThread {
         self.control.request(|state| state.run_now = true);
     }
 
-    /// Tells the thread to stop after its current check.
+    /// Tells the thread to stop now: a running check is killed with its group (and
+    /// counts for nothing), a waiting thread wakes. Its [`Exit`] follows.
     pub fn stop(&mut self) {
+        self.control.cancel.store(true, Ordering::Relaxed);
         self.control.request(|state| state.stop = true);
     }
 
@@ -66,7 +100,8 @@ impl ServiceThread {
         self.thread.as_ref().map_or(true, JoinHandle::is_finished)
     }
 
-    /// True if the thread ended by panicking (a bug: the daemon must restart).
+    /// Waits for the thread to end (call it once its [`Exit`] came). False if it
+    /// ended by panicking.
     pub fn join(mut self) -> bool {
         self.stop();
         self.thread.take().map_or(true, |t| t.join().is_ok())
@@ -102,6 +137,8 @@ struct Worker {
 struct Control {
     state: Mutex<Requests>,
     changed: Condvar,
+    /// Set on stop: a running check ends at once.
+    cancel: AtomicBool,
 }
 
 #[derive(Default)]
@@ -172,7 +209,10 @@ impl Worker {
         let schedule = Schedule::new(Instant::now(), self.service.check_interval);
         loop {
             let started = Instant::now();
-            let (probe, code) = self.probe();
+            test_fault(&self.service.name);
+            let Some((probe, code)) = self.probe() else {
+                return; // Stopped mid-check: that check counts for nothing.
+            };
             let verdict = state.observe(probe);
             self.report(verdict, code);
             log::info!("wall clock time {:.3}ms", started.elapsed().as_secs_f64() * 1000.0);
@@ -199,7 +239,7 @@ impl Worker {
     /// One probe: the addresses on the interface, then the check command. The code is
     /// what the state metric shows when this probe decides: 0 passed, the exit status,
     /// 126 a timeout, 1 an address not assigned, minus the signal number.
-    fn probe(&self) -> (Probe, i64) {
+    fn probe(&self) -> Option<(Probe, i64)> {
         let service = &self.service;
         if service.ip_check_disabled {
             log::debug!("checking for IP assignment on interface {} is disabled", service.interface);
@@ -223,14 +263,15 @@ impl Worker {
                     }
                 };
                 log::warn!("status DOWN because {why}");
-                return (Probe::AddressMissing, 1);
+                return Some((Probe::AddressMissing, 1));
             }
         }
         log::info!("running {}", service.check_cmd);
-        let done = command::run(&service.check_cmd, service.check_timeout);
+        let done = command::run_cancellable(&service.check_cmd, service.check_timeout, &self.control.cancel);
         let timed_out = matches!(done.outcome, Outcome::TimedOut);
         metrics::check_finished(&service.name, (!timed_out).then_some(done.duration));
-        match &done.outcome {
+        Some(match &done.outcome {
+            Outcome::Cancelled => return None,
             Outcome::Exited(0) => {
                 log::info!("check duration {:.3}ms", done.duration.as_secs_f64() * 1000.0);
                 (Probe::Passed, 0)
@@ -263,7 +304,7 @@ impl Worker {
                 log::error!("failed to run check command {}: {err}", service.check_cmd);
                 (Probe::Failed, 127)
             }
-        }
+        })
     }
 
     fn report(&self, verdict: Verdict, code: i64) {
@@ -294,6 +335,23 @@ impl Worker {
         }
     }
 }
+
+/// Test-only fault injection (debug builds): a thread whose service has a file
+/// `$ANYCAST_HEALTHCHECKER_TEST_PANIC.<service>` removes it and panics, once, as a bug
+/// in its code would. Release builds have no such hook.
+#[cfg(debug_assertions)]
+pub(crate) fn test_fault(name: &str) {
+    if let Some(base) = std::env::var_os("ANYCAST_HEALTHCHECKER_TEST_PANIC") {
+        let mut path = base;
+        path.push(format!(".{name}"));
+        if std::fs::remove_file(&path).is_ok() {
+            panic!("test fault injected into {name}");
+        }
+    }
+}
+
+#[cfg(not(debug_assertions))]
+pub(crate) fn test_fault(_name: &str) {}
 
 /// A random duration in `[0, limit)`, rounded to milliseconds like upstream's splay.
 /// No random crate: std's randomly keyed hasher is plenty to spread start times.

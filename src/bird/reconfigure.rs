@@ -93,6 +93,7 @@ fn describe_failure(outcome: &Outcome, timeout: Duration) -> String {
         }
         Outcome::Signaled(signal) => format!("killed by {}", crate::signal_name::signal_name(*signal)),
         Outcome::NotStarted(err) => format!("could not be started: {err}"),
+        Outcome::Cancelled => "stopped: the daemon is stopping".to_string(),
         Outcome::Exited(code) => format!("exit status {code}"),
     }
 }

@@ -270,7 +270,9 @@ impl State {
 
     fn run(mut self, rx: &Receiver<Message>, reports: &Receiver<worker::Report>) {
         loop {
-            let stop = match self.wait(rx, reports) {
+            let wake = self.wait(rx, reports);
+            crate::service::test_fault("bird-writer");
+            let stop = match wake {
                 Wake::Messages(batch) => self.apply(batch),
                 Wake::Report(report) => {
                     self.finish(report);

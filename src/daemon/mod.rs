@@ -7,7 +7,9 @@
 //! - SIGURG runs every check now.
 //! - SIGTERM and SIGINT stop: checks end (running ones are killed), each service's
 //!   `on_exit` is applied, the writer flushes, the pidfile goes, exit 0.
-//! - A thread that dies is a bug: log it, remove the pidfile, exit 1 (systemd restarts).
+//! - A service thread that dies (a bug) is logged as CRITICAL, its prefixes are
+//!   withdrawn (nothing vouches for the service) and it is restarted with backoff. The
+//!   Bird writer dying stops the daemon with exit 1, for systemd to restart it.
 
 mod instance;
 mod pidfile;
@@ -25,9 +27,9 @@ use signal_hook::iterator::Signals;
 use crate::bird::{Action, CustomCommand, Event, Routing, ServiceRoutes, Writer};
 use crate::config::{self, Config, OnExit, Programs, PrometheusSettings, Service, Sources};
 use crate::notify::Notifier;
-use crate::service::{disabled_event, ServiceThread};
+use crate::service::{disabled_event, Exit, ServiceThread};
 use crate::signal_name::signal_name;
-use crate::{command, logging, metrics, status};
+use crate::{logging, metrics, status};
 use instance::InstanceLock;
 pub use pidfile::{lock_path as pidfile_lock_path, Pidfile};
 use reload::DaemonChange;
@@ -40,6 +42,11 @@ const REPORT_INTERVAL: Duration = Duration::from_secs(2);
 
 /// How long stopping may wait for running checks to end after they are killed.
 const STOP_PATIENCE: Duration = Duration::from_secs(10);
+
+/// The first wait before restarting a service thread that died; it doubles up to
+/// [`RESTART_CAP`] for a thread that keeps dying.
+const RESTART_FIRST: Duration = Duration::from_secs(1);
+const RESTART_CAP: Duration = Duration::from_secs(60);
 
 /// Runs the daemon until it is told to stop. True for a clean stop (exit 0); a fatal
 /// error has been logged when this returns false.
@@ -108,8 +115,15 @@ struct Daemon {
     /// Each service's current generation; a restart gets a new one.
     generations: HashMap<String, u64>,
     next_generation: u64,
-    /// Threads told to stop on a reload, reaped once they have finished.
+    /// Threads told to stop on a reload, reaped once their exit notice came.
     retiring: Vec<ServiceThread>,
+    /// Every service thread's exit notice comes here.
+    exits_tx: Sender<Exit>,
+    exits: Receiver<Exit>,
+    /// Services whose thread died, with when to restart them.
+    restarts: BTreeMap<String, Instant>,
+    /// The wait before the next restart of a service whose thread died.
+    restart_backoff: HashMap<String, Duration>,
     notifier: Notifier,
     exporter: Option<Exporter>,
     /// When the status file and the watchdog were last served.
@@ -161,6 +175,7 @@ impl Daemon {
         metrics::set_services(&config.services);
         let exporter = Exporter::start(&config.daemon.prometheus)?;
         let writer = Writer::start(routing(&config, &generations))?;
+        let (exits_tx, exits) = crossbeam_channel::unbounded();
         let mut daemon = Daemon {
             sources,
             writer,
@@ -168,6 +183,10 @@ impl Daemon {
             generations,
             next_generation,
             retiring: Vec::new(),
+            exits_tx,
+            exits,
+            restarts: BTreeMap::new(),
+            restart_backoff: HashMap::new(),
             notifier: Notifier::from_env(),
             exporter,
             last_report: Instant::now(),
@@ -186,20 +205,26 @@ impl Daemon {
     }
 
     fn start_service(&mut self, service: Service) -> Result<()> {
-        let generation = self.generations[&service.name];
+        let generation = self.generations.get(&service.name).copied().unwrap_or_default();
         if service.check_disabled {
             self.writer.events().send(disabled_event(&service, generation));
             return Ok(());
         }
         log::info!("loading check for {}", service.name);
         let splay = self.config.daemon.splay_startup;
-        let thread = ServiceThread::spawn(service, generation, self.writer.events(), splay)?;
+        let thread =
+            ServiceThread::spawn(service, generation, self.writer.events(), self.exits_tx.clone(), splay)?;
         self.threads.insert(thread.service.name.clone(), thread);
         Ok(())
     }
 
     fn serve(&mut self, signals: &Receiver<i32>) -> Result<()> {
         loop {
+            let next_restart = self.restarts.values().min().copied();
+            let wait = next_restart.map_or(WATCH_INTERVAL, |at| {
+                at.saturating_duration_since(Instant::now()).min(WATCH_INTERVAL)
+            });
+            let exits = self.exits.clone();
             select! {
                 recv(signals) -> signal => match signal {
                     Ok(SIGHUP) => self.reload(),
@@ -210,9 +235,15 @@ impl Daemon {
                     }
                     Err(_) => return Err(anyhow!("the signal thread ended")),
                 },
-                default(WATCH_INTERVAL) => {}
+                recv(exits) -> exit => {
+                    if let Ok(exit) = exit {
+                        self.thread_ended(exit);
+                    }
+                }
+                default(wait) => {}
             }
-            self.watch_threads()?;
+            self.restart_due();
+            self.watch_writer()?;
             if let Some(interval) = self.notifier.watchdog_interval() {
                 if self.last_watchdog.elapsed() >= interval.min(WATCH_INTERVAL * 2) {
                     self.notifier.watchdog();
@@ -246,20 +277,77 @@ impl Daemon {
         self.last_report = Instant::now();
     }
 
-    /// A dead thread is a bug we cannot recover from: exit and let systemd restart us.
-    fn watch_threads(&mut self) -> Result<()> {
+    /// The writer dying is a bug we cannot recover from: exit and let systemd restart
+    /// us (the prefix file stays as the writer last wrote it, whole).
+    fn watch_writer(&mut self) -> Result<()> {
         if !self.writer.is_running() {
-            return Err(anyhow!("the Bird writer thread died; exiting so that systemd restarts us"));
-        }
-        if let Some(name) = self.threads.iter().find(|(_, t)| t.is_finished()).map(|(n, _)| n.clone()) {
-            return Err(anyhow!("thread for service {name} died; exiting so that systemd restarts us"));
-        }
-        let (finished, running) = self.retiring.drain(..).partition(|t: &ServiceThread| t.is_finished());
-        self.retiring = running;
-        for thread in finished {
-            thread.join();
+            log::error!(
+                target: logging::CRITICAL,
+                "the Bird writer thread died; exiting so that systemd restarts us"
+            );
+            return Err(anyhow!("the Bird writer thread died"));
         }
         Ok(())
+    }
+
+    /// A service thread ended. Told to (a reload or a stop): reap it. Not told to (a
+    /// panic, a bug): say so, withdraw its prefixes (nothing checks the service now)
+    /// and restart it after a backoff.
+    fn thread_ended(&mut self, exit: Exit) {
+        if let Some(index) = self
+            .retiring
+            .iter()
+            .position(|t| t.service.name == exit.service && t.generation == exit.generation)
+        {
+            self.retiring.swap_remove(index).join();
+            return;
+        }
+        let current = self.threads.get(&exit.service).is_some_and(|t| t.generation == exit.generation);
+        if !current {
+            return;
+        }
+        if let Some(thread) = self.threads.remove(&exit.service) {
+            thread.join();
+        }
+        let backoff = self.restart_backoff.get(&exit.service).copied().unwrap_or(RESTART_FIRST);
+        let how = if exit.panicked { "panicked" } else { "ended" };
+        log::error!(
+            target: logging::CRITICAL,
+            "the thread of service {} {how}; withdrawing its prefixes and restarting it in {}s",
+            exit.service,
+            backoff.as_secs()
+        );
+        self.writer.events().send(Event {
+            service: exit.service.clone(),
+            generation: exit.generation,
+            action: Action::Withdraw,
+        });
+        self.restart_backoff.insert(exit.service.clone(), (backoff * 2).min(RESTART_CAP));
+        self.restarts.insert(exit.service, Instant::now() + backoff);
+    }
+
+    /// Restarts the dead service threads whose backoff has passed, each as a new
+    /// generation.
+    fn restart_due(&mut self) {
+        let now = Instant::now();
+        let due: Vec<String> =
+            self.restarts.iter().filter(|(_, at)| **at <= now).map(|(n, _)| n.clone()).collect();
+        if due.is_empty() {
+            return;
+        }
+        for name in &due {
+            self.restarts.remove(name);
+            self.generations.insert(name.clone(), self.next_generation);
+            self.next_generation += 1;
+        }
+        self.writer.update(routing(&self.config, &self.generations));
+        for name in due {
+            let Some(service) = self.config.service(&name).cloned() else { continue };
+            log::info!("restarting the thread of service {name}");
+            if let Err(err) = self.start_service(service) {
+                log::error!("failed to restart service {name}: {err:#}");
+            }
+        }
     }
 
     fn run_all_checks_now(&self) {
@@ -317,6 +405,8 @@ impl Daemon {
             }
         }
         for name in plan.restart.iter().chain(&plan.stop) {
+            self.restarts.remove(name);
+            self.restart_backoff.remove(name);
             if let Some(mut thread) = self.threads.remove(name) {
                 thread.stop();
                 self.retiring.push(thread);
@@ -348,19 +438,22 @@ impl Daemon {
 
     fn shutdown(&mut self) -> Result<()> {
         self.notifier.stopping();
-        for thread in self.threads.values_mut().chain(self.retiring.iter_mut()) {
+        let mut threads: Vec<ServiceThread> =
+            std::mem::take(&mut self.threads).into_values().chain(self.retiring.drain(..)).collect();
+        // Each thread kills its own running check and sends its exit notice.
+        for thread in &mut threads {
             thread.stop();
         }
         let deadline = Instant::now() + STOP_PATIENCE;
-        let threads: Vec<ServiceThread> =
-            std::mem::take(&mut self.threads).into_values().chain(self.retiring.drain(..)).collect();
-        while Instant::now() < deadline && threads.iter().any(|t| !t.is_finished()) {
-            command::kill_all_running();
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        for thread in threads {
-            if thread.is_finished() {
-                thread.join();
+        while !threads.is_empty() {
+            let Ok(exit) = self.exits.recv_deadline(deadline) else {
+                log::error!("{} service threads did not stop in time; stopping anyway", threads.len());
+                break;
+            };
+            if let Some(index) =
+                threads.iter().position(|t| t.service.name == exit.service && t.generation == exit.generation)
+            {
+                threads.swap_remove(index).join();
             }
         }
         let events = self.writer.events();
@@ -370,7 +463,7 @@ impl Daemon {
                 OnExit::Withdraw => Action::Withdraw,
                 OnExit::Advertise => Action::Advertise,
             };
-            let generation = self.generations[&service.name];
+            let generation = self.generations.get(&service.name).copied().unwrap_or_default();
             events.send(Event { service: service.name.clone(), generation, action });
         }
         let patience = self.config.daemon.bird_reconfigure_timeout * 2 + Duration::from_secs(5);
