@@ -171,180 +171,192 @@ fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-/// Writes one metric family: HELP, TYPE and the samples.
-fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, String, f64)]) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-    for (suffix, labels, value) in samples {
+/// Writes one metric family: HELP, TYPE and the samples (labels, value).
+fn family(out: &mut String, metric: &Metric, samples: &[(String, f64)]) {
+    let _ = writeln!(out, "# HELP {} {}", metric.name, metric.help);
+    let _ = writeln!(out, "# TYPE {} {}", metric.name, metric.kind);
+    for (labels, value) in samples {
         let labels = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
-        let _ = writeln!(out, "{name}{suffix}{labels} {}", number(*value));
+        let _ = writeln!(out, "{}{labels} {}", metric.name, number(*value));
     }
 }
 
-/// The exposition text of every metric now.
-pub fn render(log_lines_dropped: u64) -> String {
-    let registry = registry();
-    let services = lock(&registry.services).clone();
-    let bird = lock(&registry.bird).clone();
-    let mut out = String::new();
-    let per_prefix = |pick: &dyn Fn(&ServiceMetrics) -> Option<f64>| -> Vec<(String, String, f64)> {
-        let mut samples = Vec::new();
-        for (name, m) in &services {
-            if let Some(value) = pick(m) {
-                for prefix in &m.prefixes {
-                    samples.push((
-                        String::new(),
-                        format!("ip_prefix=\"{prefix}\",service_name=\"{}\"", escape(name)),
-                        value,
-                    ));
-                }
-            }
-        }
-        samples
-    };
-    family(
-        &mut out,
+/// Where a metric's samples come from.
+enum Source {
+    /// One sample per prefix of each service that has a value.
+    Service(fn(&ServiceMetrics) -> Option<f64>),
+    /// One sample per IP version the writer handles.
+    Bird(fn(&BirdMetrics) -> f64),
+    /// One sample for the process, with its labels.
+    Process(fn(&Process) -> (String, f64)),
+}
+
+/// The process-wide values a render sees.
+struct Process<'a> {
+    registry: &'a Registry,
+    log_lines_dropped: u64,
+}
+
+/// One metric family: the exposition's name, type and help, and its samples' source.
+struct Metric {
+    name: &'static str,
+    kind: &'static str,
+    help: &'static str,
+    source: Source,
+}
+
+const fn metric(name: &'static str, kind: &'static str, help: &'static str, source: Source) -> Metric {
+    Metric { name, kind, help, source }
+}
+
+fn counter(value: &AtomicU64) -> f64 {
+    value.load(Ordering::Relaxed) as f64
+}
+
+/// Every metric, in the file's order: upstream's names and types first (a counter as
+/// prometheus_client writes it: `x_total`, and `x_created` as a gauge), then ours.
+const METRICS: &[Metric] = &[
+    metric(
         "anycast_healthchecker_service_state",
         "gauge",
         "The status of the service check: 0 = healthy, any other value = unhealthy",
-        &per_prefix(&|m| m.state),
-    );
-    family(
-        &mut out,
+        Source::Service(|m| m.state),
+    ),
+    metric(
         "anycast_healthchecker_service_check_duration_milliseconds",
         "gauge",
         "Service check duration in milliseconds",
-        &per_prefix(&|m| m.check_duration_ms),
-    );
-    family(
-        &mut out,
+        Source::Service(|m| m.check_duration_ms),
+    ),
+    metric(
         "anycast_healthchecker_service_check_ip_assignment",
         "gauge",
         "Service IP assignment check: 0 = not assigned, 1 = assigned",
-        &per_prefix(&|m| {
+        Source::Service(|m| {
             if m.ip_check_disabled {
                 None
             } else {
                 m.ip_assignment.map(|a| if a { 1.0 } else { 0.0 })
             }
         }),
-    );
-    // As prometheus_client writes a counter: `x_total`, and `x_created` as a gauge.
-    family(
-        &mut out,
+    ),
+    metric(
         "anycast_healthchecker_service_check_timeout_total",
         "counter",
         "The number of times a service check timed out",
-        &per_prefix(&|m| Some(m.timeouts as f64)),
-    );
-    family(
-        &mut out,
+        Source::Service(|m| Some(m.timeouts as f64)),
+    ),
+    metric(
         "anycast_healthchecker_service_check_timeout_created",
         "gauge",
         "The number of times a service check timed out",
-        &per_prefix(&|m| Some(m.created)),
-    );
-    family(
-        &mut out,
+        Source::Service(|m| Some(m.created)),
+    ),
+    metric(
         "anycast_healthchecker_service_transitions_total",
         "counter",
         "The number of state changes of the service",
-        &per_prefix(&|m| Some(m.transitions as f64)),
-    );
-    family(
-        &mut out,
+        Source::Service(|m| Some(m.transitions as f64)),
+    ),
+    metric(
         "anycast_healthchecker_service",
         "gauge",
         "A configured service check, enabled or disabled",
-        &per_prefix(&|_| Some(1.0)),
-    );
-    family(
-        &mut out,
+        Source::Service(|_| Some(1.0)),
+    ),
+    metric(
         "anycast_healthchecker_uptime",
         "gauge",
         "Uptime of the process in seconds",
-        &[(String::new(), String::new(), registry.started.elapsed().as_secs() as f64)],
-    );
-    family(
-        &mut out,
+        Source::Process(|p| (String::new(), p.registry.started.elapsed().as_secs() as f64)),
+    ),
+    metric(
         "anycast_healthchecker_state",
         "gauge",
         "The state of the process: 1 = running",
-        &[(String::new(), String::new(), 1.0)],
-    );
-    family(
-        &mut out,
+        Source::Process(|_| (String::new(), 1.0)),
+    ),
+    metric(
         "anycast_healthchecker_version_info",
         "gauge",
         "Version of the software",
-        &[(String::new(), format!("version=\"{}\"", env!("CARGO_PKG_VERSION")), 1.0)],
-    );
-    let per_version = |pick: &dyn Fn(&BirdMetrics) -> f64, suffix: &str| -> Vec<(String, String, f64)> {
-        bird.iter()
-            .map(|(v, m)| {
-                let label = v.number();
-                (suffix.to_string(), format!("ip_version=\"{label}\""), pick(m))
-            })
-            .collect()
-    };
-    family(
-        &mut out,
+        Source::Process(|_| (format!("version=\"{}\"", env!("CARGO_PKG_VERSION")), 1.0)),
+    ),
+    metric(
         "anycast_healthchecker_bird_reconfigure_runs_total",
         "counter",
         "Bird reconfigure runs",
-        &per_version(&|m| m.runs as f64, ""),
-    );
-    family(
-        &mut out,
+        Source::Bird(|m| m.runs as f64),
+    ),
+    metric(
         "anycast_healthchecker_bird_reconfigure_failures_total",
         "counter",
         "Bird reconfigure runs that failed",
-        &per_version(&|m| m.failures as f64, ""),
-    );
-    family(
-        &mut out,
+        Source::Bird(|m| m.failures as f64),
+    ),
+    metric(
         "anycast_healthchecker_bird_reconfigure_duration_seconds",
         "gauge",
         "Duration of the last Bird reconfigure",
-        &per_version(&|m| m.last_duration, ""),
-    );
-    family(
-        &mut out,
+        Source::Bird(|m| m.last_duration),
+    ),
+    metric(
         "anycast_healthchecker_bird_out_of_sync_seconds",
         "gauge",
         "Seconds since Bird last had the prefix file's state (0 = in sync)",
-        &per_version(&|m| m.behind_since.map_or(0.0, |s| s.elapsed().as_secs_f64()), ""),
-    );
-    let counter =
-        |value: &AtomicU64| vec![(String::new(), String::new(), value.load(Ordering::Relaxed) as f64)];
-    family(
-        &mut out,
+        Source::Bird(|m| m.behind_since.map_or(0.0, |s| s.elapsed().as_secs_f64())),
+    ),
+    metric(
         "anycast_healthchecker_writer_batches_total",
         "counter",
         "Batches of events the Bird writer applied",
-        &counter(&registry.batches),
-    );
-    family(
-        &mut out,
+        Source::Process(|p| (String::new(), counter(&p.registry.batches))),
+    ),
+    metric(
         "anycast_healthchecker_writer_events_total",
         "counter",
         "Events the Bird writer applied",
-        &counter(&registry.events),
-    );
-    family(
-        &mut out,
+        Source::Process(|p| (String::new(), counter(&p.registry.events))),
+    ),
+    metric(
         "anycast_healthchecker_writer_last_batch_events",
         "gauge",
         "Events in the last batch the Bird writer applied",
-        &[(String::new(), String::new(), registry.last_batch.load(Ordering::Relaxed) as f64)],
-    );
-    family(
-        &mut out,
+        Source::Process(|p| (String::new(), counter(&p.registry.last_batch))),
+    ),
+    metric(
         "anycast_healthchecker_log_lines_dropped_total",
         "counter",
         "Log lines dropped because a destination failed or the queue was full",
-        &[(String::new(), String::new(), log_lines_dropped as f64)],
-    );
+        Source::Process(|p| (String::new(), p.log_lines_dropped as f64)),
+    ),
+];
+
+/// The exposition text of every metric now.
+pub fn render(log_lines_dropped: u64) -> String {
+    let registry = registry();
+    let services = lock(&registry.services).clone();
+    let bird = lock(&registry.bird).clone();
+    let process = Process { registry, log_lines_dropped };
+    let mut out = String::new();
+    for metric in METRICS {
+        let samples: Vec<(String, f64)> = match &metric.source {
+            Source::Service(pick) => services
+                .iter()
+                .filter_map(|(name, m)| pick(m).map(|value| (name, m, value)))
+                .flat_map(|(name, m, value)| {
+                    m.prefixes.iter().map(move |prefix| {
+                        (format!("ip_prefix=\"{prefix}\",service_name=\"{}\"", escape(name)), value)
+                    })
+                })
+                .collect(),
+            Source::Bird(pick) => {
+                bird.iter().map(|(v, m)| (format!("ip_version=\"{}\"", v.number()), pick(m))).collect()
+            }
+            Source::Process(pick) => vec![pick(&process)],
+        };
+        family(&mut out, metric, &samples);
+    }
     out
 }
 
@@ -373,6 +385,24 @@ pub fn run_exporter(dir: PathBuf, interval: Duration, stop: Receiver<()>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_metric_has_help_and_type_in_table_order() {
+        let text = render(7);
+        let families: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .map(|l| l.split(' ').next().unwrap())
+            .collect();
+        let names: Vec<&str> = METRICS.iter().map(|m| m.name).collect();
+        assert_eq!(families, names);
+        assert!(text.contains("# TYPE anycast_healthchecker_service_check_timeout_total counter\n"));
+        assert!(text.contains("\nanycast_healthchecker_log_lines_dropped_total 7.0\n"), "{text}");
+        assert!(text.contains(&format!(
+            "\nanycast_healthchecker_version_info{{version=\"{}\"}} 1.0\n",
+            env!("CARGO_PKG_VERSION")
+        )));
+    }
 
     #[test]
     fn numbers_print_like_prometheus_client() {
