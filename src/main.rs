@@ -87,12 +87,8 @@ fn run(mode: Mode) -> Result<(), Failure> {
             // Only what makes every part wrong stops the start; a missing program fails
             // just the part that runs it (see config::Programs).
             let loaded = load(&sources, Programs::MayBeMissing)?;
-            if daemon::run(sources, loaded.config) {
-                Ok(())
-            } else {
-                // The daemon has logged why.
-                Err(Failure::Logged)
-            }
+            // The daemon has logged why it failed.
+            daemon::run(sources, loaded.config).map_err(|_| Failure::Logged)
         }
     }
 }

@@ -142,14 +142,6 @@ pub fn bird_in_sync(version: IpVersion, in_sync: bool) {
     }
 }
 
-/// Seconds Bird has been behind its file, per version (0 when in sync).
-pub fn bird_behind() -> Vec<(IpVersion, f64)> {
-    lock(&registry().bird)
-        .iter()
-        .map(|(v, m)| (*v, m.behind_since.map_or(0.0, |s| s.elapsed().as_secs_f64())))
-        .collect()
-}
-
 /// The writer applied a batch of `events` events.
 pub fn batch(events: usize) {
     let registry = registry();

@@ -18,6 +18,7 @@
 //! file to learn what is advertised now, so that a route stays until its check decides.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -50,10 +51,15 @@ impl EventSender {
     }
 }
 
+/// Since when each IP version's Bird lacks its file (None: Bird has it). The writer
+/// thread owns the truth and publishes it here for `--status`.
+type Lag = Arc<Mutex<BTreeMap<IpVersion, Option<Instant>>>>;
+
 /// The running writer thread.
 pub struct Writer {
     tx: Sender<Message>,
     thread: Option<JoinHandle<()>>,
+    lag: Lag,
 }
 
 impl Writer {
@@ -61,14 +67,21 @@ impl Writer {
     /// purging prefixes without a service when asked), then starts the thread.
     pub fn start(routing: Routing) -> Result<Writer> {
         let (reports_tx, reports) = crossbeam_channel::unbounded();
-        let mut state = State::new(routing, reports_tx);
+        let lag = Lag::default();
+        let mut state = State::new(routing, reports_tx, Arc::clone(&lag));
         state.sync();
         let (tx, rx) = crossbeam_channel::unbounded();
         let thread = std::thread::Builder::new()
             .name("bird-writer".into())
             .spawn(move || state.run(&rx, &reports))
             .context("failed to start the Bird writer thread")?;
-        Ok(Writer { tx, thread: Some(thread) })
+        Ok(Writer { tx, thread: Some(thread), lag })
+    }
+
+    /// Seconds each IP version's Bird has been behind its file (0 when in sync).
+    pub fn behind(&self) -> Vec<(IpVersion, f64)> {
+        let lag = self.lag.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        lag.iter().map(|(v, since)| (*v, since.map_or(0.0, |s| s.elapsed().as_secs_f64()))).collect()
     }
 
     pub fn events(&self) -> EventSender {
@@ -242,6 +255,7 @@ struct State {
     write_backoff: Duration,
     write_retry_at: Option<Instant>,
     flushes: Vec<PendingFlush>,
+    lag: Lag,
 }
 
 /// What one wake-up of the writer brought.
@@ -253,7 +267,7 @@ enum Wake {
 }
 
 impl State {
-    fn new(routing: Routing, reports: Sender<worker::Report>) -> State {
+    fn new(routing: Routing, reports: Sender<worker::Report>, lag: Lag) -> State {
         let families = routing.bird.iter().map(|settings| Family::load(settings.clone(), &routing)).collect();
         State {
             routing,
@@ -265,6 +279,7 @@ impl State {
             write_backoff: RETRY_FIRST,
             write_retry_at: None,
             flushes: Vec::new(),
+            lag,
         }
     }
 
@@ -487,8 +502,17 @@ impl State {
         for target in due {
             self.start_job(&target, now);
         }
+        let mut lag = self.lag.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        lag.retain(|version, _| self.families.iter().any(|f| f.settings.version == *version));
         for family in &self.families {
-            metrics::bird_in_sync(family.settings.version, family.file_current && family.bird_current);
+            let in_sync = family.file_current && family.bird_current;
+            metrics::bird_in_sync(family.settings.version, in_sync);
+            let since = lag.entry(family.settings.version).or_insert(None);
+            match (in_sync, *since) {
+                (true, _) => *since = None,
+                (false, None) => *since = Some(Instant::now()),
+                (false, Some(_)) => {}
+            }
         }
     }
 

@@ -48,12 +48,20 @@ const STOP_PATIENCE: Duration = Duration::from_secs(10);
 const RESTART_FIRST: Duration = Duration::from_secs(1);
 const RESTART_CAP: Duration = Duration::from_secs(60);
 
-/// Runs the daemon until it is told to stop. True for a clean stop (exit 0); a fatal
-/// error has been logged when this returns false.
-pub fn run(sources: Sources, config: Config) -> bool {
+/// Why the daemon stopped other than cleanly; it has been logged (exit 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fatal {
+    /// Logging, the locks or the pidfile could not be set up: nothing was started.
+    NotStarted,
+    /// A fatal error while running (the writer died, a thread could not start).
+    Failed,
+}
+
+/// Runs the daemon until it is told to stop: `Ok` for a clean stop (exit 0).
+pub fn run(sources: Sources, config: Config) -> Result<(), Fatal> {
     if let Err(err) = logging::init(&config.daemon.log, &section_names(&config)) {
         eprintln!("{}: {err}", crate::PROGRAM);
-        return false;
+        return Err(Fatal::NotStarted);
     }
     // Before anything else: a HUP or TERM during start-up must not kill us unhandled.
     let started = listen_for_signals().and_then(|signals| {
@@ -65,22 +73,19 @@ pub fn run(sources: Sources, config: Config) -> bool {
         Err(err) => {
             log::error!("{err:#}");
             logging::flush(Duration::from_secs(2));
-            return false;
+            return Err(Fatal::NotStarted);
         }
     };
     log::info!("starting {} version {}", crate::PROGRAM, env!("CARGO_PKG_VERSION"));
     let result = Daemon::start(sources, config).and_then(|mut daemon| daemon.serve(&signals));
     status::remove(pidfile.path());
     pidfile.remove();
-    let clean = match result {
-        Ok(()) => true,
-        Err(err) => {
-            log::error!("{err:#}");
-            false
-        }
-    };
+    let outcome = result.map_err(|err| {
+        log::error!("{err:#}");
+        Fatal::Failed
+    });
     logging::flush(Duration::from_secs(2));
-    clean
+    outcome
 }
 
 fn section_names(config: &Config) -> Vec<&str> {
@@ -263,7 +268,9 @@ impl Daemon {
             services: self.config.services.len(),
             threads_expected: self.config.services.iter().filter(|s| !s.check_disabled).count(),
             threads_alive: self.threads.values().filter(|t| !t.is_finished()).count(),
-            bird_behind: metrics::bird_behind()
+            bird_behind: self
+                .writer
+                .behind()
                 .into_iter()
                 .map(|(version, seconds)| (version.number().to_string(), seconds))
                 .collect(),
