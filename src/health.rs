@@ -189,6 +189,13 @@ mod tests {
     }
 
     #[test]
+    fn health_reads_as_the_log_and_json_write_it() {
+        let words: Vec<String> =
+            [Health::Unknown, Health::Up, Health::Down].iter().map(ToString::to_string).collect();
+        assert_eq!(words, ["unknown", "up", "down"]);
+    }
+
+    #[test]
     fn the_first_decision_is_reported_from_unknown() {
         let mut state = HealthState::new(2, 2);
         assert_eq!(state.health(), Health::Unknown);

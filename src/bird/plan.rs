@@ -351,6 +351,7 @@ mod tests {
             ("web".to_string(), service(1, &["10.0.0.1/32"], false)),
             ("dual".to_string(), service(2, &["10.0.0.2/32", "fd00::2/128"], false)),
             ("custom".to_string(), service(3, &["10.0.0.3/32"], true)),
+            ("custom2".to_string(), service(4, &["10.0.0.4/32"], true)),
         ]);
         let birds = vec![
             bird(IpVersion::V4, "/run/a.ctl", Some("10.189.200.255/32")),
@@ -417,6 +418,14 @@ mod tests {
                 &[("10.0.0.1/32", Advertise), ("10.0.0.3/32", Withdraw)],
                 true,
                 &[("custom", Withdraw)],
+            ),
+            // Two services with their own commands: each runs its own.
+            (
+                &[],
+                &["10.0.0.3/32", "10.0.0.4/32"],
+                &[("10.0.0.3/32", Advertise), ("10.0.0.4/32", Advertise)],
+                false,
+                &[("custom", Advertise), ("custom2", Advertise)],
             ),
             // A prefix no service owns needs the daemon's reconfigure.
             (&["10.9.9.9/32"], &[], &[("10.9.9.9/32", Withdraw)], true, &[]),
@@ -518,6 +527,11 @@ mod tests {
         assert_eq!(due(&unwritten, &pending, &routing, &[], now), Vec::<Target>::new());
         let written = [file(IpVersion::V4, &birdc, true)];
         assert_eq!(due(&written, &pending, &routing, &[], now), [Target::Custom("custom".into())]);
+    }
+
+    #[test]
+    fn a_custom_command_gets_up_or_down() {
+        assert_eq!((Action::Advertise.direction(), Action::Withdraw.direction()), ("up", "down"));
     }
 
     #[test]

@@ -153,6 +153,63 @@ fn without_digit_underscores(text: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn fields(pairs: &[(&str, &str)]) -> Fields {
+        let values = pairs
+            .iter()
+            .map(|(key, value)| Resolved {
+                key: key.to_string(),
+                value: value.to_string(),
+                origin: Origin::File("s.conf".into()),
+                inherited: false,
+            })
+            .collect();
+        Fields::new("svc", values, None)
+    }
+
+    #[test]
+    fn integers_are_checked_against_an_inclusive_range() {
+        let f = fields(&[("low", "1"), ("high", "5"), ("under", "0"), ("over", "6"), ("text", "x")]);
+        assert_eq!(f.section(), "svc");
+        assert_eq!(f.integer("low", 1, 5), Ok(1), "the minimum is allowed");
+        assert_eq!(f.integer("high", 1, 5), Ok(5), "the maximum is allowed");
+        let under = f.integer("under", 1, 5).unwrap_err().to_string();
+        assert_eq!(under, "s.conf: [svc] under: must be from 1 to 5 (got \"0\")");
+        assert!(f.integer("over", 1, 5).unwrap_err().to_string().contains("must be from 1 to 5"));
+        assert!(f.integer("over", 1, i64::from(u32::MAX)).is_ok());
+        let open_ended = f.integer("under", 1, i64::from(u32::MAX)).unwrap_err().to_string();
+        assert!(open_ended.contains("must be at least 1"), "{open_ended}");
+        assert!(f.integer("text", 1, 5).unwrap_err().to_string().contains("is not an integer"));
+    }
+
+    #[test]
+    fn seconds_are_finite_above_zero_and_at_most_the_cap() {
+        let f = fields(&[
+            ("tiny", "0.001"),
+            ("zero", "0"),
+            ("negative", "-1"),
+            ("cap", "1e9"),
+            ("over", "1.5e9"),
+            ("inf", "inf"),
+            ("nan", "nan"),
+        ]);
+        assert_eq!(f.seconds("tiny"), Ok(Duration::from_millis(1)));
+        assert_eq!(f.seconds("cap"), Ok(Duration::from_secs(1_000_000_000)));
+        for bad in ["zero", "negative", "inf", "nan"] {
+            let err = f.seconds(bad).unwrap_err().to_string();
+            assert!(err.contains("must be a finite number of seconds above 0"), "{bad}: {err}");
+        }
+        assert!(f.seconds("over").unwrap_err().to_string().contains("must be at most"));
+    }
+
+    #[test]
+    fn an_optional_boolean_is_none_only_when_unset() {
+        let f = fields(&[("on", "yes"), ("off", "0"), ("bad", "maybe")]);
+        assert_eq!(f.optional_boolean("on"), Ok(Some(true)));
+        assert_eq!(f.optional_boolean("off"), Ok(Some(false)));
+        assert_eq!(f.optional_boolean("unset"), Ok(None));
+        assert!(f.optional_boolean("bad").is_err());
+    }
+
     #[test]
     fn booleans_as_python() {
         for yes in ["1", "yes", "TRUE", "On"] {
