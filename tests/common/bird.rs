@@ -45,7 +45,42 @@ pub fn bird3_or_skip() -> Option<PathBuf> {
     None
 }
 
-/// Paths of the Bird binaries; panics with install instructions when one is missing.
+/// Whether a lab of `kind` can run here: root, and that Bird's binaries. If not, one
+/// loud `SKIPPED:` line (a failure under CI=true) and false.
+pub fn lab_available(kind: Speaker) -> bool {
+    if !super::root_or_skip() {
+        return false;
+    }
+    let env_or =
+        |name: &str, default: &str| PathBuf::from(std::env::var_os(name).unwrap_or_else(|| default.into()));
+    let missing: Vec<(PathBuf, &str)> = match kind {
+        Speaker::Bird3 => return bird3_or_skip().is_some() && lab_available(Speaker::Bird2),
+        Speaker::Bird2 => vec![
+            (env_or("BIRD", "/usr/sbin/bird"), "apt-get install bird2"),
+            (env_or("BIRDC", "/usr/sbin/birdc"), "apt-get install bird2"),
+        ],
+        Speaker::Bird16 => ["bird", "bird6", "birdc", "birdc6"]
+            .iter()
+            .map(|name| {
+                (
+                    env_or("BIRD16_DIR", "/opt/bird16/usr/sbin").join(name),
+                    "apt-get download bird && dpkg -x bird_*.deb /opt/bird16",
+                )
+            })
+            .collect(),
+    };
+    if let Some((path, how)) = missing.iter().find(|(path, _)| !path.exists()) {
+        super::skip_or_fail(&format!(
+            "{} is missing; install it with: {how} (see README.rst, Test)",
+            path.display()
+        ));
+        return false;
+    }
+    true
+}
+
+/// Paths of the Bird binaries; panics with install instructions when one is missing
+/// (call [`lab_available`] first to skip instead).
 pub struct Tools {
     pub bird2: PathBuf,
     pub birdc2: PathBuf,
