@@ -76,6 +76,7 @@ fn several_prefixes_of_one_check_move_together() {
     setup.flag_service("multi", "10.52.12.1, 10.52.12.2 10.52.12.3", "ok", "");
     let daemon = setup.start();
     setup.wait_for_prefixes(&[], WAIT);
+    daemon.wait_settled(WAIT);
     let runs = setup.reconfigure_runs("done");
     setup.touch("ok");
     setup.wait_for_prefixes(&["10.52.12.1/32", "10.52.12.2/32", "10.52.12.3/32"], WAIT);
