@@ -47,6 +47,7 @@ pub struct Finished {
 }
 
 impl Finished {
+    #[cfg(test)]
     pub fn success(&self) -> bool {
         matches!(self.outcome, Outcome::Exited(0))
     }

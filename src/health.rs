@@ -67,6 +67,7 @@ impl HealthState {
         }
     }
 
+    #[cfg(test)]
     pub fn health(&self) -> Health {
         self.health
     }

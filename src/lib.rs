@@ -5,23 +5,28 @@
 //! The binary (`main.rs`) is a thin CLI over these modules; the flow between them is
 //! described in README.rst.
 
-pub mod argv;
-pub mod atomic;
+//!
+//! The library's API is what the binary and the integration tests use: the CLI, the
+//! configuration, the daemon and `--status`, prefixes and the Bird file and control
+//! protocol. The rest is `pub(crate)`.
+
+pub(crate) mod argv;
+pub(crate) mod atomic;
 pub mod bird;
 pub mod cli;
-pub mod command;
+pub(crate) mod command;
 pub mod config;
 pub mod daemon;
-pub mod health;
-pub mod localtime;
-pub mod logging;
-pub mod metrics;
-pub mod netif;
-pub mod notify;
+pub(crate) mod health;
+pub(crate) mod localtime;
+pub(crate) mod logging;
+pub(crate) mod metrics;
+pub(crate) mod netif;
+pub(crate) mod notify;
 pub mod prefix;
-pub mod schedule;
-pub mod service;
-pub mod signal_name;
+pub(crate) mod schedule;
+pub(crate) mod service;
+pub(crate) mod signal_name;
 pub mod status;
 
 /// The program name, used in messages and the Bird file header.

@@ -3,11 +3,11 @@
 
 pub mod control;
 pub mod file;
-pub mod plan;
-pub mod reconfigure;
-pub mod store;
+pub(crate) mod plan;
+pub(crate) mod reconfigure;
+pub(crate) mod store;
 mod worker;
-pub mod writer;
+pub(crate) mod writer;
 
-pub use plan::{Action, CustomCommand, Event, Routing, ServiceRoutes};
-pub use writer::{EventSender, Writer};
+pub(crate) use plan::{Action, CustomCommand, Event, Routing, ServiceRoutes};
+pub(crate) use writer::{EventSender, Writer};
