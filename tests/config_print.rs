@@ -24,6 +24,15 @@ fn assert_golden(name: &str, actual: &str) {
     assert_eq!(actual, expected, "output differs from {}", path.display());
 }
 
+/// A sandbox with the `print-conf` fixture and the directories its config names.
+fn print_conf_fixture() -> Sandbox {
+    let sandbox = Sandbox::new();
+    install_fixture(&sandbox, "print-conf");
+    sandbox.mkdir("run");
+    sandbox.mkdir("lib");
+    sandbox
+}
+
 /// Copies a fixture directory into the sandbox, with `@ROOT@` set to the sandbox.
 fn install_fixture(sandbox: &Sandbox, name: &str) {
     let root = sandbox.root().display().to_string();
@@ -58,10 +67,7 @@ fn print_defaults_reads_no_configuration() {
 
 #[test]
 fn print_conf_shows_the_merged_interpolated_configuration() {
-    let sandbox = Sandbox::new();
-    install_fixture(&sandbox, "print-conf");
-    sandbox.mkdir("run");
-    sandbox.mkdir("lib");
+    let sandbox = print_conf_fixture();
     let output = sandbox.run(&["-f", "main.conf", "-d", "conf.d", "-P"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let root = sandbox.root().display().to_string();
@@ -70,10 +76,7 @@ fn print_conf_shows_the_merged_interpolated_configuration() {
 
 #[test]
 fn the_merge_of_a_directory_is_the_same_every_run() {
-    let sandbox = Sandbox::new();
-    install_fixture(&sandbox, "print-conf");
-    sandbox.mkdir("run");
-    sandbox.mkdir("lib");
+    let sandbox = print_conf_fixture();
     let first = stdout(&sandbox.run(&["-f", "main.conf", "-d", "conf.d", "-P"]));
     assert!(
         first.contains("[web]\ncheck_cmd = /bin/true\nip_prefix = 10.52.13.1/32\ncheck_timeout = 3\n"),
@@ -87,10 +90,7 @@ fn the_merge_of_a_directory_is_the_same_every_run() {
 
 #[test]
 fn check_prints_ok_warns_about_typos_and_creates_nothing() {
-    let sandbox = Sandbox::new();
-    install_fixture(&sandbox, "print-conf");
-    sandbox.mkdir("run");
-    sandbox.mkdir("lib");
+    let sandbox = print_conf_fixture();
     sandbox.write("conf.d/30-typo.conf", "[web]\nchek_cmd = /bin/false\n");
     let before = sandbox.listing();
     let output = sandbox.run(&["-f", "main.conf", "-d", "conf.d", "-c"]);
@@ -112,20 +112,14 @@ fn check_prints_ok_warns_about_typos_and_creates_nothing() {
 
 #[test]
 fn check_and_print_conf_together_print_only_ok() {
-    let sandbox = Sandbox::new();
-    install_fixture(&sandbox, "print-conf");
-    sandbox.mkdir("run");
-    sandbox.mkdir("lib");
+    let sandbox = print_conf_fixture();
     let output = sandbox.run(&["-f", "main.conf", "-d", "conf.d", "-c", "-P"]);
     assert_eq!(stdout(&output), "OK\n");
 }
 
 #[test]
 fn only_a_timeout_above_the_interval_is_a_warning_once_per_service() {
-    let sandbox = Sandbox::new();
-    install_fixture(&sandbox, "print-conf");
-    sandbox.mkdir("run");
-    sandbox.mkdir("lib");
+    let sandbox = print_conf_fixture();
     // Equal (Wikimedia's 1 and 1) is fine; above is warned about, once, naming the key.
     sandbox.write(
         "svc.conf",
@@ -143,10 +137,7 @@ fn only_a_timeout_above_the_interval_is_a_warning_once_per_service() {
 
 #[test]
 fn keys_of_older_upstream_versions_are_noted_not_called_typos() {
-    let sandbox = Sandbox::new();
-    install_fixture(&sandbox, "print-conf");
-    sandbox.mkdir("run");
-    sandbox.mkdir("lib");
+    let sandbox = print_conf_fixture();
     sandbox.write(
         "svc.conf",
         "[daemon]\nstdout_file = /var/log/x.log\njson_logging = false\nhttp_server_port = 80\n\
@@ -177,10 +168,7 @@ fn own_warnings(output: &std::process::Output) -> String {
 
 #[test]
 fn an_upper_case_daemon_section_is_a_service_like_upstream() {
-    let sandbox = Sandbox::new();
-    install_fixture(&sandbox, "print-conf");
-    sandbox.mkdir("run");
-    sandbox.mkdir("lib");
+    let sandbox = print_conf_fixture();
     sandbox.write("svc.conf", "[DAEMON]\nloglevel = info\n");
     let output = sandbox.run(&["-f", "main.conf", "-F", "svc.conf", "-c"]);
     assert_eq!(output.status.code(), Some(1));
