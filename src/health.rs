@@ -111,8 +111,8 @@ impl HealthState {
 /// Upstream's counter step: at `needed - 1` the threshold is reached (None: settle);
 /// below it the counter goes up by one.
 fn count(counter: &mut u32, needed: u32, to: Health) -> Option<Verdict> {
+    // The counter never passes `needed - 1`: it only grows below it.
     if *counter >= needed - 1 {
-        *counter = needed - 1;
         None
     } else {
         *counter += 1;
