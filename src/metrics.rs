@@ -31,6 +31,10 @@ struct ServiceMetrics {
     timeouts: u64,
     created: f64,
     transitions: u64,
+    /// The operator's word for the service now: up, down, unknown, suppressed, disabled.
+    status: &'static str,
+    /// The flap damping penalty, when damping is on.
+    penalty: Option<f64>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -85,6 +89,14 @@ pub fn set_services(services: &[Service]) {
         }
         entry.prefixes = prefixes;
         entry.ip_check_disabled = service.ip_check_disabled;
+        entry.status = match (service.check_disabled, entry.status) {
+            (true, _) => "disabled",
+            (false, "" | "disabled") => "unknown",
+            (false, status) => status,
+        };
+        if service.damping.is_none() {
+            entry.penalty = None;
+        }
         next.insert(service.name.clone(), entry);
     }
     *map = next;
@@ -107,6 +119,16 @@ pub fn check_finished(service: &str, duration: Option<Duration>) {
 /// The address check ran and found the address (or not).
 pub fn ip_assignment(service: &str, assigned: bool) {
     with_service(service, |m| m.ip_assignment = Some(assigned));
+}
+
+/// The service's state in the operator's words (up, down, unknown, suppressed).
+pub fn service_status(service: &str, status: &'static str) {
+    with_service(service, |m| m.status = status);
+}
+
+/// The service's flap damping penalty.
+pub fn damping_penalty(service: &str, penalty: f64) {
+    with_service(service, |m| m.penalty = Some(penalty));
 }
 
 /// A threshold decision: 0 when healthy, else the code of the deciding failure (126 a
@@ -177,6 +199,8 @@ fn family(out: &mut String, metric: &Metric, samples: &[(String, f64)]) {
 enum Source {
     /// One sample per prefix of each service that has a value.
     Service(fn(&ServiceMetrics) -> Option<f64>),
+    /// One sample per prefix of each service, 1 with its status as the `state` label.
+    ServiceStatus,
     /// One sample per IP version the writer handles.
     Bird(fn(&BirdMetrics) -> f64),
     /// One sample for the process, with its labels.
@@ -255,6 +279,19 @@ const METRICS: &[Metric] = &[
         "gauge",
         "A configured service check, enabled or disabled",
         Source::Service(|_| Some(1.0)),
+    ),
+    // Ours: the operator's view of each service, and its damping penalty.
+    metric(
+        "anycast_healthchecker_service_status",
+        "gauge",
+        "The service's state now (the state label): up, down, unknown, suppressed or disabled",
+        Source::ServiceStatus,
+    ),
+    metric(
+        "anycast_healthchecker_service_damping_penalty",
+        "gauge",
+        "Flap damping penalty of the service (services with damping = true)",
+        Source::Service(|m| m.penalty),
     ),
     metric(
         "anycast_healthchecker_uptime",
@@ -339,6 +376,19 @@ pub fn render(log_lines_dropped: u64) -> String {
                 .flat_map(|(name, m, value)| {
                     m.prefixes.iter().map(move |prefix| {
                         (format!("ip_prefix=\"{prefix}\",service_name=\"{}\"", escape(name)), value)
+                    })
+                })
+                .collect(),
+            Source::ServiceStatus => services
+                .iter()
+                .flat_map(|(name, m)| {
+                    m.prefixes.iter().map(move |prefix| {
+                        let labels = format!(
+                            "ip_prefix=\"{prefix}\",service_name=\"{}\",state=\"{}\"",
+                            escape(name),
+                            m.status
+                        );
+                        (labels, 1.0)
                     })
                 })
                 .collect(),

@@ -19,6 +19,7 @@ use crossbeam_channel::Sender;
 use crate::bird::{Action, Event, EventSender};
 use crate::command::{self, Outcome};
 use crate::config::{OnDisabled, Service};
+use crate::health::damping::{self, Damping};
 use crate::health::{Health, HealthState, Probe, Verdict};
 use crate::logging::{self, ServiceFields};
 use crate::metrics;
@@ -89,6 +90,13 @@ impl ServiceThread {
         self.control.request(|state| state.run_now = true);
     }
 
+    /// Gives the thread new timing, rise/fail or damping settings: it keeps its state,
+    /// counters and damping penalty (see [`Service::retunable_to`]).
+    pub fn retune(&mut self, service: Service) {
+        self.service = service.clone();
+        self.control.request(|state| state.retune = Some(service));
+    }
+
     /// Tells the thread to stop now: a running check is killed with its group (and
     /// counts for nothing), a waiting thread wakes. Its [`Exit`] follows.
     pub fn stop(&mut self) {
@@ -146,6 +154,8 @@ struct Requests {
     /// A check is asked for; requests made while one is pending fold into it.
     run_now: bool,
     stop: bool,
+    /// New timing, rise/fail or damping settings (a reload): taken between checks.
+    retune: Option<Service>,
 }
 
 impl Control {
@@ -161,6 +171,9 @@ impl Control {
         loop {
             if requests.stop {
                 return Wake::Stop;
+            }
+            if let Some(service) = requests.retune.take() {
+                return Wake::Retune(Box::new(service));
             }
             if requests.run_now {
                 requests.run_now = false;
@@ -179,17 +192,19 @@ impl Control {
 }
 
 /// What the wait between checks ended with.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 enum Wake {
     /// The slot came.
     Scheduled,
     /// A check was asked for ("check now"); requests made meanwhile were folded in.
     Asked,
+    /// New settings for the same service (a reload); the wait goes on with them.
+    Retune(Box<Service>),
     Stop,
 }
 
 impl Worker {
-    fn run(self, splay: Option<Duration>) {
+    fn run(mut self, splay: Option<Duration>) {
         if let Some(first) = self.service.ip_prefixes.first() {
             logging::set_service_fields(ServiceFields {
                 ip_address: first.addr().to_string(),
@@ -206,23 +221,50 @@ impl Worker {
             }
         }
         let mut state = HealthState::new(self.service.check_rise, self.service.check_fail);
-        let schedule = Schedule::new(Instant::now(), self.service.check_interval);
+        let mut damping = self.service.damping.map(|settings| Damping::new(settings, Instant::now()));
+        let mut schedule = Schedule::new(Instant::now(), self.service.check_interval);
         loop {
             let started = Instant::now();
             test_fault(&self.service.name);
             let Some((probe, code)) = self.probe() else {
                 return; // Stopped mid-check: that check counts for nothing.
             };
+            let before = state.health();
             let verdict = state.observe(probe);
-            self.report(verdict, code);
+            self.report(verdict, code, before, state.health(), &mut damping);
             log::info!("wall clock time {:.3}ms", started.elapsed().as_secs_f64() * 1000.0);
-            let next = schedule.next_after(Instant::now());
-            log::debug!(
-                "sleeping for {:.3}secs",
-                next.saturating_duration_since(Instant::now()).as_secs_f64()
-            );
-            if let Wake::Stop = self.wait_until(next) {
-                return;
+            // A result that differs from the state is confirmed at the fast interval.
+            let now = Instant::now();
+            let mut next = schedule.next_after(now);
+            if let Verdict::Counting { .. } = verdict {
+                next = next.min(now + self.service.check_fast_interval);
+            }
+            loop {
+                log::debug!(
+                    "sleeping for {:.3}secs",
+                    next.saturating_duration_since(Instant::now()).as_secs_f64()
+                );
+                match self.wait_until(next) {
+                    Wake::Stop => return,
+                    Wake::Scheduled | Wake::Asked => break,
+                    Wake::Retune(service) => {
+                        log::info!("new settings for {}; its state and counters are kept", service.name);
+                        state.retune(service.check_rise, service.check_fail);
+                        damping = match (service.damping, damping) {
+                            (Some(settings), Some(mut current)) => {
+                                current.retune(settings);
+                                Some(current)
+                            }
+                            (Some(settings), None) => Some(Damping::new(settings, Instant::now())),
+                            (None, _) => None,
+                        };
+                        if service.check_interval != self.service.check_interval {
+                            schedule = Schedule::new(Instant::now(), service.check_interval);
+                            next = schedule.next_after(Instant::now());
+                        }
+                        self.service = *service;
+                    }
+                }
             }
         }
     }
@@ -307,25 +349,45 @@ impl Worker {
         })
     }
 
-    fn report(&self, verdict: Verdict, code: i64) {
+    /// Logs the verdict and tells the writer what the file must say. With damping, an
+    /// up->down transition adds to the penalty; above `damping_suppress` the service is
+    /// held withdrawn whatever its check says, until released.
+    fn report(
+        &self,
+        verdict: Verdict,
+        code: i64,
+        before: Health,
+        after: Health,
+        damping: &mut Option<Damping>,
+    ) {
         match verdict {
             Verdict::Changed(_) => metrics::service_state(&self.service.name, code, true),
             Verdict::Steady(_) => metrics::service_state(&self.service.name, code, false),
             Verdict::Counting { .. } => {}
         }
+        let now = Instant::now();
         match verdict {
             Verdict::Changed(health) => {
                 logging::set_service_status(&health.to_string());
                 log::info!("status changed to {}", health.to_string().to_uppercase());
-                let action = if health == Health::Up { Action::Advertise } else { Action::Withdraw };
-                let prefixes: Vec<String> =
-                    self.service.ip_prefixes.iter().map(ToString::to_string).collect();
-                log::info!("adding {} in the queue", prefixes.join(", "));
-                self.events.send(Event {
-                    service: self.service.name.clone(),
-                    generation: self.generation,
-                    action,
-                });
+                if let Some(d) = damping.as_mut() {
+                    let flapped = before == Health::Up && health == Health::Down;
+                    if flapped && d.flap(now) == damping::Change::Suppressed {
+                        log::warn!(
+                            "flap damping suppresses {}: penalty {:.2} is above damping_suppress; held withdrawn",
+                            self.service.name,
+                            d.penalty(now)
+                        );
+                    }
+                }
+                match damping.as_ref() {
+                    Some(d) if d.is_suppressed() && health == Health::Up => log::info!(
+                        "held withdrawn by flap damping (penalty {:.2}, released in {:.0}s at the latest)",
+                        d.penalty(now),
+                        d.time_to_reuse(now).as_secs_f64()
+                    ),
+                    _ => self.send(if health == Health::Up { Action::Advertise } else { Action::Withdraw }),
+                }
             }
             Verdict::Steady(health) => log::info!("status {}", health.to_string().to_uppercase()),
             Verdict::Counting { to, count, needed } => {
@@ -333,6 +395,32 @@ impl Worker {
                 log::info!("going {direction} {count}/{needed}");
             }
         }
+        if let Some(d) = damping.as_mut() {
+            if d.tick(now) == damping::Change::Released {
+                log::warn!(
+                    "flap damping releases {}: penalty {:.2}; the check decides again",
+                    self.service.name,
+                    d.penalty(now)
+                );
+                if after == Health::Up {
+                    self.send(Action::Advertise);
+                }
+            }
+            metrics::damping_penalty(&self.service.name, d.penalty(now));
+        }
+        let status = match after {
+            _ if damping.as_ref().is_some_and(Damping::is_suppressed) => "suppressed",
+            Health::Up => "up",
+            Health::Down => "down",
+            Health::Unknown => "unknown",
+        };
+        metrics::service_status(&self.service.name, status);
+    }
+
+    fn send(&self, action: Action) {
+        let prefixes: Vec<String> = self.service.ip_prefixes.iter().map(ToString::to_string).collect();
+        log::info!("adding {} in the queue", prefixes.join(", "));
+        self.events.send(Event { service: self.service.name.clone(), generation: self.generation, action });
     }
 }
 

@@ -229,6 +229,17 @@ fn metrics_pass_promtool_and_show_the_transitions() {
         Some(1.0)
     );
     assert_eq!(sample(&text, "anycast_healthchecker_state "), Some(1.0));
+    // The operator's view: one state per service, disabled ones included.
+    for (prefix, name, state) in [
+        ("10.52.12.1/32", "up", "up"),
+        ("10.52.12.2/32", "down", "down"),
+        ("10.52.12.5/32", "off", "disabled"),
+    ] {
+        let series = format!(
+            "anycast_healthchecker_service_status{{ip_prefix=\"{prefix}\",service_name=\"{name}\",state=\"{state}\"}}"
+        );
+        assert_eq!(sample(&text, &series), Some(1.0), "{series} in\n{text}");
+    }
     assert!(
         sample(&text, "anycast_healthchecker_bird_reconfigure_runs_total{ip_version=\"4\"}").unwrap_or(0.0)
             >= 1.0

@@ -30,6 +30,14 @@ pub const SERVICE_KEYS: &[Key] = &[
     key("custom_bird_reconfigure_cmd_timeout", "2"),
     // Extension (upstream #27/#28): what happens to the prefixes when the daemon stops.
     key("on_exit", "keep"),
+    // Extensions: flap damping (RFC 2439's idea for a service), off by default.
+    key("damping", "false"),
+    key("damping_half_life", "300"),
+    key("damping_suppress", "3"),
+    key("damping_reuse", "1"),
+    key("damping_max_hold", "1800"),
+    // Extension: the interval while a change is pending (default: check_interval).
+    no_default("check_fast_interval"),
     no_default("check_cmd"),
     no_default("ip_prefix"),
     no_default("custom_bird_reconfigure_cmd"),

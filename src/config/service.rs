@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use super::error::{ConfigError, Origin};
-use super::value::Fields;
+use super::value::{parse_float, Fields};
 use crate::argv::{find_program, Argv};
+use crate::health::damping::DampingSettings;
 use crate::prefix::{IpPrefix, IpVersion, PrefixError};
 
 /// What to do with a service's prefixes while its check is disabled.
@@ -41,6 +42,29 @@ pub struct Service {
     pub custom_bird_reconfigure_cmd: Option<Argv>,
     pub custom_bird_reconfigure_cmd_timeout: Duration,
     pub on_exit: OnExit,
+    /// Extension: the interval while a result differs from the state (ExaBGP's
+    /// `--fast-interval`); `check_interval` unless set.
+    pub check_fast_interval: Duration,
+    /// Extension: flap damping, when `damping = true`.
+    pub damping: Option<DampingSettings>,
+}
+
+impl Service {
+    /// True when `other` differs only in what a running check can take without
+    /// starting over: timing, rise/fail and damping. Its state, counters and damping
+    /// penalty then survive a reload.
+    pub fn retunable_to(&self, other: &Service) -> bool {
+        let tuned = Service {
+            check_interval: other.check_interval,
+            check_timeout: other.check_timeout,
+            check_rise: other.check_rise,
+            check_fail: other.check_fail,
+            check_fast_interval: other.check_fast_interval,
+            damping: other.damping,
+            ..self.clone()
+        };
+        tuned == *other
+    }
 }
 
 /// Which IP versions the daemon handles, for the version gate on `ip_prefix`.
@@ -116,6 +140,20 @@ pub fn parse_service(
         Some(_) => Some(command(fields, "custom_bird_reconfigure_cmd", programs, warnings)?),
         None => None,
     };
+    let check_fast_interval = match fields.get("check_fast_interval") {
+        None => check_interval,
+        Some(_) => {
+            let fast = fields.seconds("check_fast_interval")?;
+            if fast > check_interval {
+                return Err(fields.error(
+                    "check_fast_interval",
+                    format!("must not be above check_interval ({}s)", check_interval.as_secs_f64()),
+                ));
+            }
+            fast
+        }
+    };
+    let damping = if fields.boolean("damping")? { Some(damping_settings(fields)?) } else { None };
     let on_exit = match fields.string("on_exit")? {
         "keep" => OnExit::Keep,
         "withdraw" => OnExit::Withdraw,
@@ -137,6 +175,27 @@ pub fn parse_service(
         custom_bird_reconfigure_cmd,
         custom_bird_reconfigure_cmd_timeout,
         on_exit,
+        check_fast_interval,
+        damping,
+    })
+}
+
+/// The damping keys: `damping_suppress` above `damping_reuse` above 0.
+fn damping_settings(fields: &Fields) -> Result<DampingSettings, ConfigError> {
+    let number = |key: &str| -> Result<f64, ConfigError> {
+        parse_float(fields.string(key)?)
+            .filter(|n| n.is_finite() && *n > 0.0)
+            .ok_or_else(|| fields.error(key, "must be a number above 0"))
+    };
+    let (suppress, reuse) = (number("damping_suppress")?, number("damping_reuse")?);
+    if reuse >= suppress {
+        return Err(fields.error("damping_reuse", format!("must be below damping_suppress ({suppress})")));
+    }
+    Ok(DampingSettings {
+        half_life: fields.seconds("damping_half_life")?,
+        suppress,
+        reuse,
+        max_hold: fields.seconds("damping_max_hold")?,
     })
 }
 

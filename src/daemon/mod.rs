@@ -424,6 +424,11 @@ impl Daemon {
             self.generations.insert(name.clone(), self.next_generation);
             self.next_generation += 1;
         }
+        for name in &plan.retune {
+            if let (Some(thread), Some(service)) = (self.threads.get_mut(name), new.service(name)) {
+                thread.retune(service.clone());
+            }
+        }
         self.writer.update(routing(&new, &self.generations));
         metrics::set_services(&new.services);
         self.config = new;
@@ -434,8 +439,9 @@ impl Daemon {
             }
         }
         log::info!(
-            "reloaded: {} services kept, {} changed, {} added, {} removed",
+            "reloaded: {} services kept, {} retuned (state kept), {} changed, {} added, {} removed",
             plan.keep.len(),
+            plan.retune.len(),
             plan.restart.len(),
             plan.start.len(),
             plan.stop.len()

@@ -9,6 +9,9 @@ use crate::config::Config;
 pub(crate) struct ReloadPlan {
     /// Unchanged: thread, state and prefixes stay as they are (no new rise, no flap).
     pub keep: Vec<String>,
+    /// Only timing, rise/fail or damping changed: the thread takes the new settings and
+    /// keeps its state, counters and damping penalty.
+    pub retune: Vec<String>,
     /// Changed: the old thread stops; a new one starts with a new generation, so late
     /// events of the old one are ignored. Its prefixes stay until the new check decides.
     pub restart: Vec<String>,
@@ -41,6 +44,7 @@ pub(crate) fn plan(old: &Config, new: &Config) -> ReloadPlan {
     for service in &new.services {
         let bucket = match old.service(&service.name) {
             Some(before) if before == service => &mut plan.keep,
+            Some(before) if before.retunable_to(service) => &mut plan.retune,
             Some(_) => &mut plan.restart,
             None => &mut plan.start,
         };
@@ -100,8 +104,8 @@ mod tests {
         let dns = "[dns]\nip_prefix = 10.0.0.2\n";
         let cases: &[ServiceCase] = &[
             (web, web, &["web"], &[], &[], &[]),
-            // Any change restarts the check, timing included.
-            (web, "[web]\nip_prefix = 10.0.0.1\ncheck_interval = 3\n", &[], &["web"], &[], &[]),
+            // A new command restarts the check (timing alone retunes: below).
+            (web, "[web]\nip_prefix = 10.0.0.1\ncheck_cmd = /bin/false\n", &[], &["web"], &[], &[]),
             // Renamed: the old name stops (its prefix withdrawn), the new one starts.
             (web, "[www]\nip_prefix = 10.0.0.1\n", &[], &[], &["web"], &["www"]),
             // A prefix moved from dns to web: both changed.
@@ -126,6 +130,24 @@ mod tests {
             assert_eq!(got.start, names(start), "{old:?} -> {new:?}");
             assert!(got.apply.is_empty() && got.needs_restart.is_empty(), "{got:?}");
         }
+    }
+
+    #[test]
+    fn timing_rise_fail_and_damping_changes_retune_and_keep_the_state() {
+        let web = "[web]\nip_prefix = 10.0.0.1\n";
+        for new in [
+            "[web]\nip_prefix = 10.0.0.1\ncheck_interval = 3\ncheck_timeout = 1\n",
+            "[web]\nip_prefix = 10.0.0.1\ncheck_rise = 5\ncheck_fail = 1\n",
+            "[web]\nip_prefix = 10.0.0.1\ncheck_fast_interval = 1\n",
+            "[web]\nip_prefix = 10.0.0.1\ndamping = true\ndamping_half_life = 60\n",
+        ] {
+            let got = plan(&config("", web), &config("", new));
+            assert_eq!(got.retune, names(&["web"]), "{new:?}");
+            assert!(got.keep.is_empty() && got.restart.is_empty(), "{new:?}: {got:?}");
+        }
+        // Anything else restarts: here the prefix.
+        let got = plan(&config("", web), &config("", "[web]\nip_prefix = 10.0.0.9\ncheck_rise = 5\n"));
+        assert_eq!((got.retune.len(), got.restart), (0, names(&["web"])));
     }
 
     #[test]

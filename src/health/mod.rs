@@ -5,6 +5,8 @@
 //! down at once. The first decided state is always reported, even if Bird already
 //! agrees, so that a restarted daemon settles every prefix.
 
+pub mod damping;
+
 use std::fmt;
 
 /// What the daemon believes about a service.
@@ -67,9 +69,21 @@ impl HealthState {
         }
     }
 
-    #[cfg(test)]
     pub fn health(&self) -> Health {
         self.health
+    }
+
+    /// New rise and fail counts (a reload): the state is kept, and so is a count in
+    /// progress toward the other state. The count of the state the service is in stays
+    /// at its threshold, so an up service does not count "going up" again.
+    pub fn retune(&mut self, rise: u32, fail: u32) {
+        self.rise = rise.max(1);
+        self.fail = fail.max(1);
+        match self.health {
+            Health::Up => self.up_count = self.rise - 1,
+            Health::Down => self.down_count = self.fail - 1,
+            Health::Unknown => {}
+        }
     }
 
     pub fn observe(&mut self, probe: Probe) -> Verdict {
@@ -194,6 +208,22 @@ mod tests {
         let words: Vec<String> =
             [Health::Unknown, Health::Up, Health::Down].iter().map(ToString::to_string).collect();
         assert_eq!(words, ["unknown", "up", "down"]);
+    }
+
+    #[test]
+    fn retuning_keeps_the_state_and_a_count_in_progress() {
+        let mut state = HealthState::new(2, 3);
+        for probe in [Passed, Passed, Failed] {
+            state.observe(probe);
+        }
+        state.retune(5, 2);
+        // Up stays up without counting up again; the failure already seen counts toward
+        // the new fail of 2.
+        assert_eq!(state.health(), Health::Up);
+        assert_eq!(state.observe(Failed), Verdict::Changed(Health::Down));
+        state.retune(1, 4);
+        assert_eq!(state.observe(Failed), Verdict::Steady(Health::Down));
+        assert_eq!(state.observe(Passed), Verdict::Changed(Health::Up));
     }
 
     #[test]
