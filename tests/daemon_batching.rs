@@ -31,20 +31,20 @@ fn two_hundred_services_flipping_together_reconfigure_at_most_three_times() {
     });
     setup.wait_for_prefixes(&[], Duration::from_secs(10));
     // Count from a settled writer: no reconfigure running or due.
-    daemon.wait_settled(Duration::from_secs(10));
+    setup.wait_bird_has_files(Duration::from_secs(10));
     let before_up = setup.reconfigure_runs("start");
 
     setup.touch("flag");
     daemon.signal(libc::SIGURG);
     let want: Vec<&str> = expected.iter().map(String::as_str).collect();
     setup.wait_for_prefixes(&want, Duration::from_secs(30));
-    daemon.wait_settled(Duration::from_secs(10));
+    setup.wait_bird_has_files(Duration::from_secs(10));
     let up_runs = setup.reconfigure_runs("start") - before_up;
 
     setup.remove("flag");
     daemon.signal(libc::SIGURG);
     setup.wait_for_prefixes(&[], Duration::from_secs(30));
-    daemon.wait_settled(Duration::from_secs(10));
+    setup.wait_bird_has_files(Duration::from_secs(10));
     let down_runs = setup.reconfigure_runs("start") - before_up - up_runs;
 
     println!("200 services: {up_runs} reconfigures going up, {down_runs} going down");
@@ -63,7 +63,7 @@ fn a_flap_that_cancels_within_a_batch_causes_no_reconfigure() {
     common::wait_for("both decided", Duration::from_secs(10), || {
         daemon.log_count("status changed to DOWN") == 2
     });
-    daemon.wait_settled(Duration::from_secs(10));
+    setup.wait_bird_has_files(Duration::from_secs(10));
     let runs = setup.reconfigure_runs("start");
 
     // "slow" goes up and its reconfigure takes 2 s; meanwhile "flappy" goes up and
@@ -90,7 +90,7 @@ fn a_flap_that_cancels_within_a_batch_causes_no_reconfigure() {
     // flappy checks on (every 0.05 s): ten more of its checks and the writer settled,
     // and still no second reconfigure.
     daemon.wait_for_more(" flappy ", 10, Duration::from_secs(10));
-    daemon.wait_settled(Duration::from_secs(10));
+    setup.wait_bird_has_files(Duration::from_secs(10));
     assert_eq!(setup.reconfigure_runs("start"), runs + 1, "the cancelled flap caused no reconfigure");
     assert!(daemon.log().contains("announcing 10.52.12.1/32 for slow"));
     assert!(!daemon.log().contains("10.52.12.2/32 for flappy"));

@@ -96,7 +96,7 @@ fn a_failing_reconfigure_is_retried_until_it_succeeds() {
     assert_eq!(setup.reconfigure_runs("done"), 0);
     setup.remove("bird-down");
     common::wait_for("a successful retry", WAIT, || setup.reconfigure_runs("done") >= 1);
-    daemon.wait_settled(WAIT);
+    setup.wait_bird_has_files(WAIT);
     let after = setup.reconfigure_runs("start");
     // Five more checks of web later, still no new run: Bird has the file.
     daemon.wait_for_more("running /bin/sh -c 'test -e", 5, WAIT);

@@ -76,12 +76,12 @@ fn several_prefixes_of_one_check_move_together() {
     setup.flag_service("multi", "10.52.12.1, 10.52.12.2 10.52.12.3", "ok", "");
     let daemon = setup.start();
     setup.wait_for_prefixes(&[], WAIT);
-    daemon.wait_settled(WAIT);
+    setup.wait_bird_has_files(WAIT);
     let runs = setup.reconfigure_runs("done");
     setup.touch("ok");
     setup.wait_for_prefixes(&["10.52.12.1/32", "10.52.12.2/32", "10.52.12.3/32"], WAIT);
     common::wait_for("the reconfigure", WAIT, || setup.reconfigure_runs("done") > runs);
-    daemon.wait_settled(WAIT);
+    setup.wait_bird_has_files(WAIT);
     assert_eq!(setup.reconfigure_runs("done"), runs + 1, "one reconfigure for all three");
     setup.remove("ok");
     setup.wait_for_prefixes(&[], WAIT);

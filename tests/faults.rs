@@ -108,7 +108,7 @@ fn a_missing_reconfigure_command_is_retried_until_it_is_back() {
     setup.flag_service("web", "10.52.12.1", "ok", "");
     let daemon = setup.start();
     setup.wait_for_prefixes(&[], WAIT);
-    daemon.wait_settled(WAIT);
+    setup.wait_bird_has_files(WAIT);
     let script = setup.path("reconfigure.sh");
     let hidden = setup.path("reconfigure.sh.away");
     std::fs::rename(&script, &hidden).unwrap();

@@ -142,8 +142,9 @@ impl Setup {
                  echo \"start $*\" >> {root}/reconfigure.log\n\
                  if [ -e {root}/bird-hangs ]; then rmdir {root}/inflight; exec sleep 1000.{marker}; fi\n\
                  if [ -e {root}/bird-delay ]; then sleep $(cat {root}/bird-delay); fi\n\
-                 if [ -e {root}/bird-down ]; then rmdir {root}/inflight; echo 'Unable to connect to server control socket' >&2; exit 1; fi\n\
+                 if [ -e {root}/bird-down ]; then echo \"failed $*\" >> {root}/reconfigure.log; rmdir {root}/inflight; echo 'Unable to connect to server control socket' >&2; exit 1; fi\n\
                  echo \"done $*\" >> {root}/reconfigure.log\n\
+                 echo \"saw $(cat {root}/lib/*.conf 2>/dev/null | cksum)\" >> {root}/reconfigure.log\n\
                  rmdir {root}/inflight\n\
                  echo 'BIRD 2.0.12 ready.'\necho 'Reconfigured'\n",
                 marker = std::process::id()
@@ -223,6 +224,24 @@ impl Setup {
             let mut have = self.bird_prefixes();
             have.sort();
             have == want
+        });
+    }
+
+    /// Waits until "Bird" (the reconfigure script) has read the prefix files as they
+    /// are now, and no reconfigure runs: ground truth, where the daemon's log may lag.
+    pub fn wait_bird_has_files(&self, timeout: std::time::Duration) {
+        let files_now = || {
+            let output = std::process::Command::new("sh")
+                .args(["-c", &format!("cat {}/lib/*.conf 2>/dev/null | cksum", self.root().display())])
+                .output()
+                .expect("cksum");
+            String::from_utf8_lossy(&output.stdout).trim().to_string()
+        };
+        wait_for("Bird to have the files", timeout, || {
+            let log = std::fs::read_to_string(self.path("reconfigure.log")).unwrap_or_default();
+            let last_seen = log.lines().filter_map(|l| l.strip_prefix("saw ")).last().map(str::to_string);
+            let ended = self.reconfigure_runs("done") + self.reconfigure_runs("failed");
+            self.reconfigure_runs("start") == ended && last_seen == Some(files_now())
         });
     }
 
