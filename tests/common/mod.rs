@@ -239,7 +239,7 @@ impl Setup {
         };
         wait_for("Bird to have the files", timeout, || {
             let log = std::fs::read_to_string(self.path("reconfigure.log")).unwrap_or_default();
-            let last_seen = log.lines().filter_map(|l| l.strip_prefix("saw ")).last().map(str::to_string);
+            let last_seen = log.lines().rev().find_map(|l| l.strip_prefix("saw ")).map(str::to_string);
             let ended = self.reconfigure_runs("done") + self.reconfigure_runs("failed");
             self.reconfigure_runs("start") == ended && last_seen == Some(files_now())
         });
