@@ -8,6 +8,7 @@
 //! ends, for whatever reason (a panic included), it says so on the daemon's exit
 //! channel, so a dead thread is never silent.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -90,6 +91,12 @@ impl ServiceThread {
         self.control.request(|state| state.run_now = true);
     }
 
+    /// Asks the thread to look at its maintenance files now (a reload; SIGURG looks too,
+    /// as part of its check).
+    pub fn check_maintenance(&self) {
+        self.control.request(|state| state.maintenance = true);
+    }
+
     /// Gives the thread new timing, rise/fail or damping settings: it keeps its state,
     /// counters and damping penalty (see [`Service::retunable_to`]).
     pub fn retune(&mut self, service: Service) {
@@ -156,6 +163,8 @@ struct Requests {
     stop: bool,
     /// New timing, rise/fail or damping settings (a reload): taken between checks.
     retune: Option<Service>,
+    /// Look at the maintenance files now (a reload).
+    maintenance: bool,
 }
 
 impl Control {
@@ -174,6 +183,10 @@ impl Control {
             }
             if let Some(service) = requests.retune.take() {
                 return Wake::Retune(Box::new(service));
+            }
+            if requests.maintenance {
+                requests.maintenance = false;
+                return Wake::Maintenance;
             }
             if requests.run_now {
                 requests.run_now = false;
@@ -200,6 +213,8 @@ enum Wake {
     Asked,
     /// New settings for the same service (a reload); the wait goes on with them.
     Retune(Box<Service>),
+    /// Look at the maintenance files now (a reload).
+    Maintenance,
     Stop,
 }
 
@@ -223,20 +238,27 @@ impl Worker {
         let mut state = HealthState::new(self.service.check_rise, self.service.check_fail);
         let mut damping = self.service.damping.map(|settings| Damping::new(settings, Instant::now()));
         let mut schedule = Schedule::new(Instant::now(), self.service.check_interval);
+        let mut maintenance: Option<PathBuf> = None;
         loop {
             let started = Instant::now();
             test_fault(&self.service.name);
-            let Some((probe, code)) = self.probe() else {
-                return; // Stopped mid-check: that check counts for nothing.
-            };
-            let before = state.health();
-            let verdict = state.observe(probe);
-            self.report(verdict, code, before, state.health(), &mut damping);
-            log::info!("wall clock time {:.3}ms", started.elapsed().as_secs_f64() * 1000.0);
+            let mut verdict = None;
+            if self.follow_maintenance(&mut maintenance, &mut state) {
+                metrics::service_status(&self.service.name, "maintenance");
+            } else {
+                let Some((probe, code)) = self.probe() else {
+                    return; // Stopped mid-check: that check counts for nothing.
+                };
+                let before = state.health();
+                let decided = state.observe(probe);
+                self.report(decided, code, before, state.health(), &mut damping);
+                log::info!("wall clock time {:.3}ms", started.elapsed().as_secs_f64() * 1000.0);
+                verdict = Some(decided);
+            }
             // A result that differs from the state is confirmed at the fast interval.
             let now = Instant::now();
             let mut next = schedule.next_after(now);
-            if let Verdict::Counting { .. } = verdict {
+            if let Some(Verdict::Counting { .. }) = verdict {
                 next = next.min(now + self.service.check_fast_interval);
             }
             loop {
@@ -247,6 +269,13 @@ impl Worker {
                 match self.wait_until(next) {
                     Wake::Stop => return,
                     Wake::Scheduled | Wake::Asked => break,
+                    Wake::Maintenance => {
+                        if self.follow_maintenance(&mut maintenance, &mut state) {
+                            metrics::service_status(&self.service.name, "maintenance");
+                        } else {
+                            break; // Out of maintenance: check now.
+                        }
+                    }
                     Wake::Retune(service) => {
                         log::info!("new settings for {}; its state and counters are kept", service.name);
                         state.retune(service.check_rise, service.check_fail);
@@ -266,6 +295,38 @@ impl Worker {
                     }
                 }
             }
+        }
+    }
+
+    /// Follows the maintenance files: the first one that exists puts the service in
+    /// maintenance (withdrawn, not checked); when none exists any more it leaves it and
+    /// must rise again like a new service. True while in maintenance.
+    fn follow_maintenance(&self, maintenance: &mut Option<PathBuf>, state: &mut HealthState) -> bool {
+        let found = self.service.maintenance_files.iter().find(|f| f.exists()).cloned();
+        match (&maintenance, found) {
+            (None, Some(file)) => {
+                log::warn!(
+                    "{} enters maintenance: {} exists; withdrawing its prefixes",
+                    self.service.name,
+                    file.display()
+                );
+                self.send(Action::Withdraw);
+                logging::set_service_status("maintenance");
+                *maintenance = Some(file);
+                true
+            }
+            (Some(file), None) => {
+                log::warn!(
+                    "{} leaves maintenance: {} is gone; the check decides again, from a new rise",
+                    self.service.name,
+                    file.display()
+                );
+                *state = HealthState::new(self.service.check_rise, self.service.check_fail);
+                *maintenance = None;
+                false
+            }
+            (Some(_), Some(_)) => true,
+            (None, None) => false,
         }
     }
 

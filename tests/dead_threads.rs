@@ -32,8 +32,12 @@ fn a_service_thread_that_panics_is_said_withdrawn_and_restarted() {
 
     setup.touch("panic.web");
     daemon.wait_for_log("restarting the thread of service web", WAIT);
+    common::wait_for("web announced again after its restart", WAIT, || {
+        let log = daemon.log();
+        log.find("restarting the thread of service web")
+            .is_some_and(|at| log[at..].contains("announcing 10.52.12.1/32 for web"))
+    });
     setup.wait_for_prefixes(&["10.52.12.1/32", "10.52.12.2/32"], WAIT);
-    daemon.wait_for_log("announcing 10.52.12.1/32 for web", WAIT);
     let log = daemon.log();
     let died = log.find("the thread of service web panicked").expect("the death is logged");
     let critical = log

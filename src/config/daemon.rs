@@ -86,6 +86,8 @@ pub struct DaemonSettings {
     pub pidfile: PathBuf,
     /// The abstract Unix socket name held as the one-instance lock.
     pub instance_lock: String,
+    /// Extension: while this file exists, every service is withdrawn (maintenance).
+    pub maintenance_file: Option<PathBuf>,
     /// The enabled IP versions' Bird settings: `ipv4` first, then `ipv6`.
     pub bird: Vec<BirdSettings>,
     /// How long `bird_reconfigure_cmd`/`bird6_reconfigure_cmd` may run (extension).
@@ -109,6 +111,13 @@ pub fn parse_daemon(
 ) -> Result<DaemonSettings, ConfigError> {
     let pidfile = file_in_existing_dir(fields, "pidfile")?;
     let instance_lock = non_empty(fields, "instance_lock")?.to_string();
+    let maintenance_file = match fields.get("maintenance_file") {
+        None => None,
+        Some(_) => Some(
+            absolute(Path::new(non_empty(fields, "maintenance_file")?))
+                .map_err(|err| fields.error("maintenance_file", format!("cannot be made absolute: {err}")))?,
+        ),
+    };
     if instance_lock.len() > 107 || instance_lock.contains('\0') {
         return Err(
             fields.error("instance_lock", "must be at most 107 bytes with no NUL (an abstract socket name)")
@@ -154,6 +163,7 @@ pub fn parse_daemon(
     Ok(DaemonSettings {
         pidfile,
         instance_lock,
+        maintenance_file,
         bird,
         bird_reconfigure_timeout,
         purge_ip_prefixes,

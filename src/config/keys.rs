@@ -38,6 +38,8 @@ pub const SERVICE_KEYS: &[Key] = &[
     key("damping_max_hold", "1800"),
     // Extension: the interval while a change is pending (default: check_interval).
     no_default("check_fast_interval"),
+    // Extension: while this file exists, the service is withdrawn (maintenance).
+    no_default("maintenance_file"),
     no_default("check_cmd"),
     no_default("ip_prefix"),
     no_default("custom_bird_reconfigure_cmd"),
@@ -82,6 +84,8 @@ pub const DAEMON_KEYS: &[Key] = &[
     // Extensions: reconfigure Bird over its control socket instead of a command.
     no_default("bird_control_socket"),
     no_default("bird6_control_socket"),
+    // Extension: while this file exists, every service is withdrawn (maintenance).
+    no_default("maintenance_file"),
     no_default("log_file"),
     no_default("stderr_file"),
     no_default("log_server"),

@@ -1,5 +1,6 @@
 //! A service section: its typed settings and every rule a section must pass.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::error::{ConfigError, Origin};
@@ -47,11 +48,14 @@ pub struct Service {
     pub check_fast_interval: Duration,
     /// Extension: flap damping, when `damping = true`.
     pub damping: Option<DampingSettings>,
+    /// Extension: while one of these files exists (the service's own
+    /// `maintenance_file`, `[daemon]`'s), the service is withdrawn and not checked.
+    pub maintenance_files: Vec<PathBuf>,
 }
 
 impl Service {
     /// True when `other` differs only in what a running check can take without
-    /// starting over: timing, rise/fail and damping. Its state, counters and damping
+    /// starting over: timing, rise/fail, damping and maintenance files. Its state, counters and damping
     /// penalty then survive a reload.
     pub fn retunable_to(&self, other: &Service) -> bool {
         let tuned = Service {
@@ -61,6 +65,7 @@ impl Service {
             check_fail: other.check_fail,
             check_fast_interval: other.check_fast_interval,
             damping: other.damping,
+            maintenance_files: other.maintenance_files.clone(),
             ..self.clone()
         };
         tuned == *other
@@ -71,6 +76,8 @@ impl Service {
 pub struct EnabledVersions {
     pub ipv4: bool,
     pub ipv6: bool,
+    /// `[daemon]`'s `maintenance_file`, which holds every service.
+    pub maintenance_file: Option<PathBuf>,
 }
 
 /// How strictly the programs that commands name are checked.
@@ -154,6 +161,20 @@ pub fn parse_service(
         }
     };
     let damping = if fields.boolean("damping")? { Some(damping_settings(fields)?) } else { None };
+    let mut maintenance_files = Vec::new();
+    if let Some(path) = fields.optional_string("maintenance_file") {
+        if path.is_empty() {
+            return Err(fields.error("maintenance_file", "is empty: name a file (it need not exist)"));
+        }
+        let path = super::daemon::absolute(Path::new(path))
+            .map_err(|err| fields.error("maintenance_file", format!("cannot be made absolute: {err}")))?;
+        maintenance_files.push(path);
+    }
+    if let Some(global) = &enabled.maintenance_file {
+        if !maintenance_files.contains(global) {
+            maintenance_files.push(global.clone());
+        }
+    }
     let on_exit = match fields.string("on_exit")? {
         "keep" => OnExit::Keep,
         "withdraw" => OnExit::Withdraw,
@@ -177,6 +198,7 @@ pub fn parse_service(
         on_exit,
         check_fast_interval,
         damping,
+        maintenance_files,
     })
 }
 

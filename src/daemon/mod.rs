@@ -429,6 +429,10 @@ impl Daemon {
                 thread.retune(service.clone());
             }
         }
+        // A maintenance file made or removed before the SIGHUP takes effect now.
+        for thread in self.threads.values() {
+            thread.check_maintenance();
+        }
         self.writer.update(routing(&new, &self.generations));
         metrics::set_services(&new.services);
         self.config = new;
