@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use crossbeam_channel::Sender;
@@ -52,11 +52,52 @@ impl Drop for ExitNotice {
     }
 }
 
+/// What the operator sees of a service (`--status`): its state, since when, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceView {
+    /// up, down, unknown, suppressed or maintenance (disabled ones have no thread).
+    pub state: &'static str,
+    pub since: SystemTime,
+    /// The last check's result or what holds the service, one line.
+    pub reason: String,
+    pub penalty: Option<f64>,
+}
+
+/// The view, shared by the thread (which writes it) and the daemon (which reports it).
+#[derive(Clone)]
+struct SharedView(Arc<Mutex<ServiceView>>);
+
+impl SharedView {
+    fn new() -> SharedView {
+        SharedView(Arc::new(Mutex::new(ServiceView {
+            state: "unknown",
+            since: SystemTime::now(),
+            reason: "no check yet".to_string(),
+            penalty: None,
+        })))
+    }
+
+    fn set(&self, state: &'static str, reason: &str, penalty: Option<f64>) {
+        let mut view = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if view.state != state {
+            view.state = state;
+            view.since = SystemTime::now();
+        }
+        view.reason = reason.replace(['\n', '\t'], " ");
+        view.penalty = penalty;
+    }
+
+    fn get(&self) -> ServiceView {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+}
+
 /// A running service thread.
 pub struct ServiceThread {
     pub service: Service,
     pub generation: u64,
     control: Arc<Control>,
+    view: SharedView,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -71,7 +112,14 @@ impl ServiceThread {
         splay: Option<Duration>,
     ) -> Result<ServiceThread> {
         let control = Arc::new(Control::default());
-        let worker = Worker { service: service.clone(), generation, events, control: Arc::clone(&control) };
+        let view = SharedView::new();
+        let worker = Worker {
+            service: service.clone(),
+            generation,
+            events,
+            control: Arc::clone(&control),
+            view: view.clone(),
+        };
         let notice =
             ExitNotice { exit: Exit { service: service.name.clone(), generation, panicked: false }, exits };
         let thread = std::thread::Builder::new()
@@ -82,7 +130,7 @@ impl ServiceThread {
                 worker.run(splay);
             })
             .with_context(|| format!("failed to start the thread of service {}", service.name))?;
-        Ok(ServiceThread { service, generation, control, thread: Some(thread) })
+        Ok(ServiceThread { service, generation, control, view, thread: Some(thread) })
     }
 
     /// Asks for a check as soon as the current one (if any) is done. Requests that
@@ -109,6 +157,11 @@ impl ServiceThread {
     pub fn stop(&mut self) {
         self.control.cancel.store(true, Ordering::Relaxed);
         self.control.request(|state| state.stop = true);
+    }
+
+    /// The service as the operator sees it now.
+    pub fn view(&self) -> ServiceView {
+        self.view.get()
     }
 
     pub fn is_finished(&self) -> bool {
@@ -143,6 +196,7 @@ struct Worker {
     generation: u64,
     events: EventSender,
     control: Arc<Control>,
+    view: SharedView,
 }
 
 /// Requests for a service thread. A flag and a condition variable rather than a
@@ -244,14 +298,15 @@ impl Worker {
             test_fault(&self.service.name);
             let mut verdict = None;
             if self.follow_maintenance(&mut maintenance, &mut state) {
-                metrics::service_status(&self.service.name, "maintenance");
+                self.in_maintenance(&maintenance);
             } else {
-                let Some((probe, code)) = self.probe() else {
+                let Some((probe, code, reason)) = self.probe() else {
                     return; // Stopped mid-check: that check counts for nothing.
                 };
                 let before = state.health();
                 let decided = state.observe(probe);
-                self.report(decided, code, before, state.health(), &mut damping);
+                let word = self.report(decided, code, before, state.health(), &mut damping);
+                self.view.set(word, &reason, damping.as_ref().map(|d| d.penalty(Instant::now())));
                 log::info!("wall clock time {:.3}ms", started.elapsed().as_secs_f64() * 1000.0);
                 verdict = Some(decided);
             }
@@ -271,7 +326,7 @@ impl Worker {
                     Wake::Scheduled | Wake::Asked => break,
                     Wake::Maintenance => {
                         if self.follow_maintenance(&mut maintenance, &mut state) {
-                            metrics::service_status(&self.service.name, "maintenance");
+                            self.in_maintenance(&maintenance);
                         } else {
                             break; // Out of maintenance: check now.
                         }
@@ -296,6 +351,12 @@ impl Worker {
                 }
             }
         }
+    }
+
+    fn in_maintenance(&self, file: &Option<PathBuf>) {
+        metrics::service_status(&self.service.name, "maintenance");
+        let reason = file.as_ref().map_or_else(String::new, |f| format!("{} exists", f.display()));
+        self.view.set("maintenance", &reason, None);
     }
 
     /// Follows the maintenance files: the first one that exists puts the service in
@@ -342,7 +403,7 @@ impl Worker {
     /// One probe: the addresses on the interface, then the check command. The code is
     /// what the state metric shows when this probe decides: 0 passed, the exit status,
     /// 126 a timeout, 1 an address not assigned, minus the signal number.
-    fn probe(&self) -> Option<(Probe, i64)> {
+    fn probe(&self) -> Option<(Probe, i64, String)> {
         let service = &self.service;
         if service.ip_check_disabled {
             log::debug!("checking for IP assignment on interface {} is disabled", service.interface);
@@ -366,7 +427,7 @@ impl Worker {
                     }
                 };
                 log::warn!("status DOWN because {why}");
-                return Some((Probe::AddressMissing, 1));
+                return Some((Probe::AddressMissing, 1, why));
             }
         }
         log::info!("running {}", service.check_cmd);
@@ -377,7 +438,7 @@ impl Worker {
             Outcome::Cancelled => return None,
             Outcome::Exited(0) => {
                 log::info!("check duration {:.3}ms", done.duration.as_secs_f64() * 1000.0);
-                (Probe::Passed, 0)
+                (Probe::Passed, 0, "check passed".to_string())
             }
             Outcome::Exited(code) => {
                 log::info!(
@@ -390,22 +451,30 @@ impl Worker {
                         log::info!("{name} from the check: {text}");
                     }
                 }
-                (Probe::Failed, i64::from(*code))
+                (Probe::Failed, i64::from(*code), format!("check exited {code}"))
             }
             Outcome::Signaled(signal) => {
                 log::info!("check was killed by {}", crate::signal_name::signal_name(*signal));
-                (Probe::Failed, -i64::from(*signal))
+                (
+                    Probe::Failed,
+                    -i64::from(*signal),
+                    format!("check killed by {}", crate::signal_name::signal_name(*signal)),
+                )
             }
             Outcome::TimedOut => {
                 log::error!(
                     "check timed out after {:.3}s; its process group was killed",
                     service.check_timeout.as_secs_f64()
                 );
-                (Probe::Failed, 126)
+                (
+                    Probe::Failed,
+                    126,
+                    format!("check timed out after {:.3}s", service.check_timeout.as_secs_f64()),
+                )
             }
             Outcome::NotStarted(err) => {
                 log::error!("failed to run check command {}: {err}", service.check_cmd);
-                (Probe::Failed, 127)
+                (Probe::Failed, 127, format!("check could not be started: {err}"))
             }
         })
     }
@@ -420,7 +489,7 @@ impl Worker {
         before: Health,
         after: Health,
         damping: &mut Option<Damping>,
-    ) {
+    ) -> &'static str {
         match verdict {
             Verdict::Changed(_) => metrics::service_state(&self.service.name, code, true),
             Verdict::Steady(_) => metrics::service_state(&self.service.name, code, false),
@@ -476,6 +545,7 @@ impl Worker {
             Health::Unknown => "unknown",
         };
         metrics::service_status(&self.service.name, status);
+        status
     }
 
     fn send(&self, action: Action) {

@@ -26,6 +26,17 @@ pub struct Report {
     pub threads_alive: usize,
     /// Seconds Bird is behind, per IP version ("4", "6").
     pub bird_behind: Vec<(String, f64)>,
+    /// Each service as the operator sees it.
+    pub services_view: Vec<ServiceLine>,
+}
+
+/// One service in the report: its state, since when (seconds since the epoch), why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceLine {
+    pub name: String,
+    pub state: String,
+    pub since: u64,
+    pub reason: String,
 }
 
 pub fn status_path(pidfile: &Path) -> PathBuf {
@@ -50,6 +61,16 @@ pub fn write(pidfile: &Path, report: &Report) -> std::io::Result<()> {
     );
     for (version, behind) in &report.bird_behind {
         text.push_str(&format!("bird_behind_seconds_v{version}={behind:.1}\n"));
+    }
+    for line in &report.services_view {
+        let clean = |text: &str| text.replace(['\n', '\t'], " ");
+        text.push_str(&format!(
+            "service={}\t{}\t{}\t{}\n",
+            clean(&line.name),
+            line.state,
+            line.since,
+            clean(&line.reason)
+        ));
     }
     crate::atomic::replace(&status_path(pidfile), text.as_bytes())
 }
@@ -94,9 +115,11 @@ pub fn check(pidfile: &Path) -> (Severity, String) {
             )
         }
     };
-    let fields: BTreeMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
+    let fields: BTreeMap<&str, &str> =
+        text.lines().filter(|l| !l.starts_with("service=")).filter_map(|l| l.split_once('=')).collect();
+    let services = service_lines(&text);
     let number = |key: &str| fields.get(key).and_then(|v| v.parse::<f64>().ok());
-    let (Some(updated), Some(expected), Some(alive), Some(services)) =
+    let (Some(updated), Some(expected), Some(alive), Some(_)) =
         (number("updated"), number("threads_expected"), number("threads_alive"), number("services"))
     else {
         return (Severity::Unknown, format!("{} is incomplete", status_path(pidfile).display()));
@@ -108,7 +131,7 @@ pub fn check(pidfile: &Path) -> (Severity, String) {
     if alive < expected {
         return (
             Severity::Critical,
-            format!("only {alive} of {expected} service threads of process {pid} are alive"),
+            format!("only {alive} of {expected} service threads of process {pid} are alive{services}"),
         );
     }
     let behind: Vec<String> = fields
@@ -120,10 +143,28 @@ pub fn check(pidfile: &Path) -> (Severity, String) {
     if !behind.is_empty() {
         return (
             Severity::Warning,
-            format!("process {pid} runs {services} checks, but Bird is behind its prefix file ({}): reconfigure failing", behind.join(", ")),
+            format!("process {pid} runs {count} checks, but Bird is behind its prefix file ({}): reconfigure failing{services}", behind.join(", "), count = fields.get("services").copied().unwrap_or("?")),
         );
     }
-    (Severity::Ok, format!("process {pid} runs {services} checks ({alive} threads), Bird in sync"))
+    let count = fields.get("services").copied().unwrap_or("?");
+    (Severity::Ok, format!("process {pid} runs {count} checks ({alive} threads), Bird in sync{services}"))
+}
+
+/// The services of a report, one line each after the summary (Nagios long output):
+/// `web: up since 2026-11-30 00:01:02 (check passed)`.
+fn service_lines(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines().filter_map(|l| l.strip_prefix("service=")) {
+        let parts: Vec<&str> = line.splitn(4, '\t').collect();
+        if let [name, state, since, reason] = parts[..] {
+            let since = since.parse::<u64>().map_or_else(
+                |_| "?".to_string(),
+                |s| crate::localtime::LocalTime::at(UNIX_EPOCH + Duration::from_secs(s)).to_string(),
+            );
+            out.push_str(&format!("\n{name}: {state} since {since} ({reason})"));
+        }
+    }
+    out
 }
 
 /// The pid holding a flock on `path`, from /proc/locks (read only: taking the lock to

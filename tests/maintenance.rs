@@ -46,6 +46,14 @@ fn a_service_maintenance_file_withdraws_it_until_removed_then_it_rises_again() {
         common::wait_for("dns to run", WAIT, || lines_of(&daemon, "dns", "running /bin/sh") > dns_runs);
     }
     assert_eq!(lines_of(&daemon, "web", "running /bin/sh"), web_runs, "no check in maintenance");
+    // --status says so, with the file, once the daemon has reported (every 2 s).
+    let expected = format!("({} exists)", flag.display());
+    common::wait_for("--status to show the maintenance", WAIT, || {
+        let output = setup.sandbox.run(&["-f", "main.conf", "-d", "conf.d", "--status"]);
+        common::stdout(&output)
+            .lines()
+            .any(|l| l.starts_with("web: maintenance since ") && l.ends_with(&expected))
+    });
 
     setup.remove("web.maintenance");
     daemon.signal(libc::SIGURG);

@@ -337,6 +337,19 @@ fn status_exit_codes_follow_nagios() {
     let (_, text) = status(&setup);
     assert!(text.starts_with("OK: anycast-healthchecker process"), "{text}");
     assert!(text.contains("runs 2 checks (1 threads), Bird in sync"), "{text}");
+    // One line per service: its state, since when, and why (reported every 2 s).
+    common::wait_for("web's line", WAIT, || status(&setup).1.contains("\nweb: up since "));
+    let text = status(&setup).1;
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines.iter().any(|l| l.starts_with("web: up since 20") && l.ends_with(" (check passed)")),
+        "{text}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("off: disabled since ")
+            && l.ends_with("(check_disabled = true, on_disabled = withdraw)")),
+        "{text}"
+    );
 
     // Bird's reconfigure starts failing: WARNING once it is more than 5 s behind.
     setup.touch("bird-down");

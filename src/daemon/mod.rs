@@ -17,7 +17,7 @@ mod reload;
 
 use std::collections::{BTreeMap, HashMap};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Context, Result};
 use crossbeam_channel::{select, Receiver, Sender};
@@ -25,7 +25,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGURG};
 use signal_hook::iterator::Signals;
 
 use crate::bird::{Action, CustomCommand, Event, Routing, ServiceRoutes, Writer};
-use crate::config::{self, Config, OnExit, Programs, PrometheusSettings, Service, Sources};
+use crate::config::{self, Config, OnDisabled, OnExit, Programs, PrometheusSettings, Service, Sources};
 use crate::notify::Notifier;
 use crate::service::{disabled_event, Exit, ServiceThread};
 use crate::signal_name::signal_name;
@@ -131,6 +131,8 @@ struct Daemon {
     restart_backoff: HashMap<String, Duration>,
     notifier: Notifier,
     exporter: Option<Exporter>,
+    /// When the daemon started (disabled services are "disabled" since then).
+    started: SystemTime,
     /// When the status file and the watchdog were last served.
     last_report: Instant,
     last_watchdog: Instant,
@@ -194,6 +196,7 @@ impl Daemon {
             restart_backoff: HashMap::new(),
             notifier: Notifier::from_env(),
             exporter,
+            started: SystemTime::now(),
             last_report: Instant::now(),
             last_watchdog: Instant::now(),
             config,
@@ -274,6 +277,7 @@ impl Daemon {
                 .into_iter()
                 .map(|(version, seconds)| (version.number().to_string(), seconds))
                 .collect(),
+            services_view: self.services_view(),
         };
         if let Err(err) = status::write(&self.config.daemon.pidfile, &report) {
             log::warn!(
@@ -282,6 +286,38 @@ impl Daemon {
             );
         }
         self.last_report = Instant::now();
+    }
+
+    /// Each service as the operator sees it, for `--status`.
+    fn services_view(&self) -> Vec<status::ServiceLine> {
+        let epoch = |time: SystemTime| time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        self.config
+            .services
+            .iter()
+            .map(|service| {
+                let (state, since, reason) = if service.check_disabled {
+                    let on_disabled = match service.on_disabled {
+                        OnDisabled::Withdraw => "withdraw",
+                        OnDisabled::Advertise => "advertise",
+                    };
+                    (
+                        "disabled".to_string(),
+                        self.started,
+                        format!("check_disabled = true, on_disabled = {on_disabled}"),
+                    )
+                } else if let Some(thread) = self.threads.get(&service.name) {
+                    let view = thread.view();
+                    let reason = match view.penalty {
+                        Some(penalty) => format!("{}; damping penalty {penalty:.2}", view.reason),
+                        None => view.reason,
+                    };
+                    (view.state.to_string(), view.since, reason)
+                } else {
+                    ("dead".to_string(), SystemTime::now(), "its thread died; restarting it".to_string())
+                };
+                status::ServiceLine { name: service.name.clone(), state, since: epoch(since), reason }
+            })
+            .collect()
     }
 
     /// The writer dying is a bug we cannot recover from: exit and let systemd restart
