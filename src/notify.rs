@@ -59,6 +59,12 @@ impl Notifier {
         self.send("STOPPING=1");
     }
 
+    /// Asks systemd for `more` time to stop (a drain), so that it does not kill us
+    /// mid-drain at TimeoutStopSec.
+    pub fn extend_timeout(&self, more: Duration) {
+        self.send(&format!("EXTEND_TIMEOUT_USEC={}", more.as_micros()));
+    }
+
     pub fn watchdog(&self) {
         self.send("WATCHDOG=1");
     }

@@ -292,21 +292,22 @@ impl Worker {
         let mut state = HealthState::new(self.service.check_rise, self.service.check_fail);
         let mut damping = self.service.damping.map(|settings| Damping::new(settings, Instant::now()));
         let mut schedule = Schedule::new(Instant::now(), self.service.check_interval);
-        let mut maintenance: Option<PathBuf> = None;
+        let mut maintenance: Option<Maintenance> = None;
+        let mut degraded = false;
         loop {
             let started = Instant::now();
             test_fault(&self.service.name);
             let mut verdict = None;
-            if self.follow_maintenance(&mut maintenance, &mut state) {
-                self.in_maintenance(&maintenance);
-            } else {
-                let Some((probe, code, reason)) = self.probe() else {
+            if !self.follow_maintenance(&mut maintenance, &mut state) {
+                let Some(probed) = self.probe() else {
                     return; // Stopped mid-check: that check counts for nothing.
                 };
-                let before = state.health();
-                let decided = state.observe(probe);
-                let word = self.report(decided, code, before, state.health(), &mut damping);
-                self.view.set(word, &reason, damping.as_ref().map(|d| d.penalty(Instant::now())));
+                let before = Seen { health: state.health(), degraded };
+                let decided = state.observe(probed.probe);
+                degraded = probed.degraded;
+                let after = Seen { health: state.health(), degraded };
+                let word = self.report(decided, probed.code, before, after, &mut damping);
+                self.view.set(word, &probed.reason, damping.as_ref().map(|d| d.penalty(Instant::now())));
                 log::info!("wall clock time {:.3}ms", started.elapsed().as_secs_f64() * 1000.0);
                 verdict = Some(decided);
             }
@@ -315,6 +316,9 @@ impl Worker {
             let mut next = schedule.next_after(now);
             if let Some(Verdict::Counting { .. }) = verdict {
                 next = next.min(now + self.service.check_fast_interval);
+            }
+            if let Some(at) = maintenance.as_ref().and_then(|m| m.withdraw_at) {
+                next = next.min(at);
             }
             loop {
                 log::debug!(
@@ -325,10 +329,11 @@ impl Worker {
                     Wake::Stop => return,
                     Wake::Scheduled | Wake::Asked => break,
                     Wake::Maintenance => {
-                        if self.follow_maintenance(&mut maintenance, &mut state) {
-                            self.in_maintenance(&maintenance);
-                        } else {
+                        if !self.follow_maintenance(&mut maintenance, &mut state) {
                             break; // Out of maintenance: check now.
+                        }
+                        if let Some(at) = maintenance.as_ref().and_then(|m| m.withdraw_at) {
+                            next = next.min(at);
                         }
                     }
                     Wake::Retune(service) => {
@@ -353,42 +358,62 @@ impl Worker {
         }
     }
 
-    fn in_maintenance(&self, file: &Option<PathBuf>) {
-        metrics::service_status(&self.service.name, "maintenance");
-        let reason = file.as_ref().map_or_else(String::new, |f| format!("{} exists", f.display()));
-        self.view.set("maintenance", &reason, None);
-    }
-
     /// Follows the maintenance files: the first one that exists puts the service in
-    /// maintenance (withdrawn, not checked); when none exists any more it leaves it and
-    /// must rise again like a new service. True while in maintenance.
-    fn follow_maintenance(&self, maintenance: &mut Option<PathBuf>, state: &mut HealthState) -> bool {
+    /// maintenance: not checked, drained (degraded for `drain_seconds`) if it is up,
+    /// then withdrawn. When none exists any more it leaves maintenance and must rise
+    /// again like a new service. True while in maintenance.
+    fn follow_maintenance(&self, maintenance: &mut Option<Maintenance>, state: &mut HealthState) -> bool {
         let found = self.service.maintenance_files.iter().find(|f| f.exists()).cloned();
-        match (&maintenance, found) {
+        let now = Instant::now();
+        match (maintenance.as_mut(), found) {
             (None, Some(file)) => {
-                log::warn!(
-                    "{} enters maintenance: {} exists; withdrawing its prefixes",
-                    self.service.name,
-                    file.display()
-                );
-                self.send(Action::Withdraw);
-                logging::set_service_status("maintenance");
-                *maintenance = Some(file);
-                true
+                let drain = self.service.drain_seconds;
+                let withdraw_at = if drain.is_zero() || state.health() != Health::Up {
+                    log::warn!(
+                        "{} enters maintenance: {} exists; withdrawing its prefixes",
+                        self.service.name,
+                        file.display()
+                    );
+                    self.send(Action::Withdraw);
+                    None
+                } else {
+                    log::warn!(
+                        "{} enters maintenance: {} exists; draining for {:.0}s, then withdrawing",
+                        self.service.name,
+                        file.display(),
+                        drain.as_secs_f64()
+                    );
+                    self.send(Action::Drain);
+                    Some(now + drain)
+                };
+                *maintenance = Some(Maintenance { file, withdraw_at });
             }
-            (Some(file), None) => {
+            (Some(current), Some(_)) => {
+                if current.withdraw_at.is_some_and(|at| at <= now) {
+                    log::warn!("{} is drained; withdrawing its prefixes", self.service.name);
+                    self.send(Action::Withdraw);
+                    current.withdraw_at = None;
+                }
+            }
+            (Some(current), None) => {
                 log::warn!(
                     "{} leaves maintenance: {} is gone; the check decides again, from a new rise",
                     self.service.name,
-                    file.display()
+                    current.file.display()
                 );
                 *state = HealthState::new(self.service.check_rise, self.service.check_fail);
                 *maintenance = None;
-                false
+                return false;
             }
-            (Some(_), Some(_)) => true,
-            (None, None) => false,
+            (None, None) => return false,
         }
+        if let Some(current) = maintenance.as_ref() {
+            let word = if current.withdraw_at.is_some() { "draining" } else { "maintenance" };
+            logging::set_service_status(word);
+            metrics::service_status(&self.service.name, word);
+            self.view.set(word, &format!("{} exists", current.file.display()), None);
+        }
+        true
     }
 
     /// Waits for `deadline`, a "check now" or a stop.
@@ -403,7 +428,7 @@ impl Worker {
     /// One probe: the addresses on the interface, then the check command. The code is
     /// what the state metric shows when this probe decides: 0 passed, the exit status,
     /// 126 a timeout, 1 an address not assigned, minus the signal number.
-    fn probe(&self) -> Option<(Probe, i64, String)> {
+    fn probe(&self) -> Option<Probed> {
         let service = &self.service;
         if service.ip_check_disabled {
             log::debug!("checking for IP assignment on interface {} is disabled", service.interface);
@@ -427,15 +452,27 @@ impl Worker {
                     }
                 };
                 log::warn!("status DOWN because {why}");
-                return Some((Probe::AddressMissing, 1, why));
+                return Some(Probed { probe: Probe::AddressMissing, code: 1, reason: why, degraded: false });
             }
         }
         log::info!("running {}", service.check_cmd);
         let done = command::run_cancellable(&service.check_cmd, service.check_timeout, &self.control.cancel);
         let timed_out = matches!(done.outcome, Outcome::TimedOut);
         metrics::check_finished(&service.name, (!timed_out).then_some(done.duration));
-        Some(match &done.outcome {
+        let (probe, code, reason) = match &done.outcome {
             Outcome::Cancelled => return None,
+            Outcome::Exited(code) if service.check_degraded_exit_codes.contains(code) => {
+                log::info!(
+                    "check duration {:.3}ms, exit status {code}: degraded",
+                    done.duration.as_secs_f64() * 1000.0
+                );
+                return Some(Probed {
+                    probe: Probe::Passed,
+                    code: 0,
+                    reason: format!("check exited {code}: degraded"),
+                    degraded: true,
+                });
+            }
             Outcome::Exited(0) => {
                 log::info!("check duration {:.3}ms", done.duration.as_secs_f64() * 1000.0);
                 (Probe::Passed, 0, "check passed".to_string())
@@ -476,7 +513,8 @@ impl Worker {
                 log::error!("failed to run check command {}: {err}", service.check_cmd);
                 (Probe::Failed, 127, format!("check could not be started: {err}"))
             }
-        })
+        };
+        Some(Probed { probe, code, reason, degraded: false })
     }
 
     /// Logs the verdict and tells the writer what the file must say. With damping, an
@@ -486,8 +524,8 @@ impl Worker {
         &self,
         verdict: Verdict,
         code: i64,
-        before: Health,
-        after: Health,
+        before: Seen,
+        after: Seen,
         damping: &mut Option<Damping>,
     ) -> &'static str {
         match verdict {
@@ -501,7 +539,7 @@ impl Worker {
                 logging::set_service_status(&health.to_string());
                 log::info!("status changed to {}", health.to_string().to_uppercase());
                 if let Some(d) = damping.as_mut() {
-                    let flapped = before == Health::Up && health == Health::Down;
+                    let flapped = before.health == Health::Up && health == Health::Down;
                     if flapped && d.flap(now) == damping::Change::Suppressed {
                         log::warn!(
                             "flap damping suppresses {}: penalty {:.2} is above damping_suppress; held withdrawn",
@@ -516,7 +554,7 @@ impl Worker {
                         d.penalty(now),
                         d.time_to_reuse(now).as_secs_f64()
                     ),
-                    _ => self.send(if health == Health::Up { Action::Advertise } else { Action::Withdraw }),
+                    _ => self.send(if health == Health::Up { after.advertise() } else { Action::Withdraw }),
                 }
             }
             Verdict::Steady(health) => log::info!("status {}", health.to_string().to_uppercase()),
@@ -525,6 +563,17 @@ impl Worker {
                 log::info!("going {direction} {count}/{needed}");
             }
         }
+        let suppressed = damping.as_ref().is_some_and(Damping::is_suppressed);
+        // Degraded or not, while up: the file's degraded set follows the last check.
+        let up_before = before.health == Health::Up && !matches!(verdict, Verdict::Changed(_));
+        if up_before && after.health == Health::Up && before.degraded != after.degraded && !suppressed {
+            if after.degraded {
+                log::warn!("status DEGRADED: still advertised, less preferred");
+            } else {
+                log::info!("no longer degraded");
+            }
+            self.send(after.advertise());
+        }
         if let Some(d) = damping.as_mut() {
             if d.tick(now) == damping::Change::Released {
                 log::warn!(
@@ -532,14 +581,15 @@ impl Worker {
                     self.service.name,
                     d.penalty(now)
                 );
-                if after == Health::Up {
-                    self.send(Action::Advertise);
+                if after.health == Health::Up {
+                    self.send(after.advertise());
                 }
             }
             metrics::damping_penalty(&self.service.name, d.penalty(now));
         }
-        let status = match after {
+        let status = match after.health {
             _ if damping.as_ref().is_some_and(Damping::is_suppressed) => "suppressed",
+            Health::Up if after.degraded => "degraded",
             Health::Up => "up",
             Health::Down => "down",
             Health::Unknown => "unknown",
@@ -553,6 +603,41 @@ impl Worker {
         log::info!("adding {} in the queue", prefixes.join(", "));
         self.events.send(Event { service: self.service.name.clone(), generation: self.generation, action });
     }
+}
+
+/// What a probe found: its result for rise/fail, the code the state metric shows (0
+/// passed, the exit status, 126 a timeout, 1 an address not assigned, minus the signal
+/// number), why, and whether the exit code is one of `check_degraded_exit_codes`.
+struct Probed {
+    probe: Probe,
+    code: i64,
+    reason: String,
+    degraded: bool,
+}
+
+/// The service's state and whether its last check said "degraded".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seen {
+    health: Health,
+    degraded: bool,
+}
+
+impl Seen {
+    /// What the file must say of an up service.
+    fn advertise(self) -> Action {
+        if self.degraded {
+            Action::AdvertiseDegraded
+        } else {
+            Action::Advertise
+        }
+    }
+}
+
+/// Where a service is in its maintenance: the file that holds it, and when its drain
+/// ends (None: withdrawn).
+struct Maintenance {
+    file: PathBuf,
+    withdraw_at: Option<Instant>,
 }
 
 /// Test-only fault injection (debug builds): a thread whose service has a file

@@ -59,6 +59,32 @@ pub fn render(variable: &str, dummy: Option<&IpPrefix>, prefixes: &[IpPrefix], h
     out
 }
 
+/// [`render`], then a second set `degraded_variable` with the dummy and `degraded`:
+/// the prefixes that are advertised but should be less preferred (extension; Bird 1.6
+/// rejects an empty set, hence the dummy there too).
+pub fn render_with_degraded(
+    variable: &str,
+    dummy: Option<&IpPrefix>,
+    prefixes: &[IpPrefix],
+    degraded_variable: &str,
+    degraded: &[IpPrefix],
+    header: &Header,
+) -> String {
+    let mut out = render(variable, dummy, prefixes, header);
+    out.push_str(&format!("define {degraded_variable} =\n    [\n"));
+    let entries: Vec<String> = dummy
+        .into_iter()
+        .chain(degraded.iter().filter(|p| Some(*p) != dummy))
+        .map(|p| format!("        {p}"))
+        .collect();
+    if !entries.is_empty() {
+        out.push_str(&entries.join(",\n"));
+        out.push('\n');
+    }
+    out.push_str("    ];\n");
+    out
+}
+
 /// A word in the file that is neither Bird syntax we expect nor a prefix we can read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unreadable {
@@ -189,6 +215,42 @@ define ACAST_PS_ADVERTISE =\n    [\n        10.189.200.255/32,\n        10.52.12
         let dummy: IpPrefix = "10.189.200.255/32".parse().unwrap();
         let text = render("V", Some(&dummy), &prefixes(&["10.0.0.2/32", "10.189.200.255/32"]), &header());
         assert_eq!(parse(&text).prefixes, prefixes(&["10.189.200.255/32", "10.0.0.2/32"]));
+    }
+
+    #[test]
+    fn renders_the_degraded_set_after_the_advertised_one() {
+        let header = Header {
+            generated: LocalTime {
+                year: 2026,
+                month: 11,
+                day: 24,
+                hour: 12,
+                minute: 16,
+                second: 2,
+                micros: 731_000,
+            },
+            pid: 7,
+        };
+        let dummy: IpPrefix = "10.189.200.255/32".parse().unwrap();
+        let (a, b): (IpPrefix, IpPrefix) =
+            ("10.52.12.1/32".parse().unwrap(), "10.52.12.2/32".parse().unwrap());
+        let text = render_with_degraded(
+            "ACAST_PS_ADVERTISE",
+            Some(&dummy),
+            &[a, b],
+            "ACAST_PS_DEGRADED",
+            &[b],
+            &header,
+        );
+        assert!(text.ends_with(
+            "define ACAST_PS_ADVERTISE =\n    [\n        10.189.200.255/32,\n        10.52.12.1/32,\n        10.52.12.2/32\n    ];\n\
+             define ACAST_PS_DEGRADED =\n    [\n        10.189.200.255/32,\n        10.52.12.2/32\n    ];\n"
+        ), "{text}");
+        // Read back: the first define names the file; every prefix once.
+        let parsed = parse(&text);
+        assert_eq!(parsed.variable.as_deref(), Some("ACAST_PS_ADVERTISE"));
+        assert_eq!(parsed.prefixes, [dummy, a, b]);
+        assert!(parsed.unreadable.is_empty());
     }
 
     #[test]

@@ -26,6 +26,11 @@ pub(crate) fn next_backoff(current: Duration) -> Duration {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Advertise,
+    /// Advertised, and in the degraded set (less preferred) where the file has one.
+    AdvertiseDegraded,
+    /// Moves prefixes that are advertised now into the degraded set (a drain); others
+    /// stay withdrawn.
+    Drain,
     Withdraw,
 }
 
@@ -33,7 +38,7 @@ impl Action {
     /// The word a custom reconfigure command gets.
     pub(crate) fn direction(self) -> &'static str {
         match self {
-            Action::Advertise => "up",
+            Action::Advertise | Action::AdvertiseDegraded | Action::Drain => "up",
             Action::Withdraw => "down",
         }
     }
@@ -163,21 +168,48 @@ pub(crate) fn startup(parsed: Parsed, settings: &BirdSettings, routing: &Routing
     Startup { advertised, fix_needed, notes }
 }
 
-/// Folds `event` into `list`, the desired list of IP version `version`. False when the
-/// event is stale (its service was removed, or replaced by a newer instance).
-pub(crate) fn fold(list: &mut Vec<IpPrefix>, version: IpVersion, routing: &Routing, event: &Event) -> bool {
+/// Folds `event` into `list`, the desired list of IP version `version`, and into
+/// `degraded`, its degraded set when the file has one (None: degraded is advertised).
+/// False when the event is stale (its service was removed, or replaced by a newer
+/// instance).
+pub(crate) fn fold(
+    list: &mut Vec<IpPrefix>,
+    mut degraded: Option<&mut Vec<IpPrefix>>,
+    version: IpVersion,
+    routing: &Routing,
+    event: &Event,
+) -> bool {
     let Some(routes) = routing.services.get(&event.service) else { return false };
     if routes.generation != event.generation {
         return false;
     }
     for prefix in routes.prefixes.iter().filter(|p| p.version() == version) {
-        match event.action {
-            Action::Advertise if !list.contains(prefix) => list.push(*prefix),
-            Action::Withdraw => list.retain(|p| p != prefix),
-            Action::Advertise => {}
+        let (advertise, degrade) = match event.action {
+            Action::Advertise => (Some(true), Some(false)),
+            Action::AdvertiseDegraded => (Some(true), Some(true)),
+            Action::Drain => (None, list.contains(prefix).then_some(true)),
+            Action::Withdraw => (Some(false), Some(false)),
+        };
+        match advertise {
+            Some(true) if !list.contains(prefix) => list.push(*prefix),
+            Some(false) => list.retain(|p| p != prefix),
+            _ => {}
+        }
+        if let (Some(set), Some(degrade)) = (degraded.as_deref_mut(), degrade) {
+            if degrade && !set.contains(prefix) {
+                set.push(*prefix);
+            } else if !degrade {
+                set.retain(|p| p != prefix);
+            }
         }
     }
     true
+}
+
+/// Prefixes entering (true) or leaving (false) the degraded set.
+pub(crate) fn degraded_changes(listed: &[IpPrefix], wanted: &[IpPrefix]) -> Vec<(IpPrefix, bool)> {
+    let entering = wanted.iter().filter(|p| !listed.contains(p)).map(|p| (*p, true));
+    entering.chain(listed.iter().filter(|p| !wanted.contains(p)).map(|p| (*p, false))).collect()
 }
 
 /// One prefix entering or leaving a file, and the service it belongs to.
@@ -328,6 +360,7 @@ mod tests {
         BirdSettings {
             version,
             conf: PathBuf::from(format!("/b/{version}.conf")),
+            degraded_variable: None,
             variable: if version == IpVersion::V4 { "ACAST_PS_ADVERTISE" } else { "ACAST6_PS_ADVERTISE" }
                 .into(),
             reconfigure: Reconfigure::Socket(PathBuf::from(reconfigure)),
@@ -393,12 +426,40 @@ mod tests {
             let (mut v4, mut v6) = (Vec::new(), Vec::new());
             for (service, generation, action) in events.iter() {
                 let e = event(service, *generation, *action);
-                let fresh = fold(&mut v4, IpVersion::V4, &routing, &e);
-                assert_eq!(fold(&mut v6, IpVersion::V6, &routing, &e), fresh);
+                let fresh = fold(&mut v4, None, IpVersion::V4, &routing, &e);
+                assert_eq!(fold(&mut v6, None, IpVersion::V6, &routing, &e), fresh);
                 assert_eq!(fresh, *generation != 0 && *service != "gone", "{events:?}");
             }
             assert_eq!((v4, v6), (prefixes(want4), prefixes(want6)), "{events:?}");
         }
+    }
+
+    #[test]
+    fn degrade_and_drain_move_prefixes_into_the_degraded_set_only_where_there_is_one() {
+        use Action::*;
+        let routing = routing(false);
+        // (events on web, the list after them, the degraded set after them)
+        let cases: &[(&[Action], &[&str], &[&str])] = &[
+            (&[AdvertiseDegraded], &["10.0.0.1/32"], &["10.0.0.1/32"]),
+            (&[AdvertiseDegraded, Advertise], &["10.0.0.1/32"], &[]),
+            (&[Advertise, Drain], &["10.0.0.1/32"], &["10.0.0.1/32"]),
+            // A drain never advertises what is withdrawn.
+            (&[Drain], &[], &[]),
+            (&[AdvertiseDegraded, Withdraw], &[], &[]),
+        ];
+        for (actions, list, degraded) in cases {
+            let (mut got, mut set, mut plain) = (Vec::new(), Vec::new(), Vec::new());
+            for action in actions.iter() {
+                fold(&mut got, Some(&mut set), IpVersion::V4, &routing, &event("web", 1, *action));
+                fold(&mut plain, None, IpVersion::V4, &routing, &event("web", 1, *action));
+            }
+            assert_eq!((&got, &set), (&prefixes(list), &prefixes(degraded)), "{actions:?}");
+            assert_eq!(plain, got, "{actions:?}: without a degraded set, degraded is advertised");
+        }
+        assert_eq!(
+            degraded_changes(&prefixes(&["10.0.0.1/32"]), &prefixes(&["10.0.0.2/32"])),
+            [(prefix("10.0.0.2/32"), true), (prefix("10.0.0.1/32"), false)]
+        );
     }
 
     #[test]

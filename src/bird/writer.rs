@@ -130,6 +130,10 @@ struct Family {
     /// running, so events that arrive meanwhile form one batch, and a flap that cancels
     /// out within it costs nothing.
     listed: Vec<IpPrefix>,
+    /// The degraded set (a subset of `advertised`) where the file has one, and what the
+    /// file lists of it; empty otherwise.
+    degraded: Vec<IpPrefix>,
+    listed_degraded: Vec<IpPrefix>,
     /// The file on disk lists `advertised`.
     file_current: bool,
     /// Bird has loaded the file as it is on disk (through the daemon-level command).
@@ -168,7 +172,16 @@ impl Family {
 
     fn new(settings: BirdSettings, advertised: Vec<IpPrefix>, current: bool) -> Family {
         let listed = advertised.clone();
-        Family { settings, advertised, listed, file_current: current, bird_current: current, writes: 0 }
+        Family {
+            settings,
+            advertised,
+            listed,
+            degraded: Vec::new(),
+            listed_degraded: Vec::new(),
+            file_current: current,
+            bird_current: current,
+            writes: 0,
+        }
     }
 
     fn view(&self) -> FileView<'_> {
@@ -181,12 +194,24 @@ impl Family {
     }
 
     fn render(&self) -> String {
-        file::render(
-            &self.settings.variable,
-            self.settings.dummy_ip_prefix.as_ref(),
-            &self.listed,
-            &Header::now(),
-        )
+        let (variable, dummy) = (&self.settings.variable, self.settings.dummy_ip_prefix.as_ref());
+        match &self.settings.degraded_variable {
+            // Without a degraded set, byte for byte upstream's file.
+            None => file::render(variable, dummy, &self.listed, &Header::now()),
+            Some(degraded) => file::render_with_degraded(
+                variable,
+                dummy,
+                &self.listed,
+                degraded,
+                &self.listed_degraded,
+                &Header::now(),
+            ),
+        }
+    }
+
+    /// The desired lists differ from what the file lists.
+    fn uncommitted(&self) -> bool {
+        self.advertised != self.listed || self.degraded != self.listed_degraded
     }
 
     fn write(&mut self) -> Result<()> {
@@ -359,6 +384,12 @@ impl State {
             let routing = &self.routing;
             for family in &mut self.families {
                 family.advertised.retain(|p| routing.owner(p).is_some());
+                let advertised = &family.advertised;
+                family.degraded.retain(|p| advertised.contains(p));
+                if family.settings.degraded_variable.is_none() {
+                    family.degraded.clear();
+                    family.listed_degraded.clear();
+                }
             }
         }
         if !flushes.is_empty() {
@@ -380,7 +411,9 @@ impl State {
     fn apply_event(&mut self, event: &Event) -> bool {
         let mut fresh = false;
         for family in &mut self.families {
-            fresh = plan::fold(&mut family.advertised, family.settings.version, &self.routing, event);
+            let degraded = family.settings.degraded_variable.is_some().then_some(&mut family.degraded);
+            fresh =
+                plan::fold(&mut family.advertised, degraded, family.settings.version, &self.routing, event);
         }
         if !fresh {
             log::debug!("ignoring an event of a removed or replaced instance of service {}", event.service);
@@ -444,16 +477,23 @@ impl State {
             })
             .collect();
         for family in &mut self.families {
-            if family.advertised == family.listed || busy.contains(&family.settings.reconfigure) {
+            if !family.uncommitted() || busy.contains(&family.settings.reconfigure) {
                 continue;
             }
             let commit = plan::commit(&family.listed, &family.advertised, &self.routing);
+            let degraded = plan::degraded_changes(&family.listed_degraded, &family.degraded);
             family.listed = family.advertised.clone();
-            if commit.changes.is_empty() {
+            family.listed_degraded = family.degraded.clone();
+            for (prefix, entering) in &degraded {
+                let owner = self.routing.owner(prefix).map_or("no service", |(name, _)| name.as_str());
+                let verb = if *entering { "degrading" } else { "no longer degrading" };
+                log::info!("{verb} {prefix} for {owner}");
+            }
+            if commit.changes.is_empty() && degraded.is_empty() {
                 continue; // Only the order differs.
             }
             family.file_current = false;
-            family.bird_current &= !commit.reload_bird;
+            family.bird_current &= !commit.reload_bird && degraded.is_empty();
             for change in &commit.changes {
                 let verb = if change.action == Action::Advertise { "announcing" } else { "withdrawing" };
                 match &change.owner {
@@ -680,7 +720,7 @@ impl State {
     fn answer_flushes(&mut self) {
         let mut waiting = Vec::new();
         for flush in std::mem::take(&mut self.flushes) {
-            let committed = self.families.iter().all(|f| f.advertised == f.listed);
+            let committed = self.families.iter().all(|f| !f.uncommitted());
             let settled = committed
                 && self.families.iter().all(|f| f.file_current || self.write_retry_at.is_some())
                 && self.lanes.iter().all(|lane| {

@@ -27,6 +27,8 @@ pub struct BirdSettings {
     /// The prefix file as configured (it may be a symbolic link).
     pub conf: PathBuf,
     pub variable: String,
+    /// Extension: the name of the degraded set the file also defines, if any.
+    pub degraded_variable: Option<String>,
     pub reconfigure: Reconfigure,
     /// Always listed so the set is never empty (Bird 1.6 rejects an empty set); `None`
     /// when set to `none` (extension, for Bird 2 and later).
@@ -181,7 +183,7 @@ fn parse_bird(
     programs: Programs,
     warnings: &mut Vec<String>,
 ) -> Result<Result<BirdSettings, ConfigError>, ConfigError> {
-    let (conf, variable, cmd, socket, dummy, keep, counter) = match version {
+    let (conf, variable, cmd, socket, dummy, keep, counter, degraded) = match version {
         IpVersion::V4 => (
             "bird_conf",
             "bird_variable",
@@ -190,6 +192,7 @@ fn parse_bird(
             "dummy_ip_prefix",
             "bird_keep_changes",
             "bird_changes_counter",
+            "bird_degraded_variable",
         ),
         IpVersion::V6 => (
             "bird6_conf",
@@ -199,6 +202,7 @@ fn parse_bird(
             "dummy_ip6_prefix",
             "bird6_keep_changes",
             "bird6_changes_counter",
+            "bird6_degraded_variable",
         ),
     };
     let keep_changes = fields.boolean(keep)?;
@@ -212,6 +216,22 @@ fn parse_bird(
                 fields.error(variable, "must be a Bird symbol: a letter or '_' then letters, digits or '_'")
             );
         }
+        let degraded_variable = match fields.get(degraded) {
+            None => None,
+            Some(_) => {
+                let name = fields.string(degraded)?.to_string();
+                if !is_bird_symbol(&name) {
+                    return Err(fields.error(
+                        degraded,
+                        "must be a Bird symbol: a letter or '_' then letters, digits or '_'",
+                    ));
+                }
+                if name == variable_name {
+                    return Err(fields.error(degraded, format!("must differ from {variable}")));
+                }
+                Some(name)
+            }
+        };
         let reconfigure = match fields.get(socket) {
             Some(_) => Reconfigure::Socket(
                 absolute(Path::new(non_empty(fields, socket)?))
@@ -233,6 +253,7 @@ fn parse_bird(
             version,
             conf,
             variable: variable_name,
+            degraded_variable,
             reconfigure,
             dummy_ip_prefix,
             keep_changes,

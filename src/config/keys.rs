@@ -40,6 +40,10 @@ pub const SERVICE_KEYS: &[Key] = &[
     no_default("check_fast_interval"),
     // Extension: while this file exists, the service is withdrawn (maintenance).
     no_default("maintenance_file"),
+    // Extensions: exit codes that mean "degraded" (advertised, less preferred), and
+    // how long a drain keeps a prefix degraded before withdrawing it.
+    key("check_degraded_exit_codes", ""),
+    key("drain_seconds", "0"),
     no_default("check_cmd"),
     no_default("ip_prefix"),
     no_default("custom_bird_reconfigure_cmd"),
@@ -81,6 +85,9 @@ pub const DAEMON_KEYS: &[Key] = &[
     // Extension: upstream's one-instance lock, an abstract Unix socket, has a fixed name;
     // a second daemon in one network namespace (or a test) needs another.
     key("instance_lock", "anycast-healthchecker"),
+    // Extensions: the names of the degraded sets (advertised, less preferred).
+    no_default("bird_degraded_variable"),
+    no_default("bird6_degraded_variable"),
     // Extensions: reconfigure Bird over its control socket instead of a command.
     no_default("bird_control_socket"),
     no_default("bird6_control_socket"),

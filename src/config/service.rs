@@ -22,6 +22,8 @@ pub enum OnExit {
     Keep,
     Withdraw,
     Advertise,
+    /// Extension: degraded for `drain_seconds`, then withdrawn.
+    Drain,
 }
 
 /// One health-checked service, as configured.
@@ -49,8 +51,13 @@ pub struct Service {
     /// Extension: flap damping, when `damping = true`.
     pub damping: Option<DampingSettings>,
     /// Extension: while one of these files exists (the service's own
-    /// `maintenance_file`, `[daemon]`'s), the service is withdrawn and not checked.
+    /// `maintenance_file`, `[daemon]`'s), the service is drained and not checked.
     pub maintenance_files: Vec<PathBuf>,
+    /// Extension: exit codes of `check_cmd` that mean "degraded": advertised, in the
+    /// degraded set, and a success for rise/fail.
+    pub check_degraded_exit_codes: Vec<i32>,
+    /// Extension: how long a drain keeps the prefixes degraded before withdrawing them.
+    pub drain_seconds: Duration,
 }
 
 impl Service {
@@ -66,6 +73,7 @@ impl Service {
             check_fast_interval: other.check_fast_interval,
             damping: other.damping,
             maintenance_files: other.maintenance_files.clone(),
+            drain_seconds: other.drain_seconds,
             ..self.clone()
         };
         tuned == *other
@@ -161,6 +169,13 @@ pub fn parse_service(
         }
     };
     let damping = if fields.boolean("damping")? { Some(damping_settings(fields)?) } else { None };
+    let check_degraded_exit_codes = exit_codes(fields, "check_degraded_exit_codes")?;
+    let drain_seconds = match parse_float(fields.string("drain_seconds")?) {
+        Some(seconds) if seconds.is_finite() && (0.0..=super::value::MAX_SECONDS).contains(&seconds) => {
+            Duration::from_secs_f64(seconds)
+        }
+        _ => return Err(fields.error("drain_seconds", "must be a number of seconds, 0 or more")),
+    };
     let mut maintenance_files = Vec::new();
     if let Some(path) = fields.optional_string("maintenance_file") {
         if path.is_empty() {
@@ -179,7 +194,8 @@ pub fn parse_service(
         "keep" => OnExit::Keep,
         "withdraw" => OnExit::Withdraw,
         "advertise" => OnExit::Advertise,
-        _ => return Err(fields.error("on_exit", "must be 'keep', 'withdraw' or 'advertise'")),
+        "drain" => OnExit::Drain,
+        _ => return Err(fields.error("on_exit", "must be 'keep', 'withdraw', 'advertise' or 'drain'")),
     };
     Ok(Service {
         name: fields.section().to_string(),
@@ -199,7 +215,21 @@ pub fn parse_service(
         check_fast_interval,
         damping,
         maintenance_files,
+        check_degraded_exit_codes,
+        drain_seconds,
     })
+}
+
+/// Exit codes separated by commas or spaces, 1 to 255 (0 is success); may be empty.
+fn exit_codes(fields: &Fields, key: &str) -> Result<Vec<i32>, ConfigError> {
+    let mut codes = Vec::new();
+    for word in fields.string(key)?.split(|c: char| c == ',' || c.is_whitespace()).filter(|w| !w.is_empty()) {
+        match word.parse::<i32>() {
+            Ok(code) if (1..=255).contains(&code) => codes.push(code),
+            _ => return Err(fields.error(key, format!("{word:?} is not an exit code from 1 to 255"))),
+        }
+    }
+    Ok(codes)
 }
 
 /// The damping keys: `damping_suppress` above `damping_reuse` above 0.

@@ -239,7 +239,7 @@ impl Daemon {
                     Ok(SIGURG) => self.run_all_checks_now(),
                     Ok(signal) => {
                         log::info!("received {}, shutting down", signal_name(signal));
-                        return self.shutdown();
+                        return self.shutdown(signals);
                     }
                     Err(_) => return Err(anyhow!("the signal thread ended")),
                 },
@@ -286,6 +286,57 @@ impl Daemon {
             );
         }
         self.last_report = Instant::now();
+    }
+
+    /// `on_exit = drain`: every such service's advertised prefixes go into the degraded
+    /// set at once; each is withdrawn after its `drain_seconds` (by the caller, for the
+    /// last). systemd is asked for the time; a second SIGTERM or SIGINT ends the drain.
+    fn drain_on_exit(&mut self, signals: &Receiver<i32>) {
+        let mut draining: Vec<(Duration, String)> = self
+            .config
+            .services
+            .iter()
+            .filter(|s| s.on_exit == OnExit::Drain)
+            .map(|s| (s.drain_seconds, s.name.clone()))
+            .collect();
+        if draining.is_empty() {
+            return;
+        }
+        draining.sort();
+        let events = self.writer.events();
+        let generation = |name: &str| self.generations.get(name).copied().unwrap_or_default();
+        for (_, name) in &draining {
+            events.send(Event { service: name.clone(), generation: generation(name), action: Action::Drain });
+        }
+        let longest = draining.last().map(|(d, _)| *d).unwrap_or_default();
+        self.notifier.extend_timeout(longest + Duration::from_secs(30));
+        log::warn!(
+            "draining {} services for up to {:.0}s before stopping; SIGTERM again to stop at once",
+            draining.len(),
+            longest.as_secs_f64()
+        );
+        let started = Instant::now();
+        for (seconds, name) in draining {
+            let deadline = started + seconds;
+            // Other signals (HUP, URG) wait: only TERM and INT cut the drain short.
+            let cut_short = loop {
+                match signals.recv_deadline(deadline) {
+                    Ok(SIGTERM | SIGINT) => break true,
+                    Ok(_) => continue,
+                    Err(_) => break false,
+                }
+            };
+            if cut_short {
+                log::warn!("stopping at once, as asked: the drain is cut short");
+                return; // The caller withdraws every drain service now.
+            }
+            log::info!("{name} is drained; withdrawing it");
+            events.send(Event {
+                service: name.clone(),
+                generation: generation(&name),
+                action: Action::Withdraw,
+            });
+        }
     }
 
     /// Each service as the operator sees it, for `--status`.
@@ -489,7 +540,7 @@ impl Daemon {
         log::info!("{}", summary(&self.config));
     }
 
-    fn shutdown(&mut self) -> Result<()> {
+    fn shutdown(&mut self, signals: &Receiver<i32>) -> Result<()> {
         self.notifier.stopping();
         let mut threads: Vec<ServiceThread> =
             std::mem::take(&mut self.threads).into_values().chain(self.retiring.drain(..)).collect();
@@ -509,11 +560,12 @@ impl Daemon {
                 threads.swap_remove(index).join();
             }
         }
+        self.drain_on_exit(signals);
         let events = self.writer.events();
         for service in &self.config.services {
             let action = match service.on_exit {
                 OnExit::Keep => continue,
-                OnExit::Withdraw => Action::Withdraw,
+                OnExit::Withdraw | OnExit::Drain => Action::Withdraw,
                 OnExit::Advertise => Action::Advertise,
             };
             let generation = self.generations.get(&service.name).copied().unwrap_or_default();
