@@ -45,7 +45,9 @@ fn daemon_setup_with(kind: Speaker, socket: bool, extra: &str, speaker_extra: &s
     setup.sandbox.write(
         "main.conf",
         &format!(
-            "{main}\nipv6 = true\nbird6_conf = {}\nloglevel = info\n{reconfigure}\n{extra}\n",
+            "{main}\nipv6 = true\nbird6_conf = {}\nloglevel = info\n\
+             bird_degraded_variable = ACAST_PS_DEGRADED\nbird6_degraded_variable = ACAST6_PS_DEGRADED\n\
+             {reconfigure}\n{extra}\n",
             p6.display()
         ),
     );
@@ -203,7 +205,7 @@ fn runs_without_the_dummy_prefix(kind: Speaker, socket: bool) {
     let file = setup.path("lib/4.conf");
     common::wait_for("the empty set in the file", WAIT, || {
         std::fs::read_to_string(&file)
-            .is_ok_and(|t| t.ends_with("define ACAST_PS_ADVERTISE =\n    [\n    ];\n"))
+            .is_ok_and(|t| t.contains("define ACAST_PS_ADVERTISE =\n    [\n    ];\n"))
     });
     assert!(!std::fs::read_to_string(&file).unwrap().contains("dummy"));
     daemon.wait_settled(WAIT);
@@ -475,9 +477,9 @@ fn shipped_bird_examples_parse_with_their_bird() {
     let tools = common::bird::tools();
     let sandbox = common::Sandbox::new();
     let p4 =
-        sandbox.write("p4.conf", "define ACAST_PS_ADVERTISE =\n    [\n        10.189.200.255/32\n    ];\n");
+        sandbox.write("p4.conf", "define ACAST_PS_ADVERTISE =\n    [\n        10.189.200.255/32\n    ];\ndefine ACAST_PS_DEGRADED =\n    [\n        10.189.200.255/32\n    ];\n");
     let p6 =
-        sandbox.write("p6.conf", "define ACAST6_PS_ADVERTISE =\n    [\n        2001:db8::1/128\n    ];\n");
+        sandbox.write("p6.conf", "define ACAST6_PS_ADVERTISE =\n    [\n        2001:db8::1/128\n    ];\ndefine ACAST6_PS_DEGRADED =\n    [\n        2001:db8::1/128\n    ];\n");
     let mut cases = vec![
         ("bird2.conf", tools.bird2.clone()),
         ("bird16.conf", tools.bird16_dir.join("bird")),
@@ -504,4 +506,63 @@ fn shipped_bird_examples_parse_with_their_bird() {
             "{example} has a route for a dummy"
         );
     }
+}
+
+/// A degraded service stays announced, less preferred: the peer sees the AS path grow
+/// by three, a MED of 200 and the community (65001,666) (the shipped examples' filter);
+/// healthy again, the plain route. Then a maintenance drain: the path grows, then the
+/// route goes.
+fn degraded_and_drained_at_the_peer(kind: Speaker) {
+    let Some((setup, lab)) = daemon_setup(kind, false, "") else { return };
+    setup.sandbox.write("web.code", "0");
+    let code = setup.path("web.code");
+    let flag = setup.path("web.maintenance");
+    setup.service(
+        "web",
+        &format!(
+            "check_cmd = /bin/sh -c 'exit $(cat {})'\nip_prefix = 10.52.12.1\ncheck_degraded_exit_codes = 1\n\
+             maintenance_file = {}\ndrain_seconds = 3",
+            code.display(),
+            flag.display()
+        ),
+    );
+    let _daemon = setup.start();
+    lab.wait_for_peer(&["10.52.12.1/32"], WAIT);
+    let plain = lab.peer_route("10.52.12.1/32").expect("the route");
+    assert_eq!((plain.path_length, plain.med), (1, None), "{kind:?}: {plain:?}");
+
+    setup.sandbox.write("web.code", "1");
+    common::wait_for("the longer path at the peer", WAIT, || {
+        lab.peer_route("10.52.12.1/32").is_some_and(|r| r.path_length == 4)
+    });
+    let degraded = lab.peer_route("10.52.12.1/32").unwrap();
+    assert_eq!(degraded.med, Some(200), "{kind:?}: {degraded:?}");
+    assert!(degraded.communities.contains("(65001,666)"), "{kind:?}: {degraded:?}");
+
+    setup.sandbox.write("web.code", "0");
+    common::wait_for("the plain route again", WAIT, || {
+        lab.peer_route("10.52.12.1/32").is_some_and(|r| r.path_length == 1)
+    });
+
+    // The drain: less preferred first, then gone.
+    setup.touch("web.maintenance");
+    common::wait_for("the drain's longer path", WAIT, || {
+        lab.peer_route("10.52.12.1/32").is_some_and(|r| r.path_length == 4)
+    });
+    lab.wait_for_peer(&[], WAIT);
+}
+
+#[test]
+fn bird2_degraded_and_drained_at_the_peer() {
+    degraded_and_drained_at_the_peer(Speaker::Bird2);
+}
+
+#[test]
+fn bird3_degraded_and_drained_at_the_peer() {
+    degraded_and_drained_at_the_peer(Speaker::Bird3);
+}
+
+#[test]
+fn bird16_degraded_and_drained_at_the_peer() {
+    degraded_and_drained_at_the_peer(Speaker::Bird16);
 }

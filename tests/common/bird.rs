@@ -118,6 +118,14 @@ pub fn tools() -> Tools {
     tools
 }
 
+/// A route as the peer has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerRoute {
+    pub path_length: usize,
+    pub med: Option<u32>,
+    pub communities: String,
+}
+
 /// The running lab.
 pub struct Lab {
     pub kind: Speaker,
@@ -156,8 +164,8 @@ impl Lab {
             speaker_extra: speaker_extra.to_string(),
         };
         for (path, text) in [
-            (p4, "define ACAST_PS_ADVERTISE =\n    [\n        10.189.200.255/32\n    ];\n"),
-            (p6, "define ACAST6_PS_ADVERTISE =\n    [\n        2001:db8::1/128\n    ];\n"),
+            (p4, "define ACAST_PS_ADVERTISE =\n    [\n        10.189.200.255/32\n    ];\ndefine ACAST_PS_DEGRADED =\n    [\n        10.189.200.255/32\n    ];\n"),
+            (p6, "define ACAST6_PS_ADVERTISE =\n    [\n        2001:db8::1/128\n    ];\ndefine ACAST6_PS_DEGRADED =\n    [\n        2001:db8::1/128\n    ];\n"),
         ] {
             if !path.exists() {
                 std::fs::write(path, text).expect("prefix file");
@@ -341,6 +349,29 @@ impl Lab {
         routes.sort();
         routes.dedup();
         routes
+    }
+
+    /// What the peer learned with `prefix`: the AS path's length, the MED and the
+    /// communities, from `show route for PREFIX all` (Bird 2 writes `BGP.as_path:`,
+    /// Bird 3 `bgp_path:`). None if the peer has no such route.
+    pub fn peer_route(&self, prefix: &str) -> Option<PeerRoute> {
+        let command = format!("show route for {prefix} all");
+        let reply = control::request(&self.dir.join("b.ctl"), &command, Duration::from_secs(2)).ok()?;
+        let text: Vec<&str> = reply.iter().map(|(_, text)| text.as_str()).collect();
+        if !text.iter().any(|l| l.trim_start().starts_with(prefix)) {
+            return None;
+        }
+        let value = |names: &[&str]| {
+            text.iter().find_map(|line| {
+                let line = line.trim();
+                names.iter().find_map(|name| line.strip_prefix(name)).map(|v| v.trim().to_string())
+            })
+        };
+        Some(PeerRoute {
+            path_length: value(&["BGP.as_path:", "bgp_path:"]).map_or(0, |p| p.split_whitespace().count()),
+            med: value(&["BGP.med:", "bgp_med:"]).and_then(|m| m.parse().ok()),
+            communities: value(&["BGP.community:", "bgp_community:"]).unwrap_or_default(),
+        })
     }
 
     /// Waits until the peer has learned exactly `expected`: never a dummy prefix (they
