@@ -360,7 +360,7 @@ const SERVICE_CASES: &[Case] = &[
     case("custom reconfigure empty", &[], "[svc]\ncheck_cmd = /bin/true\nip_prefix = 10.52.12.1\ncustom_bird_reconfigure_cmd =\n", &["svc.conf: [svc] custom_bird_reconfigure_cmd:", "empty"]),
     case("custom reconfigure unbalanced", &[], "[svc]\ncheck_cmd = /bin/true\nip_prefix = 10.52.12.1\ncustom_bird_reconfigure_cmd = /bin/echo \"x\n", &["svc.conf: [svc] custom_bird_reconfigure_cmd:", "no closing quotation"]),
     case("custom reconfigure timeout zero", &[], "[svc]\ncheck_cmd = /bin/true\nip_prefix = 10.52.12.1\ncustom_bird_reconfigure_cmd_timeout = 0\n", &["svc.conf: [svc] custom_bird_reconfigure_cmd_timeout:", "above 0"]),
-    case("on_exit unknown", &[], "[svc]\ncheck_cmd = /bin/true\nip_prefix = 10.52.12.1\non_exit = forget\n", &["svc.conf: [svc] on_exit:", "'keep', 'withdraw' or 'advertise'"]),
+    case("on_exit unknown", &[], "[svc]\ncheck_cmd = /bin/true\nip_prefix = 10.52.12.1\non_exit = forget\n", &["svc.conf: [svc] on_exit:", "'keep', 'withdraw', 'advertise' or 'drain'"]),
     case("lone percent", &[], "[svc]\ncheck_cmd = /bin/sh -c 'test 5% -gt 1'\nip_prefix = 10.52.12.1\n", &["svc.conf: [svc] check_cmd:", "'%' must be followed by '%' or '('"]),
     case("interpolation of a missing key", &[], "[svc]\ncheck_cmd = /bin/true %(port)s\nip_prefix = 10.52.12.1\n", &["svc.conf: [svc] check_cmd:", "no key \"port\""]),
     case("bad value in DEFAULT", &[], "[DEFAULT]\ncheck_rise = none\n[svc]\ncheck_cmd = /bin/true\nip_prefix = 10.52.12.1\n", &["svc.conf: [svc] check_rise:", "not an integer"]),
