@@ -21,6 +21,7 @@ use crate::bird::{Action, Event, EventSender};
 use crate::command::{self, Outcome};
 use crate::config::{OnDisabled, Service};
 use crate::health::damping::{self, Damping};
+use crate::health::outcome::{file_action, status_word, FileAction, Seen};
 use crate::health::{Health, HealthState, Probe, Verdict};
 use crate::logging::{self, ServiceFields};
 use crate::metrics;
@@ -548,13 +549,12 @@ impl Worker {
                         );
                     }
                 }
-                match damping.as_ref() {
-                    Some(d) if d.is_suppressed() && health == Health::Up => log::info!(
+                if let Some(d) = damping.as_ref().filter(|d| d.is_suppressed() && health == Health::Up) {
+                    log::info!(
                         "held withdrawn by flap damping (penalty {:.2}, released in {:.0}s at the latest)",
                         d.penalty(now),
                         d.time_to_reuse(now).as_secs_f64()
-                    ),
-                    _ => self.send(if health == Health::Up { after.advertise() } else { Action::Withdraw }),
+                    );
                 }
             }
             Verdict::Steady(health) => log::info!("status {}", health.to_string().to_uppercase()),
@@ -564,15 +564,17 @@ impl Worker {
             }
         }
         let suppressed = damping.as_ref().is_some_and(Damping::is_suppressed);
-        // Degraded or not, while up: the file's degraded set follows the last check.
-        let up_before = before.health == Health::Up && !matches!(verdict, Verdict::Changed(_));
-        if up_before && after.health == Health::Up && before.degraded != after.degraded && !suppressed {
+        let action = file_action(verdict, before, after, suppressed);
+        let changed = matches!(verdict, Verdict::Changed(_));
+        if action.is_some() && !changed {
             if after.degraded {
                 log::warn!("status DEGRADED: still advertised, less preferred");
             } else {
                 log::info!("no longer degraded");
             }
-            self.send(after.advertise());
+        }
+        if let Some(action) = action {
+            self.send(bird_action(action));
         }
         if let Some(d) = damping.as_mut() {
             if d.tick(now) == damping::Change::Released {
@@ -582,18 +584,16 @@ impl Worker {
                     d.penalty(now)
                 );
                 if after.health == Health::Up {
-                    self.send(after.advertise());
+                    self.send(bird_action(if after.degraded {
+                        FileAction::AdvertiseDegraded
+                    } else {
+                        FileAction::Advertise
+                    }));
                 }
             }
             metrics::damping_penalty(&self.service.name, d.penalty(now));
         }
-        let status = match after.health {
-            _ if damping.as_ref().is_some_and(Damping::is_suppressed) => "suppressed",
-            Health::Up if after.degraded => "degraded",
-            Health::Up => "up",
-            Health::Down => "down",
-            Health::Unknown => "unknown",
-        };
+        let status = status_word(after, damping.as_ref().is_some_and(Damping::is_suppressed));
         metrics::service_status(&self.service.name, status);
         status
     }
@@ -615,21 +615,12 @@ struct Probed {
     degraded: bool,
 }
 
-/// The service's state and whether its last check said "degraded".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Seen {
-    health: Health,
-    degraded: bool,
-}
-
-impl Seen {
-    /// What the file must say of an up service.
-    fn advertise(self) -> Action {
-        if self.degraded {
-            Action::AdvertiseDegraded
-        } else {
-            Action::Advertise
-        }
+/// The writer's word for a file action.
+fn bird_action(action: FileAction) -> Action {
+    match action {
+        FileAction::Advertise => Action::Advertise,
+        FileAction::AdvertiseDegraded => Action::AdvertiseDegraded,
+        FileAction::Withdraw => Action::Withdraw,
     }
 }
 

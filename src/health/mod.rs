@@ -6,6 +6,7 @@
 //! agrees, so that a restarted daemon settles every prefix.
 
 pub mod damping;
+pub mod outcome;
 
 use std::fmt;
 
