@@ -24,6 +24,7 @@ pub(crate) mod metrics;
 pub(crate) mod netif;
 pub(crate) mod notify;
 pub mod prefix;
+pub(crate) mod probe;
 pub(crate) mod schedule;
 pub(crate) mod service;
 pub(crate) mod signal_name;

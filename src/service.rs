@@ -19,13 +19,14 @@ use crossbeam_channel::Sender;
 
 use crate::bird::{Action, Event, EventSender};
 use crate::command::{self, Outcome};
-use crate::config::{OnDisabled, Service};
+use crate::config::{Check, OnDisabled, Service};
 use crate::health::damping::{self, Damping};
 use crate::health::outcome::{file_action, status_word, FileAction, Seen};
 use crate::health::{Health, HealthState, Probe, Verdict};
 use crate::logging::{self, ServiceFields};
 use crate::metrics;
 use crate::netif::{self, Assignment};
+use crate::probe::tcp::{self, TcpCheck};
 use crate::schedule::Schedule;
 
 /// Stack size of a service thread: it runs a check and formats log lines, no more, and
@@ -359,6 +360,28 @@ impl Worker {
         }
     }
 
+    /// A native TCP check, in this thread: no process is forked.
+    fn probe_tcp(&self, tcp: &TcpCheck) -> Probed {
+        let timeout = self.service.check_timeout;
+        log::info!("connecting to {tcp}");
+        let started = Instant::now();
+        let result = tcp::probe(tcp, timeout);
+        let duration = started.elapsed();
+        let timed_out = result.as_ref().is_err_and(|why| why.starts_with("timed out"));
+        metrics::check_finished(&self.service.name, (!timed_out).then_some(duration));
+        match result {
+            Ok(()) => {
+                log::info!("check duration {:.3}ms", duration.as_secs_f64() * 1000.0);
+                Probed { probe: Probe::Passed, code: 0, reason: "check passed".to_string(), degraded: false }
+            }
+            Err(why) => {
+                log::warn!("check failed: {why}");
+                let code = if timed_out { 126 } else { 1 };
+                Probed { probe: Probe::Failed, code, reason: why, degraded: false }
+            }
+        }
+    }
+
     /// Follows the maintenance files: the first one that exists puts the service in
     /// maintenance: not checked, drained (degraded for `drain_seconds`) if it is up,
     /// then withdrawn. When none exists any more it leaves maintenance and must rise
@@ -456,8 +479,12 @@ impl Worker {
                 return Some(Probed { probe: Probe::AddressMissing, code: 1, reason: why, degraded: false });
             }
         }
-        log::info!("running {}", service.check_cmd);
-        let done = command::run_cancellable(&service.check_cmd, service.check_timeout, &self.control.cancel);
+        let argv = match &service.check {
+            Check::Command(argv) => argv,
+            Check::Tcp(tcp) => return Some(self.probe_tcp(tcp)),
+        };
+        log::info!("running {argv}");
+        let done = command::run_cancellable(argv, service.check_timeout, &self.control.cancel);
         let timed_out = matches!(done.outcome, Outcome::TimedOut);
         metrics::check_finished(&service.name, (!timed_out).then_some(done.duration));
         let (probe, code, reason) = match &done.outcome {
@@ -511,7 +538,7 @@ impl Worker {
                 )
             }
             Outcome::NotStarted(err) => {
-                log::error!("failed to run check command {}: {err}", service.check_cmd);
+                log::error!("failed to run check command {argv}: {err}");
                 (Probe::Failed, 127, format!("check could not be started: {err}"))
             }
         };

@@ -45,6 +45,10 @@ pub const SERVICE_KEYS: &[Key] = &[
     key("check_degraded_exit_codes", ""),
     key("drain_seconds", "0"),
     no_default("check_cmd"),
+    // Extension: a native TCP check instead of check_cmd.
+    no_default("check_tcp"),
+    no_default("check_tcp_send"),
+    no_default("check_tcp_expect"),
     no_default("ip_prefix"),
     no_default("custom_bird_reconfigure_cmd"),
 ];

@@ -17,7 +17,7 @@ pub use daemon::{
 };
 pub use error::{ConfigError, Origin};
 pub use keys::print_defaults;
-pub use service::{OnDisabled, OnExit, Programs, Service};
+pub use service::{Check, OnDisabled, OnExit, Programs, Service};
 
 use crate::prefix::IpPrefix;
 use ini::{Ini, DEFAULT_SECTION};

@@ -8,6 +8,7 @@ use super::value::{parse_float, Fields};
 use crate::argv::{find_program, Argv};
 use crate::health::damping::DampingSettings;
 use crate::prefix::{IpPrefix, IpVersion, PrefixError};
+use crate::probe::tcp::{parse_target, TcpCheck};
 
 /// What to do with a service's prefixes while its check is disabled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,11 +27,29 @@ pub enum OnExit {
     Drain,
 }
 
+/// How a service is checked: exactly one way.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Check {
+    /// `check_cmd`: a program; exit 0 is healthy.
+    Command(Argv),
+    /// `check_tcp` (extension): a TCP connect, and optionally a send and an expect.
+    Tcp(TcpCheck),
+}
+
+impl std::fmt::Display for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Check::Command(argv) => write!(f, "{argv}"),
+            Check::Tcp(tcp) => write!(f, "{tcp}"),
+        }
+    }
+}
+
 /// One health-checked service, as configured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Service {
     pub name: String,
-    pub check_cmd: Argv,
+    pub check: Check,
     pub check_interval: Duration,
     pub check_timeout: Duration,
     pub check_rise: u32,
@@ -106,8 +125,7 @@ pub fn parse_service(
     programs: Programs,
     warnings: &mut Vec<String>,
 ) -> Result<Service, ConfigError> {
-    let check_cmd = command(fields, "check_cmd", programs, warnings)?;
-    shell_syntax_warning(fields, &check_cmd, warnings);
+    let check = check(fields, programs, warnings)?;
     let check_interval = fields.seconds("check_interval")?;
     let check_timeout = fields.seconds("check_timeout")?;
     // Equal is common and fine (Wikimedia runs both at 1 s): the next check starts when
@@ -199,7 +217,7 @@ pub fn parse_service(
     };
     Ok(Service {
         name: fields.section().to_string(),
-        check_cmd,
+        check,
         check_interval,
         check_timeout,
         check_rise,
@@ -218,6 +236,36 @@ pub fn parse_service(
         check_degraded_exit_codes,
         drain_seconds,
     })
+}
+
+/// The service's one check: `check_cmd` or `check_tcp`, never both.
+fn check(fields: &Fields, programs: Programs, warnings: &mut Vec<String>) -> Result<Check, ConfigError> {
+    let native = ["check_tcp"];
+    let set: Vec<&str> =
+        std::iter::once("check_cmd").chain(native).filter(|key| fields.get(key).is_some()).collect();
+    if let [first, second, ..] = set[..] {
+        return Err(
+            fields.error(second, format!("and {first} are both set: a service has exactly one check"))
+        );
+    }
+    for option in ["check_tcp_send", "check_tcp_expect"] {
+        if fields.get(option).is_some() && fields.get("check_tcp").is_none() {
+            return Err(fields.error(option, "is set but check_tcp is not"));
+        }
+    }
+    if fields.get("check_tcp").is_some() {
+        let target =
+            parse_target(fields.string("check_tcp")?).map_err(|why| fields.error("check_tcp", why))?;
+        let send = fields.optional_string("check_tcp_send").map(String::from);
+        let expect = fields.optional_string("check_tcp_expect").map(String::from);
+        if expect.as_deref() == Some("") {
+            return Err(fields.error("check_tcp_expect", "is empty: leave it out to only connect"));
+        }
+        return Ok(Check::Tcp(TcpCheck { target, send, expect }));
+    }
+    let argv = command(fields, "check_cmd", programs, warnings)?;
+    shell_syntax_warning(fields, &argv, warnings);
+    Ok(Check::Command(argv))
 }
 
 /// Exit codes separated by commas or spaces, 1 to 255 (0 is success); may be empty.
