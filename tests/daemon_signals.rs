@@ -10,11 +10,6 @@ use common::{DaemonProcess, Setup};
 
 const WAIT: Duration = Duration::from_secs(15);
 
-/// Log lines of service `name` that contain `text`.
-fn lines_of(daemon: &DaemonProcess, name: &str, text: &str) -> usize {
-    daemon.log().lines().filter(|l| l.contains(&format!(" {name} ")) && l.contains(text)).count()
-}
-
 #[test]
 fn sighup_applies_the_diff_without_touching_unchanged_services() {
     let setup = Setup::new("", "check_interval = 0.2");
@@ -25,7 +20,7 @@ fn sighup_applies_the_diff_without_touching_unchanged_services() {
     setup.flag_service("removed", "10.52.12.3", "ok", "");
     let daemon = setup.start();
     setup.wait_for_prefixes(&["10.52.12.1/32", "10.52.12.2/32", "10.52.12.3/32"], WAIT);
-    let kept_rising = lines_of(&daemon, "kept", "going up");
+    let kept_rising = daemon.service_lines("kept", "going up");
     assert_eq!(kept_rising, 4);
 
     // A new check command: a new thread (timing alone would keep the state: see
@@ -49,8 +44,8 @@ fn sighup_applies_the_diff_without_touching_unchanged_services() {
     setup.wait_for_prefixes(&["10.52.12.1/32", "10.52.12.2/32", "10.52.12.4/32"], WAIT);
     // Five checks of "kept" after the reload: a restarted thread would be rising again.
     daemon.wait_for_more(" kept ", 10, WAIT);
-    assert_eq!(lines_of(&daemon, "kept", "going up"), kept_rising, "kept did not start over");
-    assert_eq!(lines_of(&daemon, "kept", "status changed"), 1);
+    assert_eq!(daemon.service_lines("kept", "going up"), kept_rising, "kept did not start over");
+    assert_eq!(daemon.service_lines("kept", "status changed"), 1);
     assert!(daemon.log().contains("withdrawing 10.52.12.3/32"));
 }
 
@@ -68,8 +63,10 @@ fn a_bad_config_on_sighup_is_logged_once_and_changes_nothing() {
     assert_eq!(daemon.log_count("reload failed"), 1);
     assert!(daemon.log().contains("conf.d/web.conf: [web] check_rise: must be at least 1"));
     assert_eq!(setup.bird_prefixes(), ["10.189.200.255/32", "10.52.12.1/32"]);
-    let runs = lines_of(&daemon, "web", "running");
-    common::wait_for("the service to keep running", WAIT, || lines_of(&daemon, "web", "running") >= runs + 3);
+    let runs = daemon.service_lines("web", "running");
+    common::wait_for("the service to keep running", WAIT, || {
+        daemon.service_lines("web", "running") >= runs + 3
+    });
 }
 
 #[test]
@@ -81,15 +78,15 @@ fn sigurg_runs_every_check_now_even_while_one_runs() {
     setup.wait_for_prefixes(&["10.52.12.1/32"], WAIT);
     // Log lines are written in batches: wait for the line, not just the file.
     common::wait_for("fast's first check in the log", WAIT, || {
-        lines_of(&daemon, "fast", "running /bin/true") == 1
+        daemon.service_lines("fast", "running /bin/true") == 1
     });
     // "slow" is in its first check now; SIGURG must not be lost.
     daemon.signal(libc::SIGURG);
     common::wait_for("fast to run again", Duration::from_secs(2), || {
-        lines_of(&daemon, "fast", "running /bin/true") == 2
+        daemon.service_lines("fast", "running /bin/true") == 2
     });
     common::wait_for("slow to run again after its check", Duration::from_secs(5), || {
-        lines_of(&daemon, "slow", "running sleep") == 2
+        daemon.service_lines("slow", "running sleep") == 2
     });
     setup.wait_for_prefixes(&["10.52.12.1/32", "10.52.12.2/32"], WAIT);
     // That a burst folds into one run is a unit test of the control requests

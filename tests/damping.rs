@@ -5,14 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{DaemonProcess, Setup};
+use common::Setup;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// Log lines of `service` that contain `text`.
-fn lines_of(daemon: &DaemonProcess, service: &str, text: &str) -> usize {
-    daemon.log().lines().filter(|l| l.contains(&format!(" {service} ")) && l.contains(text)).count()
-}
 
 /// A check flapping quickly is suppressed: held withdrawn while its check passes, until
 /// the penalty decays under `damping_reuse`; then it is advertised again. (The exact
@@ -53,7 +48,7 @@ fn a_flapping_check_is_held_withdrawn_until_the_penalty_decays() {
     let readvertised =
         log[released..].find("announcing 10.52.12.1/32 for web").expect("announced") + released;
     assert!(held < released && released < readvertised, "{log}");
-    assert_eq!(lines_of(&daemon, "web", "flap damping suppresses"), 1);
+    assert_eq!(daemon.service_lines("web", "flap damping suppresses"), 1);
 }
 
 /// `check_fast_interval`: after the first failure, the next checks come at the fast
@@ -66,14 +61,14 @@ fn the_fast_interval_confirms_a_change_quickly() {
     setup.flag_service("web", "10.52.12.1", "ok", "check_fast_interval = 0.1");
     let daemon = setup.start();
     setup.wait_for_prefixes(&["10.52.12.1/32"], WAIT);
-    let runs = lines_of(&daemon, "web", "running /bin/sh");
+    let runs = daemon.service_lines("web", "running /bin/sh");
     setup.remove("ok");
     daemon.signal(libc::SIGURG);
     daemon.wait_for_log("status changed to DOWN", WAIT);
     setup.wait_for_prefixes(&[], WAIT);
     // Exactly check_fail checks: the SIGURG one and two at the fast interval.
-    assert_eq!(lines_of(&daemon, "web", "running /bin/sh") - runs, 3, "{}", daemon.log());
-    assert!(lines_of(&daemon, "web", "sleeping for 0.1") >= 2, "{}", daemon.log());
+    assert_eq!(daemon.service_lines("web", "running /bin/sh") - runs, 3, "{}", daemon.log());
+    assert!(daemon.service_lines("web", "sleeping for 0.1") >= 2, "{}", daemon.log());
 }
 
 /// A reload that changes only timing, rise/fail or damping keeps the service's state,
@@ -96,7 +91,7 @@ fn a_reload_of_timing_and_damping_keeps_state_and_penalty() {
     setup.wait_for_prefixes(&[], WAIT);
     setup.touch("ok");
     setup.wait_for_prefixes(&["10.52.12.1/32"], WAIT);
-    let rises = lines_of(&daemon, "web", "going up");
+    let rises = daemon.service_lines("web", "going up");
 
     setup.flag_service(
         "web",
@@ -111,7 +106,7 @@ fn a_reload_of_timing_and_damping_keeps_state_and_penalty() {
     );
     daemon.wait_for_log("new settings for web; its state and counters are kept", WAIT);
     daemon.wait_for_more(" web ", 10, WAIT);
-    assert_eq!(lines_of(&daemon, "web", "going up"), rises, "no new rise after the reload");
+    assert_eq!(daemon.service_lines("web", "going up"), rises, "no new rise after the reload");
     assert_eq!(setup.bird_prefixes(), ["10.189.200.255/32", "10.52.12.1/32"], "no flap");
 
     // The new check_fail (2) applies, and the kept penalty (about 1) plus this flap

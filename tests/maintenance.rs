@@ -7,13 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{DaemonProcess, Setup};
+use common::Setup;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn lines_of(daemon: &DaemonProcess, service: &str, text: &str) -> usize {
-    daemon.log().lines().filter(|l| l.contains(&format!(" {service} ")) && l.contains(text)).count()
-}
 
 #[test]
 fn a_service_maintenance_file_withdraws_it_until_removed_then_it_rises_again() {
@@ -39,13 +35,13 @@ fn a_service_maintenance_file_withdraws_it_until_removed_then_it_rises_again() {
     );
     setup.wait_for_prefixes(&["10.52.12.2/32"], WAIT);
     // Not checked while in maintenance: two more SIGURGs run dns, not web.
-    let web_runs = lines_of(&daemon, "web", "running /bin/sh");
+    let web_runs = daemon.service_lines("web", "running /bin/sh");
     for _ in 0..2 {
-        let dns_runs = lines_of(&daemon, "dns", "running /bin/sh");
+        let dns_runs = daemon.service_lines("dns", "running /bin/sh");
         daemon.signal(libc::SIGURG);
-        common::wait_for("dns to run", WAIT, || lines_of(&daemon, "dns", "running /bin/sh") > dns_runs);
+        common::wait_for("dns to run", WAIT, || daemon.service_lines("dns", "running /bin/sh") > dns_runs);
     }
-    assert_eq!(lines_of(&daemon, "web", "running /bin/sh"), web_runs, "no check in maintenance");
+    assert_eq!(daemon.service_lines("web", "running /bin/sh"), web_runs, "no check in maintenance");
     // --status says so, with the file, once the daemon has reported (every 2 s).
     let expected = format!("({} exists)", flag.display());
     common::wait_for("--status to show the maintenance", WAIT, || {
@@ -62,7 +58,7 @@ fn a_service_maintenance_file_withdraws_it_until_removed_then_it_rises_again() {
     let log = daemon.log();
     let left = log.find("web leaves maintenance").unwrap();
     assert!(log[left..].contains("going up 1/2"), "it rises again like a new service:\n{log}");
-    assert_eq!(lines_of(&daemon, "dns", "status changed"), 1, "dns was never touched");
+    assert_eq!(daemon.service_lines("dns", "status changed"), 1, "dns was never touched");
 }
 
 #[test]

@@ -45,6 +45,12 @@ pub fn render(variable: &str, dummy: Option<&IpPrefix>, prefixes: &[IpPrefix], h
             "# {dummy} is a dummy IP Prefix. It should NOT be used and REMOVED from the constant.\n"
         ));
     }
+    push_set(&mut out, variable, dummy, prefixes);
+    out
+}
+
+/// `define VARIABLE = [ dummy, prefixes... ];`, upstream's layout.
+fn push_set(out: &mut String, variable: &str, dummy: Option<&IpPrefix>, prefixes: &[IpPrefix]) {
     out.push_str(&format!("define {variable} =\n    [\n"));
     let entries: Vec<String> = dummy
         .into_iter()
@@ -56,7 +62,6 @@ pub fn render(variable: &str, dummy: Option<&IpPrefix>, prefixes: &[IpPrefix], h
         out.push('\n');
     }
     out.push_str("    ];\n");
-    out
 }
 
 /// [`render`], then a second set `degraded_variable` with the dummy and `degraded`:
@@ -71,17 +76,7 @@ pub fn render_with_degraded(
     header: &Header,
 ) -> String {
     let mut out = render(variable, dummy, prefixes, header);
-    out.push_str(&format!("define {degraded_variable} =\n    [\n"));
-    let entries: Vec<String> = dummy
-        .into_iter()
-        .chain(degraded.iter().filter(|p| Some(*p) != dummy))
-        .map(|p| format!("        {p}"))
-        .collect();
-    if !entries.is_empty() {
-        out.push_str(&entries.join(",\n"));
-        out.push('\n');
-    }
-    out.push_str("    ];\n");
+    push_set(&mut out, degraded_variable, dummy, degraded);
     out
 }
 

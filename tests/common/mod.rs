@@ -321,6 +321,11 @@ impl DaemonProcess {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Log lines of service `name` (its thread) that contain `text`.
+    pub fn service_lines(&self, name: &str, text: &str) -> usize {
+        self.log().lines().filter(|l| l.contains(&format!(" {name} ")) && l.contains(text)).count()
+    }
+
     /// Log lines that contain `text`.
     pub fn log_count(&self, text: &str) -> usize {
         self.log().lines().filter(|l| l.contains(text)).count()
