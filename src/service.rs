@@ -29,6 +29,16 @@ use crate::netif::{self, Assignment};
 use crate::probe::tcp::{self, TcpCheck};
 use crate::schedule::Schedule;
 
+/// Logs one of upstream's per-check lines (at INFO), unless `log_each_check = false`
+/// asks for events and transitions only.
+macro_rules! per_check {
+    ($worker:expr, $($arg:tt)*) => {
+        if $worker.service.log_each_check {
+            log::info!($($arg)*);
+        }
+    };
+}
+
 /// Stack size of a service thread: it runs a check and formats log lines, no more, and
 /// thousands of them must fit.
 const STACK_SIZE: usize = 128 * 1024;
@@ -310,7 +320,7 @@ impl Worker {
                 let after = Seen { health: state.health(), degraded };
                 let word = self.report(decided, probed.code, before, after, &mut damping);
                 self.view.set(word, &probed.reason, damping.as_ref().map(|d| d.penalty(Instant::now())));
-                log::info!("wall clock time {:.3}ms", started.elapsed().as_secs_f64() * 1000.0);
+                per_check!(self, "wall clock time {:.3}ms", started.elapsed().as_secs_f64() * 1000.0);
                 verdict = Some(decided);
             }
             // A result that differs from the state is confirmed at the fast interval.
@@ -323,10 +333,12 @@ impl Worker {
                 next = next.min(at);
             }
             loop {
-                log::debug!(
-                    "sleeping for {:.3}secs",
-                    next.saturating_duration_since(Instant::now()).as_secs_f64()
-                );
+                if self.service.log_each_check {
+                    log::debug!(
+                        "sleeping for {:.3}secs",
+                        next.saturating_duration_since(Instant::now()).as_secs_f64()
+                    );
+                }
                 match self.wait_until(next) {
                     Wake::Stop => return,
                     Wake::Scheduled | Wake::Asked => break,
@@ -363,7 +375,7 @@ impl Worker {
     /// A native TCP check, in this thread: no process is forked.
     fn probe_tcp(&self, tcp: &TcpCheck) -> Probed {
         let timeout = self.service.check_timeout;
-        log::info!("connecting to {tcp}");
+        per_check!(self, "connecting to {tcp}");
         let started = Instant::now();
         let result = tcp::probe(tcp, timeout);
         let duration = started.elapsed();
@@ -371,11 +383,13 @@ impl Worker {
         metrics::check_finished(&self.service.name, (!timed_out).then_some(duration));
         match result {
             Ok(()) => {
-                log::info!("check duration {:.3}ms", duration.as_secs_f64() * 1000.0);
+                per_check!(self, "check duration {:.3}ms", duration.as_secs_f64() * 1000.0);
                 Probed { probe: Probe::Passed, code: 0, reason: "check passed".to_string(), degraded: false }
             }
             Err(why) => {
-                log::warn!("check failed: {why}");
+                if self.service.log_each_check {
+                    log::warn!("check failed: {why}");
+                }
                 let code = if timed_out { 126 } else { 1 };
                 Probed { probe: Probe::Failed, code, reason: why, degraded: false }
             }
@@ -444,7 +458,7 @@ impl Worker {
     fn wait_until(&self, deadline: Instant) -> Wake {
         let wake = self.control.wait_until(deadline);
         if wake == Wake::Asked {
-            log::info!("running the check now, as asked");
+            per_check!(self, "running the check now, as asked");
         }
         wake
     }
@@ -483,14 +497,15 @@ impl Worker {
             Check::Command(argv) => argv,
             Check::Tcp(tcp) => return Some(self.probe_tcp(tcp)),
         };
-        log::info!("running {argv}");
+        per_check!(self, "running {argv}");
         let done = command::run_cancellable(argv, service.check_timeout, &self.control.cancel);
         let timed_out = matches!(done.outcome, Outcome::TimedOut);
         metrics::check_finished(&service.name, (!timed_out).then_some(done.duration));
         let (probe, code, reason) = match &done.outcome {
             Outcome::Cancelled => return None,
             Outcome::Exited(code) if service.check_degraded_exit_codes.contains(code) => {
-                log::info!(
+                per_check!(
+                    self,
                     "check duration {:.3}ms, exit status {code}: degraded",
                     done.duration.as_secs_f64() * 1000.0
                 );
@@ -502,24 +517,25 @@ impl Worker {
                 });
             }
             Outcome::Exited(0) => {
-                log::info!("check duration {:.3}ms", done.duration.as_secs_f64() * 1000.0);
+                per_check!(self, "check duration {:.3}ms", done.duration.as_secs_f64() * 1000.0);
                 (Probe::Passed, 0, "check passed".to_string())
             }
             Outcome::Exited(code) => {
-                log::info!(
+                per_check!(
+                    self,
                     "check duration {:.3}ms, exit status {code}",
                     done.duration.as_secs_f64() * 1000.0
                 );
                 for (name, stream) in [("stderr", &done.stderr), ("stdout", &done.stdout)] {
                     let text = stream.text();
                     if !text.is_empty() {
-                        log::info!("{name} from the check: {text}");
+                        per_check!(self, "{name} from the check: {text}");
                     }
                 }
                 (Probe::Failed, i64::from(*code), format!("check exited {code}"))
             }
             Outcome::Signaled(signal) => {
-                log::info!("check was killed by {}", crate::signal_name::signal_name(*signal));
+                per_check!(self, "check was killed by {}", crate::signal_name::signal_name(*signal));
                 (
                     Probe::Failed,
                     -i64::from(*signal),
@@ -584,10 +600,10 @@ impl Worker {
                     );
                 }
             }
-            Verdict::Steady(health) => log::info!("status {}", health.to_string().to_uppercase()),
+            Verdict::Steady(health) => per_check!(self, "status {}", health.to_string().to_uppercase()),
             Verdict::Counting { to, count, needed } => {
                 let direction = if to == Health::Up { "up" } else { "down" };
-                log::info!("going {direction} {count}/{needed}");
+                per_check!(self, "going {direction} {count}/{needed}");
             }
         }
         let suppressed = damping.as_ref().is_some_and(Damping::is_suppressed);

@@ -72,6 +72,8 @@ pub struct LogSettings {
     pub format_journalctl: bool,
     /// Extension: log to the local syslog socket too.
     pub syslog: bool,
+    /// Extension: upstream's lines for every check (false: events and transitions only).
+    pub each_check: bool,
 }
 
 /// The Prometheus textfile exporter's settings.
@@ -300,6 +302,7 @@ fn parse_log(fields: &Fields) -> Result<LogSettings, ConfigError> {
         backups: fields.integer("log_backups", 0, i64::from(u32::MAX))? as u32,
         format_journalctl: fields.boolean("log_format_journalctl")?,
         syslog: fields.boolean("log_syslog")?,
+        each_check: fields.boolean("log_each_check")?,
     })
 }
 

@@ -84,6 +84,8 @@ pub const DAEMON_KEYS: &[Key] = &[
     key("prometheus_exporter_interval", "10"),
     // Extension: also log to the local syslog socket (/dev/log).
     key("log_syslog", "false"),
+    // Extension: upstream's lines for every check (false: only events and transitions).
+    key("log_each_check", "true"),
     // Extension: upstream hard-codes 2 s for the daemon-level reconfigure command.
     key("bird_reconfigure_timeout", "2"),
     // Extension: upstream's one-instance lock, an abstract Unix socket, has a fixed name;

@@ -264,6 +264,7 @@ fn validate(
         ipv4: daemon.bird(crate::prefix::IpVersion::V4).is_some(),
         ipv6: daemon.bird(crate::prefix::IpVersion::V6).is_some(),
         maintenance_file: daemon.maintenance_file.clone(),
+        log_each_check: daemon.log.each_check,
     };
     let dummies: Vec<IpPrefix> = daemon.bird.iter().filter_map(|b| b.dummy_ip_prefix).collect();
     let mut owners: HashMap<IpPrefix, String> = HashMap::new();

@@ -77,6 +77,9 @@ pub struct Service {
     pub check_degraded_exit_codes: Vec<i32>,
     /// Extension: how long a drain keeps the prefixes degraded before withdrawing them.
     pub drain_seconds: Duration,
+    /// `[daemon]`'s `log_each_check`: upstream's lines for every check, or (false) only
+    /// events and transitions.
+    pub log_each_check: bool,
 }
 
 impl Service {
@@ -93,6 +96,7 @@ impl Service {
             damping: other.damping,
             maintenance_files: other.maintenance_files.clone(),
             drain_seconds: other.drain_seconds,
+            log_each_check: other.log_each_check,
             ..self.clone()
         };
         tuned == *other
@@ -105,6 +109,8 @@ pub struct EnabledVersions {
     pub ipv6: bool,
     /// `[daemon]`'s `maintenance_file`, which holds every service.
     pub maintenance_file: Option<PathBuf>,
+    /// `[daemon]`'s `log_each_check`.
+    pub log_each_check: bool,
 }
 
 /// How strictly the programs that commands name are checked.
@@ -235,6 +241,7 @@ pub fn parse_service(
         maintenance_files,
         check_degraded_exit_codes,
         drain_seconds,
+        log_each_check: enabled.log_each_check,
     })
 }
 
