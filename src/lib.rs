@@ -26,6 +26,7 @@ pub(crate) mod notify;
 pub mod prefix;
 pub(crate) mod probe;
 pub(crate) mod schedule;
+pub(crate) mod scrape;
 pub(crate) mod service;
 pub(crate) mod signal_name;
 pub mod status;

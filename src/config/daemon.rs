@@ -82,6 +82,8 @@ pub struct PrometheusSettings {
     pub enabled: bool,
     pub textfile_dir: PathBuf,
     pub interval: Duration,
+    /// Extension: serve `/metrics` over HTTP here.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// Everything in `[daemon]`.
@@ -157,6 +159,12 @@ pub fn parse_daemon(
         enabled: fields.boolean("prometheus_exporter")?,
         textfile_dir: PathBuf::from(non_empty(fields, "prometheus_collector_textfile_dir")?),
         interval: Duration::from_secs(positive_u64(fields, "prometheus_exporter_interval")?),
+        listen: match fields.get("prometheus_listen") {
+            None => None,
+            Some(_) => Some(fields.string("prometheus_listen")?.parse().map_err(|_| {
+                fields.error("prometheus_listen", "is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)")
+            })?),
+        },
     };
     if prometheus.enabled && !prometheus.textfile_dir.is_dir() {
         return Err(fields.error(

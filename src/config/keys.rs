@@ -84,6 +84,8 @@ pub const DAEMON_KEYS: &[Key] = &[
     key("prometheus_exporter_interval", "10"),
     // Extension: also log to the local syslog socket (/dev/log).
     key("log_syslog", "false"),
+    // Extension: serve /metrics over HTTP on this address (ADDRESS:PORT).
+    no_default("prometheus_listen"),
     // Extension: upstream's lines for every check (false: only events and transitions).
     key("log_each_check", "true"),
     // Extension: upstream hard-codes 2 s for the daemon-level reconfigure command.

@@ -29,7 +29,7 @@ use crate::config::{self, Config, OnDisabled, OnExit, Programs, PrometheusSettin
 use crate::notify::Notifier;
 use crate::service::{disabled_event, Exit, ServiceThread};
 use crate::signal_name::signal_name;
-use crate::{logging, metrics, status};
+use crate::{logging, metrics, scrape, status};
 use instance::InstanceLock;
 pub use pidfile::{lock_path as pidfile_lock_path, Pidfile};
 use reload::DaemonChange;
@@ -138,33 +138,50 @@ struct Daemon {
     last_watchdog: Instant,
 }
 
-/// The running metrics exporter thread; dropping `stop` ends it.
+/// The running metrics exporters: the textfile thread (dropping `stop` ends it) and
+/// the optional HTTP server.
 struct Exporter {
     settings: PrometheusSettings,
-    stop: Sender<()>,
-    thread: JoinHandle<()>,
+    textfile: Option<(Sender<()>, JoinHandle<()>)>,
+    http: Option<scrape::Server>,
 }
 
 impl Exporter {
     fn start(settings: &PrometheusSettings) -> Result<Option<Exporter>> {
-        if !settings.enabled {
+        let textfile = if settings.enabled {
+            let (stop, stopped) = crossbeam_channel::bounded(1);
+            let (dir, interval) = (settings.textfile_dir.clone(), settings.interval);
+            let thread = std::thread::Builder::new()
+                .name("PrometheusExporter".into())
+                .stack_size(256 * 1024)
+                .spawn(move || metrics::run_exporter(dir, interval, stopped))
+                .context("failed to start the metrics exporter")?;
+            Some((stop, thread))
+        } else {
+            None
+        };
+        // A busy port fails only the HTTP metrics, never the daemon.
+        let http = settings.listen.and_then(|address| {
+            scrape::Server::start(address, || metrics::render(logging::dropped_lines()))
+                .map_err(|err| log::error!("{err:#}; metrics are not served over HTTP"))
+                .ok()
+        });
+        if textfile.is_none() && http.is_none() {
             return Ok(None);
         }
-        let (stop, stopped) = crossbeam_channel::bounded(1);
-        let (dir, interval) = (settings.textfile_dir.clone(), settings.interval);
-        let thread = std::thread::Builder::new()
-            .name("PrometheusExporter".into())
-            .stack_size(256 * 1024)
-            .spawn(move || metrics::run_exporter(dir, interval, stopped))
-            .context("failed to start the metrics exporter")?;
-        Ok(Some(Exporter { settings: settings.clone(), stop, thread }))
+        Ok(Some(Exporter { settings: settings.clone(), textfile, http }))
     }
 
-    /// Stops the thread, after one last write so the file shows the final state.
+    /// Stops the threads, after one last write so the file shows the final state.
     fn stop(self) {
-        drop(self.stop);
-        let _ = self.thread.join();
-        let _ = metrics::write(&self.settings.textfile_dir);
+        if let Some((stop, thread)) = self.textfile {
+            drop(stop);
+            let _ = thread.join();
+            let _ = metrics::write(&self.settings.textfile_dir);
+        }
+        if let Some(http) = self.http {
+            http.stop();
+        }
     }
 }
 
