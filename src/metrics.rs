@@ -26,6 +26,8 @@ struct ServiceMetrics {
     prefixes: Vec<String>,
     state: Option<f64>,
     check_duration_ms: Option<f64>,
+    /// `check_timeout` in seconds (for "check duration near its timeout" alerts).
+    check_timeout: f64,
     ip_assignment: Option<bool>,
     ip_check_disabled: bool,
     timeouts: u64,
@@ -89,6 +91,7 @@ pub fn set_services(services: &[Service]) {
         }
         entry.prefixes = prefixes;
         entry.ip_check_disabled = service.ip_check_disabled;
+        entry.check_timeout = service.check_timeout.as_secs_f64();
         entry.status = match (service.check_disabled, entry.status) {
             (true, _) => "disabled",
             (false, "" | "disabled") => "unknown",
@@ -286,6 +289,12 @@ const METRICS: &[Metric] = &[
         "gauge",
         "The service's state now (the state label): up, down, unknown, suppressed or disabled",
         Source::ServiceStatus,
+    ),
+    metric(
+        "anycast_healthchecker_service_check_timeout_seconds",
+        "gauge",
+        "The service's check_timeout, for alerts on checks that come near it",
+        Source::Service(|m| Some(m.check_timeout)),
     ),
     metric(
         "anycast_healthchecker_service_damping_penalty",
