@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 
 use common::{DaemonProcess, Setup};
@@ -127,8 +126,7 @@ fn a_second_sigterm_cuts_the_drain_short_and_systemd_is_asked_for_time() {
     setup.touch("ok");
     setup.flag_service("web", "10.52.12.1", "ok", "on_exit = drain\ndrain_seconds = 600");
     let socket_path = setup.path("notify.sock");
-    let socket = UnixDatagram::bind(&socket_path).unwrap();
-    socket.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let mut systemd = common::NotifySocket::bind(&socket_path);
     let mut daemon = DaemonProcess::start_with_env(
         setup.root(),
         &["-f", "main.conf", "-d", "conf.d"],
@@ -137,13 +135,8 @@ fn a_second_sigterm_cuts_the_drain_short_and_systemd_is_asked_for_time() {
     setup.wait_for_prefixes(&["10.52.12.1/32"], WAIT);
     daemon.signal(libc::SIGTERM);
     common::wait_for("the drain's degraded step", WAIT, || set_of(&setup, "ACAST_PS_DEGRADED").len() == 2);
-    let mut buffer = [0u8; 4096];
-    let mut extended = false;
-    common::wait_for("EXTEND_TIMEOUT_USEC", WAIT, || {
-        if let Ok(n) = socket.recv(&mut buffer) {
-            extended |= String::from_utf8_lossy(&buffer[..n]) == "EXTEND_TIMEOUT_USEC=630000000";
-        }
-        extended
+    systemd.collect_until("EXTEND_TIMEOUT_USEC", WAIT, |m| {
+        m.iter().any(|m| m == "EXTEND_TIMEOUT_USEC=630000000")
     });
     daemon.signal(libc::SIGTERM);
     assert_eq!(daemon.wait_exit(WAIT), Some(0));

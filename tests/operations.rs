@@ -5,7 +5,6 @@
 mod common;
 
 use std::net::UdpSocket;
-use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -274,46 +273,28 @@ fn systemd_hears_ready_reloading_watchdog_and_stopping_in_order() {
     let setup = Setup::new("", "");
     setup.flag_service("web", "10.52.12.1", "ok", "");
     let socket_path = setup.path("notify.sock");
-    let socket = UnixDatagram::bind(&socket_path).unwrap();
-    socket.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let mut systemd = common::NotifySocket::bind(&socket_path);
     let mut daemon = DaemonProcess::start_with_env(
         setup.root(),
         &["-f", "main.conf", "-d", "conf.d"],
         &[("NOTIFY_SOCKET", socket_path.to_str().unwrap()), ("WATCHDOG_USEC", "400000")],
     );
-    let mut messages: Vec<String> = Vec::new();
-    collect_until(&socket, &mut messages, "READY=1", |m| m.iter().any(|m| m == "READY=1"));
-    collect_until(&socket, &mut messages, "WATCHDOG=1", |m| m.iter().any(|m| m == "WATCHDOG=1"));
+    systemd.collect_until("READY=1", WAIT, |m| m.iter().any(|m| m == "READY=1"));
+    systemd.collect_until("WATCHDOG=1", WAIT, |m| m.iter().any(|m| m == "WATCHDOG=1"));
     daemon.signal(libc::SIGHUP);
-    collect_until(&socket, &mut messages, "RELOADING=1", |m| m.iter().any(|m| m.starts_with("RELOADING=1")));
-    let reloading = messages.iter().position(|m| m.starts_with("RELOADING=1")).unwrap();
+    systemd.collect_until("RELOADING=1", WAIT, |m| m.iter().any(|m| m.starts_with("RELOADING=1")));
+    let reloading = systemd.messages.iter().position(|m| m.starts_with("RELOADING=1")).unwrap();
+    let messages = &systemd.messages;
     assert!(messages[reloading].contains("\nMONOTONIC_USEC="), "{messages:?}");
-    collect_until(&socket, &mut messages, "READY=1 after the reload", |m| {
-        m[reloading..].iter().any(|m| m == "READY=1")
-    });
+    systemd
+        .collect_until("READY=1 after the reload", WAIT, |m| m[reloading..].iter().any(|m| m == "READY=1"));
     daemon.signal(libc::SIGTERM);
-    collect_until(&socket, &mut messages, "STOPPING=1", |m| m.iter().any(|m| m == "STOPPING=1"));
+    systemd.collect_until("STOPPING=1", WAIT, |m| m.iter().any(|m| m == "STOPPING=1"));
+    let messages = &systemd.messages;
     assert_eq!(daemon.wait_exit(WAIT), Some(0));
     let first_ready = messages.iter().position(|m| m == "READY=1").unwrap();
     assert!(first_ready < reloading);
     assert!(messages.iter().position(|m| m == "STOPPING=1").unwrap() > reloading);
-}
-
-/// Reads notifications into `messages` until `done` holds for them.
-fn collect_until(
-    socket: &UnixDatagram,
-    messages: &mut Vec<String>,
-    what: &str,
-    done: impl Fn(&[String]) -> bool,
-) {
-    let deadline = Instant::now() + WAIT;
-    let mut buffer = [0u8; 4096];
-    while !done(messages) {
-        assert!(Instant::now() < deadline, "no {what} in {messages:?}");
-        if let Ok(n) = socket.recv(&mut buffer) {
-            messages.push(String::from_utf8_lossy(&buffer[..n]).into_owned());
-        }
-    }
 }
 
 fn status(setup: &Setup) -> (i32, String) {

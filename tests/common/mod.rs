@@ -394,6 +394,39 @@ impl Drop for DaemonProcess {
     }
 }
 
+/// A stand-in for systemd's notify socket: the daemon's messages, in order.
+pub struct NotifySocket {
+    socket: std::os::unix::net::UnixDatagram,
+    pub messages: Vec<String>,
+}
+
+impl NotifySocket {
+    /// Binds a datagram socket at `path` (give it to the daemon as `NOTIFY_SOCKET`).
+    pub fn bind(path: &Path) -> NotifySocket {
+        let socket = std::os::unix::net::UnixDatagram::bind(path).expect("notify socket");
+        socket.set_read_timeout(Some(std::time::Duration::from_millis(200))).expect("timeout");
+        NotifySocket { socket, messages: Vec::new() }
+    }
+
+    /// Reads messages until `done` holds for all received so far; panics naming `what`
+    /// after `timeout`.
+    pub fn collect_until(
+        &mut self,
+        what: &str,
+        timeout: std::time::Duration,
+        done: impl Fn(&[String]) -> bool,
+    ) {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut buffer = [0u8; 4096];
+        while !done(&self.messages) {
+            assert!(std::time::Instant::now() < deadline, "no {what} in {:?}", self.messages);
+            if let Ok(n) = self.socket.recv(&mut buffer) {
+                self.messages.push(String::from_utf8_lossy(&buffer[..n]).into_owned());
+            }
+        }
+    }
+}
+
 /// A number unique within this test process.
 pub fn unique() -> u64 {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
