@@ -8,7 +8,8 @@
 //!
 //! The library's API is what the binary and the integration tests use: the CLI, the
 //! configuration, the daemon and `--status`, prefixes and the Bird file and control
-//! protocol. The rest is `pub(crate)`.
+//! protocol, and the native probes (whose parsers the fuzz tests drive). The rest is
+//! `pub(crate)`.
 
 pub(crate) mod argv;
 pub(crate) mod atomic;
@@ -24,7 +25,7 @@ pub(crate) mod metrics;
 pub(crate) mod netif;
 pub(crate) mod notify;
 pub mod prefix;
-pub(crate) mod probe;
+pub mod probe;
 pub(crate) mod schedule;
 pub(crate) mod scrape;
 pub(crate) mod service;

@@ -26,7 +26,7 @@ use crate::health::{Health, HealthState, Probe, Verdict};
 use crate::logging::{self, ServiceFields};
 use crate::metrics;
 use crate::netif::{self, Assignment};
-use crate::probe::tcp::{self, TcpCheck};
+use crate::probe::{self, dns, http, tcp};
 use crate::schedule::Schedule;
 
 /// Logs one of upstream's per-check lines (at INFO), unless `log_each_check = false`
@@ -372,26 +372,30 @@ impl Worker {
         }
     }
 
-    /// A native TCP check, in this thread: no process is forked.
-    fn probe_tcp(&self, tcp: &TcpCheck) -> Probed {
-        let timeout = self.service.check_timeout;
-        per_check!(self, "connecting to {tcp}");
+    /// A native probe, in this thread: no process is forked. `doing` is the per-check
+    /// line ("connecting to TCP 127.0.0.1:80").
+    fn probe_natively(
+        &self,
+        doing: std::fmt::Arguments<'_>,
+        run: impl FnOnce(Duration) -> probe::Probed,
+    ) -> Probed {
+        per_check!(self, "{doing}");
         let started = Instant::now();
-        let result = tcp::probe(tcp, timeout);
+        let result = run(self.service.check_timeout);
         let duration = started.elapsed();
-        let timed_out = result.as_ref().is_err_and(|why| why.starts_with("timed out"));
+        let timed_out = result.as_ref().is_err_and(|failure| failure.timed_out);
         metrics::check_finished(&self.service.name, (!timed_out).then_some(duration));
         match result {
             Ok(()) => {
                 per_check!(self, "check duration {:.3}ms", duration.as_secs_f64() * 1000.0);
                 Probed { probe: Probe::Passed, code: 0, reason: "check passed".to_string(), degraded: false }
             }
-            Err(why) => {
+            Err(failure) => {
                 if self.service.log_each_check {
-                    log::warn!("check failed: {why}");
+                    log::warn!("check failed: {}", failure.reason);
                 }
                 let code = if timed_out { 126 } else { 1 };
-                Probed { probe: Probe::Failed, code, reason: why, degraded: false }
+                Probed { probe: Probe::Failed, code, reason: failure.reason, degraded: false }
             }
         }
     }
@@ -495,7 +499,15 @@ impl Worker {
         }
         let argv = match &service.check {
             Check::Command(argv) => argv,
-            Check::Tcp(tcp) => return Some(self.probe_tcp(tcp)),
+            Check::Tcp(tcp) => {
+                return Some(self.probe_natively(format_args!("connecting to {tcp}"), |t| tcp::probe(tcp, t)))
+            }
+            Check::Http(http) => {
+                return Some(self.probe_natively(format_args!("requesting {http}"), |t| http::probe(http, t)))
+            }
+            Check::Dns(dns) => {
+                return Some(self.probe_natively(format_args!("querying {dns}"), |t| dns::probe(dns, t)))
+            }
         };
         per_check!(self, "running {argv}");
         let done = command::run_cancellable(argv, service.check_timeout, &self.control.cancel);

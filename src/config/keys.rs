@@ -49,6 +49,20 @@ pub const SERVICE_KEYS: &[Key] = &[
     no_default("check_tcp"),
     no_default("check_tcp_send"),
     no_default("check_tcp_expect"),
+    // Extension: a native HTTP(S) check (defaults in the code: GET, 200-399, verify).
+    no_default("check_http"),
+    no_default("check_http_method"),
+    no_default("check_http_status"),
+    no_default("check_http_body"),
+    no_default("check_http_host"),
+    no_default("check_http_follow"),
+    no_default("check_tls_ca_file"),
+    no_default("check_tls_verify"),
+    no_default("check_tls_min_days"),
+    // Extension: a native DNS check (defaults in the code: NOERROR).
+    no_default("check_dns"),
+    no_default("check_dns_rcode"),
+    no_default("check_dns_expect"),
     no_default("ip_prefix"),
     no_default("custom_bird_reconfigure_cmd"),
 ];

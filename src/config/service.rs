@@ -8,7 +8,10 @@ use super::value::{parse_float, Fields};
 use crate::argv::{find_program, Argv};
 use crate::health::damping::DampingSettings;
 use crate::prefix::{IpPrefix, IpVersion, PrefixError};
+use crate::probe::dns::{self, DnsCheck, Rcode};
+use crate::probe::http::{HttpCheck, Method, StatusSet, Url};
 use crate::probe::tcp::{parse_target, TcpCheck};
+use crate::probe::tls::{read_ca_file, Tls, Trust};
 
 /// What to do with a service's prefixes while its check is disabled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +37,10 @@ pub enum Check {
     Command(Argv),
     /// `check_tcp` (extension): a TCP connect, and optionally a send and an expect.
     Tcp(TcpCheck),
+    /// `check_http` (extension): one HTTP or HTTPS request.
+    Http(HttpCheck),
+    /// `check_dns` (extension): one DNS query.
+    Dns(DnsCheck),
 }
 
 impl std::fmt::Display for Check {
@@ -41,6 +48,8 @@ impl std::fmt::Display for Check {
         match self {
             Check::Command(argv) => write!(f, "{argv}"),
             Check::Tcp(tcp) => write!(f, "{tcp}"),
+            Check::Http(http) => write!(f, "{http}"),
+            Check::Dns(dns) => write!(f, "{dns}"),
         }
     }
 }
@@ -245,34 +254,162 @@ pub fn parse_service(
     })
 }
 
-/// The service's one check: `check_cmd` or `check_tcp`, never both.
+/// The service's one check: `check_cmd` or one native probe, never two.
 fn check(fields: &Fields, programs: Programs, warnings: &mut Vec<String>) -> Result<Check, ConfigError> {
-    let native = ["check_tcp"];
-    let set: Vec<&str> =
-        std::iter::once("check_cmd").chain(native).filter(|key| fields.get(key).is_some()).collect();
+    let set: Vec<&str> = std::iter::once("check_cmd")
+        .chain(NATIVE_CHECKS.iter().map(|(key, _)| *key))
+        .filter(|key| fields.get(key).is_some())
+        .collect();
     if let [first, second, ..] = set[..] {
         return Err(
             fields.error(second, format!("and {first} are both set: a service has exactly one check"))
         );
     }
-    for option in ["check_tcp_send", "check_tcp_expect"] {
-        if fields.get(option).is_some() && fields.get("check_tcp").is_none() {
-            return Err(fields.error(option, "is set but check_tcp is not"));
+    // An option of another kind of check, set in this section, is a mistake; from
+    // [DEFAULT] it is a default for the services that use that kind.
+    for (kind, options) in NATIVE_CHECKS {
+        for option in *options {
+            let own = fields.get(option).is_some_and(|resolved| !resolved.inherited);
+            if own && fields.get(kind).is_none() {
+                return Err(fields.error(option, format!("is set but {kind} is not")));
+            }
         }
     }
-    if fields.get("check_tcp").is_some() {
-        let target =
-            parse_target(fields.string("check_tcp")?).map_err(|why| fields.error("check_tcp", why))?;
-        let send = fields.optional_string("check_tcp_send").map(String::from);
-        let expect = fields.optional_string("check_tcp_expect").map(String::from);
-        if expect.as_deref() == Some("") {
-            return Err(fields.error("check_tcp_expect", "is empty: leave it out to only connect"));
+    match set.first().copied() {
+        Some("check_tcp") => tcp_check(fields).map(Check::Tcp),
+        Some("check_http") => http_check(fields, warnings).map(Check::Http),
+        Some("check_dns") => dns_check(fields).map(Check::Dns),
+        _ => {
+            let argv = command(fields, "check_cmd", programs, warnings)?;
+            shell_syntax_warning(fields, &argv, warnings);
+            Ok(Check::Command(argv))
         }
-        return Ok(Check::Tcp(TcpCheck { target, send, expect }));
     }
-    let argv = command(fields, "check_cmd", programs, warnings)?;
-    shell_syntax_warning(fields, &argv, warnings);
-    Ok(Check::Command(argv))
+}
+
+/// The native checks and the options that belong to each.
+const NATIVE_CHECKS: &[(&str, &[&str])] = &[
+    ("check_tcp", &["check_tcp_send", "check_tcp_expect"]),
+    (
+        "check_http",
+        &[
+            "check_http_method",
+            "check_http_status",
+            "check_http_body",
+            "check_http_host",
+            "check_http_follow",
+            "check_tls_ca_file",
+            "check_tls_verify",
+            "check_tls_min_days",
+        ],
+    ),
+    ("check_dns", &["check_dns_rcode", "check_dns_expect"]),
+];
+
+fn tcp_check(fields: &Fields) -> Result<TcpCheck, ConfigError> {
+    let target = parse_target(fields.string("check_tcp")?).map_err(|why| fields.error("check_tcp", why))?;
+    let send = fields.optional_string("check_tcp_send").map(String::from);
+    let expect = fields.optional_string("check_tcp_expect").map(String::from);
+    if expect.as_deref() == Some("") {
+        return Err(fields.error("check_tcp_expect", "is empty: leave it out to only connect"));
+    }
+    Ok(TcpCheck { target, send, expect })
+}
+
+fn http_check(fields: &Fields, warnings: &mut Vec<String>) -> Result<HttpCheck, ConfigError> {
+    let parsed = |key: &str, parse: &dyn Fn(&str) -> Result<(), String>| -> Result<(), ConfigError> {
+        match fields.optional_string(key) {
+            Some(text) => parse(text).map_err(|why| fields.error(key, why)),
+            None => Ok(()),
+        }
+    };
+    let url = Url::parse(fields.string("check_http")?).map_err(|why| fields.error("check_http", why))?;
+    let method = match fields.optional_string("check_http_method") {
+        Some(text) => Method::parse(text).map_err(|why| fields.error("check_http_method", why))?,
+        None => Method::Get,
+    };
+    let status = match fields.optional_string("check_http_status") {
+        Some(text) => StatusSet::parse(text).map_err(|why| fields.error("check_http_status", why))?,
+        None => StatusSet::default(),
+    };
+    let body = fields.optional_string("check_http_body").map(String::from);
+    if body.as_deref() == Some("") {
+        return Err(fields.error("check_http_body", "is empty: leave it out to check the status only"));
+    }
+    if body.is_some() && method == Method::Head {
+        return Err(fields.error("check_http_body", "is set but a HEAD response has no body"));
+    }
+    let host = fields.optional_string("check_http_host").map(String::from);
+    parsed("check_http_host", &|text| {
+        let valid = !text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic() && b != b'/' && b != b'@');
+        if valid {
+            Ok(())
+        } else {
+            Err("is not a host name (with an optional :PORT)".to_string())
+        }
+    })?;
+    let follow = fields.optional_boolean("check_http_follow")?.unwrap_or(false);
+    let verify = fields.optional_boolean("check_tls_verify")?.unwrap_or(true);
+    let min_days = match fields.get("check_tls_min_days") {
+        Some(_) => Some(fields.integer("check_tls_min_days", 0, 3650)? as u32),
+        None => None,
+    };
+    let ca_file = fields.optional_string("check_tls_ca_file").map(PathBuf::from);
+    let tls_keys = ["check_tls_ca_file", "check_tls_verify", "check_tls_min_days"];
+    if !url.https && !follow {
+        if let Some(key) = tls_keys.into_iter().find(|key| fields.get(key).is_some_and(|r| !r.inherited)) {
+            return Err(fields.error(key, "is set but check_http is not an https:// URL"));
+        }
+    }
+    if ca_file.is_some() && !verify {
+        return Err(fields.error("check_tls_ca_file", "is set but check_tls_verify = false trusts anything"));
+    }
+    let trust = match (ca_file, verify) {
+        (_, false) => {
+            warnings.push(format!(
+                "[{}] check_tls_verify = false: any certificate is accepted for {url}",
+                fields.section()
+            ));
+            Trust::Anything
+        }
+        (Some(path), true) => {
+            let certificates = read_ca_file(&path).map_err(|why| fields.error("check_tls_ca_file", why))?;
+            Trust::CaFile { path, certificates }
+        }
+        (None, true) => Trust::System,
+    };
+    let tls = if url.https || follow {
+        let key = if fields.get("check_tls_ca_file").is_some() { "check_tls_ca_file" } else { "check_http" };
+        Some(Tls::new(trust, min_days).map_err(|why| fields.error(key, why))?)
+    } else {
+        None
+    };
+    Ok(HttpCheck { url, method, status, body, host, follow, tls })
+}
+
+fn dns_check(fields: &Fields) -> Result<DnsCheck, ConfigError> {
+    let (server, name, record_type) =
+        dns::parse_spec(fields.string("check_dns")?).map_err(|why| fields.error("check_dns", why))?;
+    let rcodes = match fields.optional_string("check_dns_rcode") {
+        Some(text) => {
+            let codes = list(text).map(Rcode::parse).collect::<Result<Vec<_>, _>>();
+            let codes = codes.map_err(|why| fields.error("check_dns_rcode", why))?;
+            if codes.is_empty() {
+                return Err(fields.error("check_dns_rcode", "is empty: give RCODEs such as NOERROR"));
+            }
+            codes
+        }
+        None => vec![Rcode::NOERROR],
+    };
+    let expect: Vec<String> = fields
+        .optional_string("check_dns_expect")
+        .map_or_else(Vec::new, |text| list(text).map(String::from).collect());
+    Ok(DnsCheck { server, name, record_type, rcodes, expect })
+}
+
+/// Items separated by commas or whitespace.
+fn list(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| c == ',' || c.is_whitespace()).filter(|item| !item.is_empty())
 }
 
 /// Exit codes separated by commas or spaces, 1 to 255 (0 is success); may be empty.

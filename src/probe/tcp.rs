@@ -5,8 +5,11 @@
 
 use std::fmt;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::net::{is_timeout, parse_ip, parse_port, split_host_port, Deadline};
+use super::{Failure, Probed};
 
 /// How much is read looking for `check_tcp_expect`.
 const READ_LIMIT: usize = 4096;
@@ -28,49 +31,26 @@ impl fmt::Display for TcpCheck {
 /// Reads `HOST:PORT`: an IPv4 address, `[IPv6]`, or `localhost` (127.0.0.1), and a
 /// port from 1 to 65535. No name lookups: a probe must not wait on DNS.
 pub fn parse_target(text: &str) -> Result<SocketAddr, String> {
-    let (host, port) =
-        text.rsplit_once(':').ok_or_else(|| format!("{text:?} is not HOST:PORT (IPv6 as [ADDRESS]:PORT)"))?;
-    let port: u16 = port
-        .parse()
-        .ok()
-        .filter(|p| *p > 0)
-        .ok_or_else(|| format!("{port:?} is not a port from 1 to 65535"))?;
-    let host = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        Some(inner) => inner,
-        None if host.contains(':') => {
-            return Err(format!("{text:?}: write an IPv6 address as [ADDRESS]:PORT"))
-        }
-        None => host,
-    };
-    let ip: IpAddr = if host.eq_ignore_ascii_case("localhost") {
-        IpAddr::V4(Ipv4Addr::LOCALHOST)
-    } else {
-        host.parse().map_err(|_| format!("{host:?} is not an IP address (or localhost)"))?
-    };
-    Ok(SocketAddr::new(ip, port))
+    let (host, port) = split_host_port(text, false)?;
+    let port = port.ok_or_else(|| format!("{text:?} is not HOST:PORT (IPv6 as [ADDRESS]:PORT)"))?;
+    Ok(SocketAddr::new(parse_ip(host)?, parse_port(port)?))
 }
 
-/// Connects (and sends, and reads) within `timeout`. `Err` says why the service is
-/// unhealthy, in one line.
-pub fn probe(check: &TcpCheck, timeout: Duration) -> Result<(), String> {
-    let deadline = Instant::now() + timeout;
-    let mut stream = TcpStream::connect_timeout(&check.target, timeout).map_err(|err| match err.kind() {
-        ErrorKind::TimedOut | ErrorKind::WouldBlock => {
-            format!("timed out connecting to {} after {:.3}s", check.target, timeout.as_secs_f64())
-        }
-        ErrorKind::ConnectionRefused => format!("connection to {} refused", check.target),
-        _ => format!("cannot connect to {}: {err}", check.target),
-    })?;
-    let left = || deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+/// Connects (and sends, and reads) within `timeout`.
+pub fn probe(check: &TcpCheck, timeout: Duration) -> Probed {
+    let deadline = Deadline::after(timeout);
+    let mut stream = deadline.connect(check.target)?;
     if let Some(send) = &check.send {
-        stream.set_write_timeout(Some(left())).map_err(|err| err.to_string())?;
-        stream.write_all(send.as_bytes()).map_err(|err| format!("cannot send to {}: {err}", check.target))?;
+        deadline.arm(&stream)?;
+        stream
+            .write_all(send.as_bytes())
+            .map_err(|err| deadline.io_failure(&format!("sending to {}", check.target), &err))?;
     }
     let Some(expect) = &check.expect else { return Ok(()) };
     let mut seen = Vec::new();
     let mut buffer = [0u8; 1024];
     while seen.len() < READ_LIMIT {
-        stream.set_read_timeout(Some(left())).map_err(|err| err.to_string())?;
+        deadline.arm(&stream)?;
         match stream.read(&mut buffer) {
             Ok(0) => break,
             Ok(n) => {
@@ -79,18 +59,18 @@ pub fn probe(check: &TcpCheck, timeout: Duration) -> Result<(), String> {
                     return Ok(());
                 }
             }
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return Err(format!(
-                    "timed out reading from {} after {:.3}s: {expect:?} not seen",
-                    check.target,
-                    timeout.as_secs_f64()
-                ))
-            }
             Err(err) if err.kind() == ErrorKind::Interrupted => {}
-            Err(err) => return Err(format!("cannot read from {}: {err}", check.target)),
+            Err(err) if is_timeout(&err) => {
+                return Err(Failure::timeout(format!(
+                    "timed out reading from {} {}: {expect:?} not seen",
+                    check.target,
+                    deadline.after_text()
+                )))
+            }
+            Err(err) => return Err(Failure::new(format!("cannot read from {}: {err}", check.target))),
         }
     }
-    Err(format!("{expect:?} not in the first {} bytes from {}", seen.len(), check.target))
+    Err(Failure::new(format!("{expect:?} not in the first {} bytes from {}", seen.len(), check.target)))
 }
 
 #[cfg(test)]
@@ -116,7 +96,7 @@ mod tests {
         assert_eq!(probe(&check, Duration::from_secs(2)), Ok(()));
         drop(listener);
         let err = probe(&check, Duration::from_secs(2)).unwrap_err();
-        assert_eq!(err, format!("connection to {target} refused"));
+        assert_eq!(err, Failure::new(format!("connection to {target} refused")));
     }
 
     #[test]
@@ -138,6 +118,8 @@ mod tests {
         let check = TcpCheck { target, send: Some("PING\n".into()), expect: Some("+PONG".into()) };
         assert_eq!(probe(&check, Duration::from_secs(2)), Ok(()));
         let err = probe(&check, Duration::from_millis(300)).unwrap_err();
+        assert!(err.timed_out);
+        let err = err.reason;
         assert!(err.starts_with(&format!("timed out reading from {target} after 0.300s")), "{err}");
     }
 }
