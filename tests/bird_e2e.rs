@@ -566,3 +566,61 @@ fn bird3_degraded_and_drained_at_the_peer() {
 fn bird16_degraded_and_drained_at_the_peer() {
     degraded_and_drained_at_the_peer(Speaker::Bird16);
 }
+
+/// A real web server (Python's http.server, its own process) serving one file.
+struct WebServer {
+    child: std::process::Child,
+    address: std::net::SocketAddr,
+}
+
+impl WebServer {
+    fn start(directory: &std::path::Path, port: u16) -> WebServer {
+        let child = std::process::Command::new("python3")
+            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+            .arg(directory)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 runs");
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        common::wait_for("the web server to listen", WAIT, || std::net::TcpStream::connect(address).is_ok());
+        WebServer { child, address }
+    }
+}
+
+impl Drop for WebServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `check_http` on real Bird 2: the web server stops, the peer loses the route; it
+/// starts again, the peer learns it. No process is forked for the checks.
+#[test]
+fn bird2_native_http_check_follows_a_real_web_server() {
+    let Some((setup, lab)) = daemon_setup(Speaker::Bird2, true, "") else { return };
+    let site = setup.path("site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("health.txt"), "status: ok\n").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = WebServer::start(&site, port);
+    setup.service(
+        "web",
+        &format!(
+            "check_http = http://{}/health.txt\ncheck_http_body = status: ok\ncheck_interval = 0.3\n\
+             check_timeout = 1\nip_prefix = 10.52.12.1, fd12:aba6:57db:ffff::1",
+            server.address
+        ),
+    );
+    let daemon = setup.start();
+    lab.wait_for_peer(&["10.52.12.1/32", "fd12:aba6:57db:ffff::1/128"], WAIT);
+
+    drop(server);
+    lab.wait_for_peer(&[], WAIT);
+    daemon.wait_for_log(&format!("check failed: connection to 127.0.0.1:{port} refused"), WAIT);
+
+    let _server = WebServer::start(&site, port);
+    lab.wait_for_peer(&["10.52.12.1/32", "fd12:aba6:57db:ffff::1/128"], WAIT);
+    assert_eq!(daemon.service_lines("web", " running "), 0, "no process is run:\n{}", daemon.log());
+}

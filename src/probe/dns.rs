@@ -427,7 +427,8 @@ fn ask_udp(check: &DnsCheck, query: &[u8], id: u16, deadline: &Deadline) -> Resu
 fn udp_timeout(server: SocketAddr, deadline: &Deadline, ignored: &[String]) -> Failure {
     let mut reason = format!("timed out waiting for the answer from {server} {}", deadline.after_text());
     if !ignored.is_empty() {
-        reason.push_str(&format!(" (ignored {} replies: {})", ignored.len(), ignored.join(", ")));
+        let replies = if ignored.len() == 1 { "reply" } else { "replies" };
+        reason.push_str(&format!(" (ignored {} {replies}: {})", ignored.len(), ignored.join(", ")));
     }
     Failure::timeout(reason)
 }

@@ -320,9 +320,15 @@ impl Target {
         }
     }
 
+    /// The URL as requested, and the address probed when the Host is a name:
+    /// `http://www.example.com/health at 127.0.0.1:8080`.
     fn url(&self) -> String {
         let scheme = if self.https { "https" } else { "http" };
-        format!("{scheme}://{}{}", self.authority, self.path)
+        let url = format!("{scheme}://{}{}", self.authority, self.path);
+        match parse_ip(&self.server_name()) {
+            Ok(_) => url,
+            Err(_) => format!("{url} at {}", self.address),
+        }
     }
 
     /// The TLS server name: the Host header without its port.
