@@ -22,6 +22,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
+mod common;
+
+use common::{machine, median, percentile};
+
 const BINARY: &str = env!("CARGO_BIN_EXE_anycast-healthchecker");
 
 struct Options {
@@ -162,13 +166,7 @@ impl Daemon {
 
     /// utime + stime of the daemon process itself, in seconds.
     fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
-        let fields: Vec<&str> =
-            stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
-        let ticks: f64 = fields.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
-            + fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        // SAFETY: sysconf has no preconditions.
-        ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+        common::process_cpu_seconds(self.pid())
     }
 
     fn status_field(&self, field: &str) -> f64 {
@@ -418,16 +416,6 @@ fn watch_renames(dir: &Path, name: &str) -> std::sync::Arc<std::sync::Mutex<Vec<
     times
 }
 
-fn percentile(values: &mut [f64], p: f64) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let index = ((p / 100.0) * (values.len() - 1) as f64).round() as usize;
-    values[index.min(values.len() - 1)]
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    percentile(&mut values, 50.0)
-}
-
 /// The issue's targets against the medians: met, or missed by how much.
 fn targets(table: &mut String, medians: &[(usize, [f64; 8])], failover_p50: f64) {
     let _ = writeln!(table, "\nTargets (2-core machine):\n");
@@ -476,28 +464,6 @@ change to the design (one thread per check) and is left as follow-up work. At N=
 machine cannot start 2000 checks a second at all (about 1,750 run and hundreds a second time \
 out), so services flap and a storm never settles; the 2000 threads themselves are no problem \
 (about 80 MiB RSS with 128 KiB stacks).";
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    let memory = std::fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:").map(|v| v.trim().to_string()))
-        .unwrap_or_default();
-    let date = Command::new("date")
-        .arg("+%Y-%m-%d")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    format!("{date}, {cores} cores ({cpu}), {memory} memory")
-}
 
 fn main() {
     // SAFETY: geteuid has no preconditions.
@@ -559,11 +525,8 @@ fn main() {
     let _ = writeln!(table, "| the reconfigure finished | {done50:.2} | {done99:.2} |");
     targets(&mut table, &medians, done50);
     println!("{table}");
-    let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/RESULTS.md");
-    let text = format!(
-        "# Benchmark results\n\nProduced by `cargo bench --bench daemon` (see benches/daemon.rs and README.rst).\n\n{table}"
+    common::write_section(
+        "daemon",
+        &format!("## Check commands\n\nProduced by `cargo bench --bench daemon` (see benches/daemon.rs and README.rst).\n\n{table}"),
     );
-    if let Err(err) = std::fs::write(&results, text) {
-        eprintln!("cannot write {}: {err}", results.display());
-    }
 }

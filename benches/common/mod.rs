@@ -1,0 +1,82 @@
+//! What the benchmarks share: percentiles, the machine's description, CPU clocks,
+//! and writing one bench's section of benches/RESULTS.md without touching the others.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Command;
+
+pub fn percentile(values: &mut [f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(f64::total_cmp);
+    let index = ((p / 100.0) * (values.len() - 1) as f64).round() as usize;
+    values[index.min(values.len() - 1)]
+}
+
+pub fn median(mut values: Vec<f64>) -> f64 {
+    percentile(&mut values, 50.0)
+}
+
+pub fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:").map(|v| v.trim().to_string()))
+        .unwrap_or_default();
+    let date = Command::new("date")
+        .arg("+%Y-%m-%d")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    format!("{date}, {cores} cores ({cpu}), {memory} memory")
+}
+
+pub fn clock_ticks() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_CLK_TCK) as f64 }
+}
+
+/// CPU seconds the whole host has been busy (every state but idle and iowait), over
+/// all CPUs, from /proc/stat.
+pub fn host_busy_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else { return 0.0 };
+    let ticks: Vec<f64> = line.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    let busy: f64 = ticks.iter().enumerate().filter(|(i, _)| *i != 3 && *i != 4).map(|(_, v)| v).sum();
+    busy / clock_ticks()
+}
+
+/// utime + stime of one process (its threads, not its children), in seconds.
+pub fn process_cpu_seconds(pid: i32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+    let ticks: f64 = fields.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    ticks / clock_ticks()
+}
+
+/// Replaces this bench's section of benches/RESULTS.md (between its markers), keeping
+/// the other benches' sections.
+pub fn write_section(bench: &str, text: &str) {
+    let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/RESULTS.md");
+    let (start, end) = (format!("<!-- bench:{bench} -->"), format!("<!-- /bench:{bench} -->"));
+    let old = std::fs::read_to_string(&results).unwrap_or_else(|_| "# Benchmark results\n".to_string());
+    let section = format!("{start}\n{text}\n{end}");
+    let new = match (old.find(&start), old.find(&end)) {
+        (Some(a), Some(b)) if a < b => format!("{}{section}{}", &old[..a], &old[b + end.len()..]),
+        _ => format!("{}\n{section}\n", old.trim_end()),
+    };
+    if let Err(err) = std::fs::write(&results, new) {
+        eprintln!("cannot write {}: {err}", results.display());
+    }
+}
