@@ -209,3 +209,33 @@ fn configuration_errors_name_the_key() {
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     }
 }
+
+/// Sockets of `port` in TIME_WAIT (state 06 in /proc/net/tcp), either side.
+fn time_wait_sockets(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let port = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.len() > 3
+                && fields[3] == "06"
+                && (fields[1].ends_with(&port) || fields[2].ends_with(&port))
+        })
+        .count()
+}
+
+#[test]
+fn probes_leave_no_time_wait_sockets_behind() {
+    // The server closes first (Connection: close), so a normal close would leave each
+    // probe's connection in TIME_WAIT for a minute: a thousand probes a second would
+    // hold most of the ephemeral ports. Probes close with a reset instead.
+    let server = HttpServer::start(Answer::ok("ok"));
+    let setup = Setup::new("", "check_interval = 0.05\ncheck_timeout = 1\ncheck_rise = 1\ncheck_fail = 1");
+    setup.service("web", &format!("check_http = {}\nip_prefix = 10.52.12.1", server.url("/")));
+    let _daemon = setup.start();
+    setup.wait_for_prefixes(&["10.52.12.1/32"], WAIT);
+    common::wait_for("20 requests", WAIT, || server.requests().len() >= 20);
+    assert_eq!(time_wait_sockets(server.address.port()), 0);
+}
