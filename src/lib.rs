@@ -14,6 +14,7 @@
 pub(crate) mod argv;
 pub(crate) mod atomic;
 pub mod bird;
+pub mod catalog;
 pub mod cli;
 pub(crate) mod command;
 pub mod config;

@@ -437,6 +437,34 @@ pub fn run_exporter(dir: PathBuf, interval: Duration, stop: Receiver<()>) {
 mod tests {
     use super::*;
 
+    /// `anycast_healthchecker_*` names in a text, as PromQL or JSON holds them.
+    fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
+        let mut names = std::collections::BTreeSet::new();
+        let mut rest = text;
+        while let Some(at) = rest.find("anycast_healthchecker_") {
+            let tail = &rest[at..];
+            let end = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(tail.len());
+            names.insert(tail[..end].to_string());
+            rest = &tail[end..];
+        }
+        names
+    }
+
+    #[test]
+    fn the_shipped_dashboard_and_rules_name_only_metrics_we_write() {
+        let ours: std::collections::BTreeSet<&str> = METRICS.iter().map(|m| m.name).collect();
+        for (file, text) in [
+            ("packaging/grafana/anycast-healthchecker.json", include_str!("../packaging/grafana/anycast-healthchecker.json")),
+            ("packaging/prometheus/anycast-healthchecker.rules.yml", include_str!("../packaging/prometheus/anycast-healthchecker.rules.yml")),
+        ] {
+            let named = metric_names(text);
+            assert!(named.len() >= 5, "{file} names our metrics");
+            for name in &named {
+                assert!(ours.contains(name.as_str()), "{file} names {name}, which we do not write");
+            }
+        }
+    }
+
     #[test]
     fn every_metric_has_help_and_type_in_table_order() {
         let text = render(7);

@@ -18,6 +18,7 @@ use anyhow::{Context, Result};
 use crossbeam_channel::Sender;
 
 use crate::bird::{Action, Event, EventSender};
+use crate::catalog::{event, Event as Alert};
 use crate::command::{self, Outcome};
 use crate::config::{Check, OnDisabled, Service};
 use crate::health::damping::{self, Damping};
@@ -391,7 +392,10 @@ impl Worker {
                 Probed { probe: Probe::Passed, code: 0, reason: "check passed".to_string(), degraded: false }
             }
             Err(failure) => {
-                if self.service.log_each_check {
+                if timed_out {
+                    // Always logged, like a check command's timeout: it is an event.
+                    event!(Alert::CheckTimedOut, "check timed out: {}", failure.reason);
+                } else if self.service.log_each_check {
                     log::warn!("check failed: {}", failure.reason);
                 }
                 let code = if timed_out { 126 } else { 1 };
@@ -411,7 +415,8 @@ impl Worker {
             (None, Some(file)) => {
                 let drain = self.service.drain_seconds;
                 let withdraw_at = if drain.is_zero() || state.health() != Health::Up {
-                    log::warn!(
+                    event!(
+                        Alert::Maintenance,
                         "{} enters maintenance: {} exists; withdrawing its prefixes",
                         self.service.name,
                         file.display()
@@ -419,7 +424,8 @@ impl Worker {
                     self.send(Action::Withdraw);
                     None
                 } else {
-                    log::warn!(
+                    event!(
+                        Alert::Draining,
                         "{} enters maintenance: {} exists; draining for {:.0}s, then withdrawing",
                         self.service.name,
                         file.display(),
@@ -493,7 +499,7 @@ impl Worker {
                         )
                     }
                 };
-                log::warn!("status DOWN because {why}");
+                event!(Alert::IpNotAssigned, "status DOWN because {why}");
                 return Some(Probed { probe: Probe::AddressMissing, code: 1, reason: why, degraded: false });
             }
         }
@@ -555,7 +561,8 @@ impl Worker {
                 )
             }
             Outcome::TimedOut => {
-                log::error!(
+                event!(
+                    Alert::CheckTimedOut,
                     "check timed out after {:.3}s; its process group was killed",
                     service.check_timeout.as_secs_f64()
                 );
@@ -566,7 +573,7 @@ impl Worker {
                 )
             }
             Outcome::NotStarted(err) => {
-                log::error!("failed to run check command {argv}: {err}");
+                event!(Alert::CheckNotStarted, "failed to run check command {argv}: {err}");
                 (Probe::Failed, 127, format!("check could not be started: {err}"))
             }
         };
@@ -593,11 +600,15 @@ impl Worker {
         match verdict {
             Verdict::Changed(health) => {
                 logging::set_service_status(&health.to_string());
-                log::info!("status changed to {}", health.to_string().to_uppercase());
+                match health {
+                    Health::Down => event!(Alert::Down, "status changed to DOWN"),
+                    _ => event!(Alert::Up, "status changed to {}", health.to_string().to_uppercase()),
+                }
                 if let Some(d) = damping.as_mut() {
                     let flapped = before.health == Health::Up && health == Health::Down;
                     if flapped && d.flap(now) == damping::Change::Suppressed {
-                        log::warn!(
+                        event!(
+                            Alert::Suppressed,
                             "flap damping suppresses {}: penalty {:.2} is above damping_suppress; held withdrawn",
                             self.service.name,
                             d.penalty(now)
@@ -623,7 +634,7 @@ impl Worker {
         let changed = matches!(verdict, Verdict::Changed(_));
         if action.is_some() && !changed {
             if after.degraded {
-                log::warn!("status DEGRADED: still advertised, less preferred");
+                event!(Alert::Degraded, "status DEGRADED: still advertised, less preferred");
             } else {
                 log::info!("no longer degraded");
             }

@@ -94,8 +94,11 @@ fn services_reach_the_peer(kind: Speaker, socket: bool) {
     let before = reconfigures(&daemon);
     setup.remove("dual-ok");
     lab.wait_for_peer(&["10.52.12.1/32", "10.52.12.4/32", "fd12:aba6:57db:ffff::2/128"], WAIT);
-    daemon.wait_settled(WAIT);
     let expected = if kind == Speaker::Bird16 { 2 } else { 1 };
+    // The peer can have the routes before the batched log says so: wait for the
+    // lines, then for anything more to settle, then count.
+    common::wait_for("the batch's reconfigures in the log", WAIT, || reconfigures(&daemon) - before >= expected);
+    daemon.wait_settled(WAIT);
     assert_eq!(reconfigures(&daemon) - before, expected, "{kind:?}: reconfigures for one batch");
 
     // "web" fails: withdrawn on the third failed check, not before.
@@ -171,13 +174,13 @@ fn bird_down_then_up(kind: Speaker) {
 
     lab.stop_speaker();
     setup.touch("ok");
-    daemon.wait_for_log("reconfiguring BIRD with", WAIT);
+    daemon.wait_for_log("reconfiguring BIRD failed with", WAIT);
     daemon.wait_for_log("; retrying in", WAIT);
     lab.start_speaker();
     daemon.wait_for_log("works again", WAIT);
     lab.wait_for_peer(&["10.52.12.1/32"], WAIT);
     let log = daemon.log();
-    let failed = log.find("reconfiguring BIRD with").unwrap();
+    let failed = log.find("reconfiguring BIRD failed with").unwrap();
     assert!(log[failed..].contains("reconfigured BIRD daemon"), "a retry succeeded after the failure");
 }
 
@@ -398,7 +401,11 @@ fn bird16_a_dead_ipv4_bird_never_blocks_ipv6() {
     lab.stop_bird16_v4();
     setup.touch("ok4");
     let v4_failures = || {
-        daemon.log().lines().filter(|l| l.contains("reconfiguring BIRD with") && l.contains("failed")).count()
+        daemon
+            .log()
+            .lines()
+            .filter(|l| l.contains("reconfiguring BIRD failed with") && l.contains("failed"))
+            .count()
     };
     common::wait_for("a failed v4 reconfigure", WAIT, || v4_failures() >= 1);
     // v6 goes down and comes back while v4 is failing: bird6 is reconfigured each

@@ -31,7 +31,7 @@ fn sighup_applies_the_diff_without_touching_unchanged_services() {
     setup.flag_service("added", "10.52.12.4", "ok", "");
     daemon.signal(libc::SIGHUP);
     daemon.wait_for_log(
-        "reloaded: 1 services kept, 0 retuned (state kept), 1 changed, 1 added, 1 removed",
+        "reload applied: 1 services kept, 0 retuned (state kept), 1 changed, 1 added, 1 removed",
         WAIT,
     );
     // One summary line at start and one per reload.

@@ -101,7 +101,7 @@ fn a_reload_of_timing_and_damping_keeps_state_and_penalty() {
     );
     daemon.signal(libc::SIGHUP);
     daemon.wait_for_log(
-        "reloaded: 0 services kept, 1 retuned (state kept), 0 changed, 0 added, 0 removed",
+        "reload applied: 0 services kept, 1 retuned (state kept), 0 changed, 0 added, 0 removed",
         WAIT,
     );
     daemon.wait_for_log("new settings for web; its state and counters are kept", WAIT);

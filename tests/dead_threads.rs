@@ -39,11 +39,13 @@ fn a_service_thread_that_panics_is_said_withdrawn_and_restarted() {
     });
     setup.wait_for_prefixes(&["10.52.12.1/32", "10.52.12.2/32"], WAIT);
     let log = daemon.log();
-    let died = log.find("the thread of service web panicked").expect("the death is logged");
+    let died = log.find("the thread of service web died (panicked)").expect("the death is logged");
     let critical = log
         .lines()
         .find(|l| {
-            l.contains("the thread of service web panicked; withdrawing its prefixes and restarting it in 1s")
+            l.contains(
+                "the thread of service web died (panicked); withdrawing its prefixes and restarting it in 1s",
+            )
         })
         .expect("the CRITICAL line");
     assert!(critical.contains(" CRITICAL "), "{critical}");

@@ -181,7 +181,7 @@ fn a_sighup_storm_while_checks_flip_loses_nothing() {
     // Every service checks twice more after the last reload: the file stays right.
     daemon.wait_for_more("running /bin/sh", 20, WAIT);
     setup.wait_for_prefixes(&expected, WAIT);
-    assert!(daemon.log_count("reloaded:") >= 10, "reloads happened");
+    assert!(daemon.log_count("reload applied:") >= 10, "reloads happened");
     assert_eq!(daemon.log_count("panicked"), 0);
 }
 
@@ -204,6 +204,6 @@ fn ten_thousand_sigurg_are_folded_and_lose_nothing() {
     // Nothing lost (every service saw the flag) and the daemon runs on; that a burst
     // folds into one run is a unit test (src/service.rs).
     daemon.signal(libc::SIGHUP);
-    daemon.wait_for_log("reloaded:", WAIT);
+    daemon.wait_for_log("reload applied:", WAIT);
     assert_eq!(daemon.wait_exit_now(), None, "the daemon runs on");
 }

@@ -133,7 +133,8 @@ fn journald_prefixes_on_the_console() {
     let setup = Setup::new("log_format_journalctl = true", "");
     setup.service("web", "check_cmd = /bin/false\nip_prefix = 10.52.12.1");
     let daemon = setup.start();
-    daemon.wait_for_log("<6>web - status changed to DOWN", WAIT);
+    // A down is a warning (the event catalog), with its event token.
+    daemon.wait_for_log("<4>web - status changed to DOWN event=down service=web", WAIT);
     daemon.wait_for_log("<7>web - sleeping for", WAIT);
     let log = daemon.log();
     assert!(log.lines().all(|l| l.starts_with('<')), "{log}");

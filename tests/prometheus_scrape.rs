@@ -7,6 +7,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
 use common::Setup;
@@ -57,7 +58,9 @@ fn a_real_prometheus_scrapes_the_daemon_and_answers_with_the_state() {
     let config = setup.sandbox.write(
         "prometheus.yml",
         &format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: ahc\n    static_configs:\n      - targets: ['127.0.0.1:{ours}']\n"
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\n\
+             scrape_configs:\n  - job_name: ahc\n    static_configs:\n      - targets: ['127.0.0.1:{ours}']\n",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/prometheus/anycast-healthchecker.rules.yml").display()
         ),
     );
     let log = std::fs::File::create(setup.path("prometheus.log")).unwrap();
@@ -82,4 +85,31 @@ fn a_real_prometheus_scrapes_the_daemon_and_answers_with_the_state() {
     let result = &answer["data"]["result"][0];
     assert_eq!(result["metric"]["ip_prefix"], "10.52.12.1/32", "{last}");
     assert_eq!(result["value"][1], "1", "{last}");
+
+    // Every query of the shipped Grafana dashboard is PromQL this Prometheus accepts,
+    // and the panels that show a service's state find data.
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/grafana/anycast-healthchecker.json"))
+            .unwrap(),
+    )
+    .expect("the dashboard is JSON");
+    let panels = dashboard["panels"].as_array().expect("panels");
+    assert!(panels.len() >= 8, "{} panels", panels.len());
+    for panel in panels {
+        let targets = panel["targets"].as_array().filter(|t| !t.is_empty()).expect("every panel queries");
+        for target in targets {
+            let expr = target["expr"].as_str().expect("expr").replace("$instance", ".*");
+            let answer = get(theirs, &format!("/api/v1/query?query={}", percent_encode(&expr))).unwrap_or_default();
+            let answer: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
+            assert_eq!(answer["status"], "success", "{}: {expr}: {answer}", panel["title"]);
+        }
+    }
+    let up = get(theirs, &format!("/api/v1/query?query={}", percent_encode("count(anycast_healthchecker_service_state == 0)")));
+    assert!(up.is_some_and(|a| a.contains("\"1\"")), "the Services up panel counts web");
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { char::from(b).to_string() } else { format!("%{b:02X}") })
+        .collect()
 }

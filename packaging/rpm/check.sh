@@ -47,6 +47,11 @@ for want in \
     /run/anycast-healthchecker \
     /usr/share/doc/anycast-healthchecker/README.rst \
     /usr/share/doc/anycast-healthchecker/examples/bird/bird2.conf \
+    /usr/share/doc/anycast-healthchecker/examples/prometheus/anycast-healthchecker.rules.yml \
+    /usr/share/doc/anycast-healthchecker/examples/grafana/anycast-healthchecker.json \
+    /usr/share/doc/anycast-healthchecker/examples/rsyslog/anycast-healthchecker.conf \
+    /etc/logrotate.d/anycast-healthchecker \
+    /var/log/anycast-healthchecker \
     /usr/share/licenses/anycast-healthchecker-0.1.0/LICENSE; do
     if ! grep -qx "$want" <<<"$files"; then
         echo "missing: $want"
@@ -55,7 +60,7 @@ for want in \
 done
 [ "$missing" = 0 ] || { echo "FAILED: file list" >&2; exit 1; }
 config=$(rpm -qp --configfiles "$rpm_file")
-for want in /etc/anycast-healthchecker.conf /etc/sysconfig/anycast-healthchecker; do
+for want in /etc/anycast-healthchecker.conf /etc/sysconfig/anycast-healthchecker /etc/logrotate.d/anycast-healthchecker; do
     grep -qx "$want" <<<"$config" || { echo "FAILED: $want is not %config" >&2; exit 1; }
 done
 rpm -qp --scripts "$rpm_file" | grep -q 'systemctl' || { echo "FAILED: no systemd scriptlets" >&2; exit 1; }

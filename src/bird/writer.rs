@@ -29,6 +29,7 @@ use super::file::{self, Header};
 use super::plan::{self, Action, Event, FileView, LaneView, Routing, Target, RETRY_CAP, RETRY_FIRST};
 use super::store;
 use super::worker::{self, Job, Worker};
+use crate::catalog::{event, Event as Alert};
 use crate::config::{BirdSettings, Reconfigure};
 use crate::metrics;
 use crate::prefix::{IpPrefix, IpVersion};
@@ -662,7 +663,7 @@ impl State {
         let Some(running) = lane.running.take() else { return };
         lane.finished += 1;
         match (&report.result, lane.failing) {
-            (Ok(_), true) => log::info!("{} works again", describe(&lane.target)),
+            (Ok(_), true) => event!(Alert::ReconfigureRecovered, "{} works again", describe(&lane.target)),
             (Err(_), _) => {}
             (Ok(_), false) => {}
         }
@@ -693,8 +694,9 @@ impl State {
                         "reconfigured BIRD daemon with {how} ({accepted}) in {:.1}ms",
                         started.elapsed().as_secs_f64() * 1000.0
                     ),
-                    Err(why) => log::error!(
-                        "reconfiguring BIRD with {how} failed: {why}; retrying in {:.1}s",
+                    Err(why) => event!(
+                        Alert::ReconfigureFailed,
+                        "reconfiguring BIRD failed with {how}: {why}; retrying in {:.1}s",
                         retry_in.unwrap_or_default().as_secs_f64()
                     ),
                 }
@@ -706,8 +708,10 @@ impl State {
                         self.custom_pending.remove(&service);
                     }
                 }
-                Err(why) => log::error!(
-                    "reconfiguring BIRD for {service} failed: {why}; retrying in {:.1}s",
+                Err(why) => event!(
+                    Alert::ReconfigureFailed,
+                    service = &service;
+                    "reconfiguring BIRD failed for {service}: {why}; retrying in {:.1}s",
                     retry_in.unwrap_or_default().as_secs_f64()
                 ),
             },

@@ -74,6 +74,12 @@ pub struct LogSettings {
     pub syslog: bool,
     /// Extension: upstream's lines for every check (false: events and transitions only).
     pub each_check: bool,
+    /// Extension: `log_syslog_facility`, as a syslog facility code.
+    pub syslog_facility: u8,
+    /// Extension: `log_syslog_socket`.
+    pub syslog_socket: PathBuf,
+    /// The UDP server's facility: `log_syslog_facility` when set, else upstream's user.
+    pub server_facility: u8,
 }
 
 /// The Prometheus textfile exporter's settings.
@@ -98,6 +104,8 @@ pub struct DaemonSettings {
     pub bird: Vec<BirdSettings>,
     /// How long `bird_reconfigure_cmd`/`bird6_reconfigure_cmd` may run (extension).
     pub bird_reconfigure_timeout: Duration,
+    /// Bird behind its prefix file for this long is a CRITICAL event (extension).
+    pub bird_behind_critical: Duration,
     pub purge_ip_prefixes: bool,
     pub splay_startup: Option<Duration>,
     pub log: LogSettings,
@@ -140,6 +148,7 @@ pub fn parse_daemon(
         }
     }
     let bird_reconfigure_timeout = fields.seconds("bird_reconfigure_timeout")?;
+    let bird_behind_critical = fields.seconds("bird_behind_critical_seconds")?;
     let purge_ip_prefixes = fields.boolean("purge_ip_prefixes")?;
     let splay_startup = match fields.get("splay_startup") {
         None => None,
@@ -178,6 +187,7 @@ pub fn parse_daemon(
         maintenance_file,
         bird,
         bird_reconfigure_timeout,
+        bird_behind_critical,
         purge_ip_prefixes,
         splay_startup,
         log,
@@ -292,6 +302,18 @@ fn parse_log(fields: &Fields) -> Result<LogSettings, ConfigError> {
         other => other.map(str::to_string),
     };
     let server_port = fields.integer("log_server_port", 1, 65535)? as u16;
+    let facility_text = fields.string("log_syslog_facility")?;
+    let syslog_facility = FACILITIES
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(facility_text))
+        .map(|(_, code)| *code)
+        .ok_or_else(|| {
+            let names: Vec<&str> = FACILITIES.iter().map(|(name, _)| *name).collect();
+            fields.error("log_syslog_facility", format!("is not a syslog facility ({})", names.join(", ")))
+        })?;
+    let facility_set =
+        fields.get("log_syslog_facility").is_some_and(|r| r.origin != super::error::Origin::Default);
+    let server_facility = if facility_set { syslog_facility } else { 1 };
     let stderr_log_server = fields.optional_boolean("stderr_log_server")?.unwrap_or(false);
     if stderr_log_server && server.is_none() {
         return Err(fields.error("stderr_log_server", "is set but log_server is not: name the syslog server"));
@@ -311,8 +333,35 @@ fn parse_log(fields: &Fields) -> Result<LogSettings, ConfigError> {
         format_journalctl: fields.boolean("log_format_journalctl")?,
         syslog: fields.boolean("log_syslog")?,
         each_check: fields.boolean("log_each_check")?,
+        syslog_facility,
+        syslog_socket: PathBuf::from(non_empty(fields, "log_syslog_socket")?),
+        server_facility,
     })
 }
+
+/// Syslog facility names (RFC 5424 codes), as `logger -p` and rsyslog spell them.
+const FACILITIES: &[(&str, u8)] = &[
+    ("kern", 0),
+    ("user", 1),
+    ("mail", 2),
+    ("daemon", 3),
+    ("auth", 4),
+    ("syslog", 5),
+    ("lpr", 6),
+    ("news", 7),
+    ("uucp", 8),
+    ("cron", 9),
+    ("authpriv", 10),
+    ("ftp", 11),
+    ("local0", 16),
+    ("local1", 17),
+    ("local2", 18),
+    ("local3", 19),
+    ("local4", 20),
+    ("local5", 21),
+    ("local6", 22),
+    ("local7", 23),
+];
 
 fn non_empty<'a>(fields: &'a Fields, key: &str) -> Result<&'a str, ConfigError> {
     match fields.string(key)? {

@@ -102,6 +102,12 @@ pub const DAEMON_KEYS: &[Key] = &[
     no_default("prometheus_listen"),
     // Extension: upstream's lines for every check (false: only events and transitions).
     key("log_each_check", "true"),
+    // Extensions: the local syslog socket and facility (also the UDP server's
+    // facility when set; upstream's UDP packets say user).
+    key("log_syslog_facility", "daemon"),
+    key("log_syslog_socket", "/dev/log"),
+    // Extension: Bird behind its prefix file for this long is a CRITICAL event.
+    key("bird_behind_critical_seconds", "60"),
     // Extension: upstream hard-codes 2 s for the daemon-level reconfigure command.
     key("bird_reconfigure_timeout", "2"),
     // Extension: upstream's one-instance lock, an abstract Unix socket, has a fixed name;

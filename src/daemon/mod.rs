@@ -25,8 +25,10 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGURG};
 use signal_hook::iterator::Signals;
 
 use crate::bird::{Action, CustomCommand, Event, Routing, ServiceRoutes, Writer};
+use crate::catalog::{self, event};
 use crate::config::{self, Config, OnDisabled, OnExit, Programs, PrometheusSettings, Service, Sources};
 use crate::notify::Notifier;
+use crate::prefix::IpVersion;
 use crate::service::{disabled_event, Exit, ServiceThread};
 use crate::signal_name::signal_name;
 use crate::{logging, metrics, scrape, status};
@@ -76,7 +78,7 @@ pub fn run(sources: Sources, config: Config) -> Result<(), Fatal> {
             return Err(Fatal::NotStarted);
         }
     };
-    log::info!("starting {} version {}", crate::PROGRAM, env!("CARGO_PKG_VERSION"));
+    event!(catalog::Event::Started, "starting {} version {}", crate::PROGRAM, env!("CARGO_PKG_VERSION"));
     let result = Daemon::start(sources, config).and_then(|mut daemon| daemon.serve(&signals));
     status::remove(pidfile.path());
     pidfile.remove();
@@ -135,6 +137,8 @@ struct Daemon {
     started: SystemTime,
     /// When the status file and the watchdog were last served.
     last_report: Instant,
+    /// IP versions whose Bird has been reported behind (once per episode).
+    behind_alerted: Vec<IpVersion>,
     last_watchdog: Instant,
 }
 
@@ -215,6 +219,7 @@ impl Daemon {
             exporter,
             started: SystemTime::now(),
             last_report: Instant::now(),
+            behind_alerted: Vec::new(),
             last_watchdog: Instant::now(),
             config,
         };
@@ -278,6 +283,15 @@ impl Daemon {
             if self.last_report.elapsed() >= REPORT_INTERVAL {
                 self.report();
             }
+            let threshold = self.config.daemon.bird_behind_critical.as_secs_f64();
+            for (version, seconds) in newly_behind(&self.writer.behind(), threshold, &mut self.behind_alerted)
+            {
+                event!(
+                    catalog::Event::BirdBehind,
+                    "Bird is behind its prefix file for {version}: not reconfigured for {seconds:.0}s \
+                     (bird_behind_critical_seconds = {threshold})"
+                );
+            }
         }
     }
 
@@ -327,7 +341,8 @@ impl Daemon {
         }
         let longest = draining.last().map(|(d, _)| *d).unwrap_or_default();
         self.notifier.extend_timeout(longest + Duration::from_secs(30));
-        log::warn!(
+        event!(
+            catalog::Event::Draining,
             "draining {} services for up to {:.0}s before stopping; SIGTERM again to stop at once",
             draining.len(),
             longest.as_secs_f64()
@@ -392,8 +407,8 @@ impl Daemon {
     /// us (the prefix file stays as the writer last wrote it, whole).
     fn watch_writer(&mut self) -> Result<()> {
         if !self.writer.is_running() {
-            log::error!(
-                target: logging::CRITICAL,
+            event!(
+                catalog::Event::ThreadDied,
                 "the Bird writer thread died; exiting so that systemd restarts us"
             );
             return Err(anyhow!("the Bird writer thread died"));
@@ -422,9 +437,10 @@ impl Daemon {
         }
         let backoff = self.restart_backoff.get(&exit.service).copied().unwrap_or(RESTART_FIRST);
         let how = if exit.panicked { "panicked" } else { "ended" };
-        log::error!(
-            target: logging::CRITICAL,
-            "the thread of service {} {how}; withdrawing its prefixes and restarting it in {}s",
+        event!(
+            catalog::Event::ThreadDied,
+            service = &exit.service;
+            "the thread of service {} died ({how}); withdrawing its prefixes and restarting it in {}s",
             exit.service,
             backoff.as_secs()
         );
@@ -483,7 +499,11 @@ impl Daemon {
                 for warning in &rejected.warnings {
                     log::warn!("{warning}");
                 }
-                log::error!("reload failed, keeping the running configuration: {}", rejected.error);
+                event!(
+                    catalog::Event::ReloadRejected,
+                    "reload failed, keeping the running configuration: {}",
+                    rejected.error
+                );
                 return;
             }
         };
@@ -546,8 +566,9 @@ impl Daemon {
                 log::error!("failed to start service {name}: {err:#}");
             }
         }
-        log::info!(
-            "reloaded: {} services kept, {} retuned (state kept), {} changed, {} added, {} removed",
+        event!(
+            catalog::Event::ReloadApplied,
+            "reload applied: {} services kept, {} retuned (state kept), {} changed, {} added, {} removed",
             plan.keep.len(),
             plan.retune.len(),
             plan.restart.len(),
@@ -597,13 +618,32 @@ impl Daemon {
             exporter.stop();
         }
         status::remove(&self.config.daemon.pidfile);
-        log::info!("shutdown is complete");
+        event!(catalog::Event::Stopped, "shutdown is complete");
         Ok(())
     }
 }
 
 /// One line for the operator: what runs, how often, and where Bird gets it, e.g.
 /// `12 services (10 checked, 2 disabled), 1.4 checks/s; IPv4: /var/lib/.../a.conf, reloaded by 'configure' on /run/bird/bird.ctl`.
+/// The versions whose Bird has been behind its prefix file for `threshold` seconds
+/// or more and not reported yet in this episode; a version back in sync may be
+/// reported again later. `behind` is the writer's (version, seconds behind).
+fn newly_behind(
+    behind: &[(IpVersion, f64)],
+    threshold: f64,
+    alerted: &mut Vec<IpVersion>,
+) -> Vec<(IpVersion, f64)> {
+    alerted.retain(|version| behind.iter().any(|(v, seconds)| v == version && *seconds > 0.0));
+    let mut report = Vec::new();
+    for &(version, seconds) in behind {
+        if seconds >= threshold && seconds > 0.0 && !alerted.contains(&version) {
+            alerted.push(version);
+            report.push((version, seconds));
+        }
+    }
+    report
+}
+
 fn summary(config: &Config) -> String {
     let total = config.services.len();
     let checked: Vec<&Service> = config.services.iter().filter(|s| !s.check_disabled).collect();
@@ -663,6 +703,27 @@ fn routing(config: &Config, generations: &HashMap<String, u64>) -> Routing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bird_behind_is_reported_once_per_episode() {
+        use IpVersion::{V4, V6};
+        let mut alerted = Vec::new();
+        // (behind, newly reported) in order, threshold 60 s.
+        type Step<'a> = (&'a [(IpVersion, f64)], &'a [IpVersion]);
+        let steps: &[Step] = &[
+            (&[(V4, 0.0), (V6, 0.0)], &[]),
+            (&[(V4, 59.9), (V6, 0.0)], &[]),
+            (&[(V4, 60.0), (V6, 0.0)], &[V4]),
+            (&[(V4, 600.0), (V6, 61.0)], &[V6]),
+            (&[(V4, 0.0), (V6, 62.0)], &[]),
+            (&[(V4, 60.5), (V6, 63.0)], &[V4]),
+        ];
+        for (n, (behind, expected)) in steps.iter().enumerate() {
+            let reported: Vec<IpVersion> =
+                newly_behind(behind, 60.0, &mut alerted).into_iter().map(|(v, _)| v).collect();
+            assert_eq!(reported, *expected, "step {n}");
+        }
+    }
 
     fn load(text: &str) -> Config {
         let daemon =

@@ -25,8 +25,12 @@ impl RotatingFile {
     pub(super) fn write_line(&mut self, text: &str) -> std::io::Result<()> {
         let bytes = format!("{text}\n");
         let length = bytes.len() as u64;
-        if self.max_bytes > 0 && self.backups > 0 && self.size > 0 && self.size + length > self.max_bytes {
-            self.rotate()?;
+        if self.max_bytes > 0 && self.backups > 0 && self.size + length > self.max_bytes {
+            // logrotate's copytruncate may have emptied the file behind our back.
+            self.size = self.file.metadata().map_or(self.size, |m| m.len());
+            if self.size > 0 && self.size + length > self.max_bytes {
+                self.rotate()?;
+            }
         }
         self.file.write_all(bytes.as_bytes())?;
         self.size += length;

@@ -18,7 +18,8 @@ fn level_name(level: Severity) -> &'static str {
         Severity::Critical => "CRITICAL",
         Severity::Error => "ERROR",
         Severity::Warning => "WARNING",
-        Severity::Info => "INFO",
+        // Python's logging has no NOTICE: upstream's level column says INFO.
+        Severity::Notice | Severity::Info => "INFO",
         Severity::Debug => "DEBUG",
     }
 }
@@ -32,17 +33,18 @@ pub(super) fn render(line: &Line, format: Format, name_width: usize) -> String {
             std::process::id(),
             level_name(line.level),
             line.thread,
-            line.message
+            line.tagged_message()
         ),
         Format::Journald => {
             let priority = match line.level {
                 Severity::Critical => 2,
                 Severity::Error => 3,
                 Severity::Warning => 4,
+                Severity::Notice => 5,
                 Severity::Info => 6,
                 Severity::Debug => 7,
             };
-            format!("<{priority}>{} - {}", line.thread, line.message)
+            format!("<{priority}>{} - {}", line.thread, line.tagged_message())
         }
         Format::Json => {
             let mut json = format!(
@@ -60,6 +62,12 @@ pub(super) fn render(line: &Line, format: Format, name_width: usize) -> String {
                     json_string(&service.status),
                     service.ip_check_disabled
                 ));
+            }
+            if let Some(event) = line.event {
+                json.push_str(&format!(", \"event\": {}", json_string(event)));
+            }
+            if let Some(about) = line.about.as_ref().filter(|about| **about != line.thread) {
+                json.push_str(&format!(", \"service\": {}", json_string(about)));
             }
             json.push_str(&format!(
                 ", \"version\": {}, \"program\": {}, \"service_name\": {}}}",
@@ -112,6 +120,8 @@ mod tests {
             thread: "web".into(),
             message: "status \"changed\" to UP\n".into(),
             service,
+            event: None,
+            about: None,
         }
     }
 

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
+use crate::catalog;
 use crate::config::{LogLevel, LogSettings};
 
 mod file;
@@ -29,7 +30,7 @@ use crate::localtime::LocalTime;
 use file::RotatingFile;
 use format::{render, Format};
 use panic::install_panic_hook;
-use syslogd::{send, Local3164, Upstream3164};
+use syslogd::{send, LocalSyslog, Upstream3164};
 
 /// Lines waiting for the logging thread; beyond this they are dropped.
 const QUEUE: usize = 16 * 1024;
@@ -69,18 +70,28 @@ pub fn set_service_status(status: &str) {
 /// `logging.critical`: `log::error!(target: logging::CRITICAL, ...)`.
 pub const CRITICAL: &str = "critical";
 
-/// A line's severity: `log`'s levels plus CRITICAL.
+/// A line's severity: `log`'s levels plus CRITICAL, and NOTICE for the catalog's
+/// events that say something is well again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Severity {
     Critical,
     Error,
     Warning,
+    Notice,
     Info,
     Debug,
 }
 
 impl Severity {
-    fn of(record: &log::Record) -> Severity {
+    fn of(record: &log::Record, event: Option<&catalog::Entry>) -> Severity {
+        if let Some(entry) = event {
+            return match entry.severity {
+                catalog::Severity::Critical => Severity::Critical,
+                catalog::Severity::Error => Severity::Error,
+                catalog::Severity::Warning => Severity::Warning,
+                catalog::Severity::Notice => Severity::Notice,
+            };
+        }
         match record.level() {
             log::Level::Error if record.target() == CRITICAL => Severity::Critical,
             log::Level::Error => Severity::Error,
@@ -97,6 +108,38 @@ struct Line {
     thread: String,
     message: String,
     service: Option<ServiceFields>,
+    /// The catalog's name, when the line is an event.
+    event: Option<&'static str>,
+    /// The service an event is about (the thread's own, or one named by the caller).
+    about: Option<String>,
+}
+
+impl Line {
+    /// The message with the event's tokens, for text destinations:
+    /// `status changed to DOWN event=down service=web`.
+    fn tagged_message(&self) -> std::borrow::Cow<'_, str> {
+        match (self.event, &self.about) {
+            (None, _) => std::borrow::Cow::Borrowed(&self.message),
+            (Some(event), None) => format!("{} event={event}", self.message).into(),
+            (Some(event), Some(service)) => {
+                format!("{} event={event} service={service}", self.message).into()
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// Set by `about_service` while its closure logs.
+    static ABOUT: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Runs `log` (an `event!`) with `service` as the service the event is about, for
+/// events one thread logs about another's service.
+pub fn about_service<T>(service: &str, log: impl FnOnce() -> T) -> T {
+    ABOUT.with(|about| *about.borrow_mut() = Some(service.to_string()));
+    let result = log();
+    ABOUT.with(|about| *about.borrow_mut() = None);
+    result
 }
 
 enum Message {
@@ -180,15 +223,25 @@ impl log::Log for Logger {
             return;
         }
         let thread = std::thread::current();
+        let event = catalog::by_target(record.target());
+        let service = SERVICE.with(|s| s.borrow().clone());
+        let thread_name = match thread.name() {
+            Some("main") | None => "MainThread".to_string(),
+            Some(name) => name.to_string(),
+        };
+        let about = event.and_then(|_| {
+            ABOUT
+                .with(|about| about.borrow().clone())
+                .or_else(|| service.as_ref().map(|_| thread_name.clone()))
+        });
         let line = Line {
             time: LocalTime::now(),
-            level: Severity::of(record),
-            thread: match thread.name() {
-                Some("main") | None => "MainThread".to_string(),
-                Some(name) => name.to_string(),
-            },
+            level: Severity::of(record, event),
+            thread: thread_name,
             message: record.args().to_string(),
-            service: SERVICE.with(|s| s.borrow().clone()),
+            service,
+            event: event.map(catalog::Entry::name),
+            about,
         };
         match self.tx.try_send(Message::Line(Box::new(line))) {
             Ok(()) => {}
@@ -203,6 +256,7 @@ impl log::Log for Logger {
 /// a few milliseconds, so that a thousand services logging every second wake it a few
 /// hundred times, not thousands (each wake-up of a channel receiver spins first).
 fn run(mut sinks: Sinks, rx: &Receiver<Message>) {
+    let mut reported = 0;
     while let Ok(first) = rx.recv() {
         for message in std::iter::once(first).chain(rx.try_iter()) {
             match message {
@@ -214,7 +268,32 @@ fn run(mut sinks: Sinks, rx: &Receiver<Message>) {
                 }
             }
         }
+        // Lines were lost (a destination failed, or the queue was full) and the
+        // destinations work again: say how many, once.
+        let dropped = dropped_lines();
+        if dropped > reported && sinks.healthy {
+            sinks.write(&dropped_report(dropped - reported));
+            if sinks.healthy {
+                reported = dropped;
+            }
+        }
         std::thread::sleep(BATCH_PAUSE);
+    }
+}
+
+/// The catalog's `log_lines_dropped` event, written by the logging thread itself.
+fn dropped_report(count: u64) -> Line {
+    Line {
+        time: LocalTime::now(),
+        level: Severity::Warning,
+        thread: "MainThread".to_string(),
+        message: format!(
+            "{count} log lines were dropped while a log destination failed or was too slow; \
+             anycast_healthchecker_log_lines_dropped_total counts them"
+        ),
+        service: None,
+        event: Some(catalog::Event::LogLinesDropped.entry().name()),
+        about: None,
     }
 }
 
@@ -224,7 +303,9 @@ struct Sinks {
     console: Option<Format>,
     file: Option<(RotatingFile, Format)>,
     server: Option<(syslog::Logger<syslog::LoggerBackend, Upstream3164>, Format)>,
-    local_syslog: Option<syslog::Logger<syslog::LoggerBackend, Local3164>>,
+    local_syslog: Option<LocalSyslog>,
+    /// Every destination took the last line: lines dropped before can be reported.
+    healthy: bool,
 }
 
 impl Sinks {
@@ -241,7 +322,8 @@ impl Sinks {
         };
         let server = match &settings.server {
             Some(host) => {
-                let logger = syslog::udp(Upstream3164, "0.0.0.0:0", (host.as_str(), settings.server_port))
+                let format = Upstream3164 { facility: settings.server_facility };
+                let logger = syslog::udp(format, "0.0.0.0:0", (host.as_str(), settings.server_port))
                     .map_err(|err| {
                         format!("failed to set up syslog server {host}:{}: {err}", settings.server_port)
                     })?;
@@ -251,8 +333,8 @@ impl Sinks {
         };
         let local_syslog = if settings.syslog {
             Some(
-                syslog::unix(Local3164)
-                    .map_err(|err| format!("failed to connect to the local syslog: {err}"))?,
+                LocalSyslog::open(settings.syslog_socket.clone(), settings.syslog_facility)
+                    .map_err(|err| format!("failed to open a socket for the local syslog: {err}"))?,
             )
         } else {
             None
@@ -268,34 +350,32 @@ impl Sinks {
         } else {
             None
         };
-        Ok(Sinks { name_width, console, file, server, local_syslog })
+        Ok(Sinks { name_width, console, file, server, local_syslog, healthy: true })
     }
 
+    /// Writes `line` everywhere; a destination that fails loses it (counted once).
     fn write(&mut self, line: &Line) {
+        let mut ok = true;
         if let Some(format) = self.console {
             let text = render(line, format, self.name_width);
-            if std::io::stderr().lock().write_all(format!("{text}\n").as_bytes()).is_err() {
-                count_dropped();
-            }
+            ok &= std::io::stderr().lock().write_all(format!("{text}\n").as_bytes()).is_ok();
         }
         if let Some((file, format)) = &mut self.file {
             let text = render(line, *format, self.name_width);
-            if file.write_line(&text).is_err() {
-                count_dropped();
-            }
+            ok &= file.write_line(&text).is_ok();
         }
         if let Some((server, format)) = &mut self.server {
             let text = render(line, *format, self.name_width);
-            if send(server, line.level, text).is_err() {
-                count_dropped();
-            }
+            ok &= send(server, line.level, text).is_ok();
         }
-        if let Some(local) = &mut self.local_syslog {
-            let text = format!("{} {}", line.thread, line.message);
-            if send(local, line.level, text).is_err() {
-                count_dropped();
-            }
+        if let Some(local) = &self.local_syslog {
+            let text = format!("{} {}", line.thread, line.tagged_message());
+            ok &= local.send(line.level, &text).is_ok();
         }
+        if !ok {
+            count_dropped();
+        }
+        self.healthy = ok;
     }
 
     fn flush(&mut self) {

@@ -19,11 +19,11 @@ pub(super) fn install_panic_hook(settings: &LogSettings) {
     #[derive(Clone)]
     struct PanicTargets {
         file: Option<PathBuf>,
-        server: Option<(String, u16)>,
+        server: Option<(String, u16, u8)>,
     }
     static TARGETS: Mutex<Option<PanicTargets>> = Mutex::new(None);
     let server = if settings.stderr_log_server {
-        settings.server.clone().map(|host| (host, settings.server_port))
+        settings.server.clone().map(|host| (host, settings.server_port, settings.server_facility))
     } else {
         None
     };
@@ -50,8 +50,10 @@ pub(super) fn install_panic_hook(settings: &LogSettings) {
                     let _ = writeln!(file, "{line}");
                 }
             }
-            if let Some((host, port)) = server {
-                if let Ok(mut logger) = syslog::udp(Upstream3164, "0.0.0.0:0", (host.as_str(), port)) {
+            if let Some((host, port, facility)) = server {
+                if let Ok(mut logger) =
+                    syslog::udp(Upstream3164 { facility }, "0.0.0.0:0", (host.as_str(), port))
+                {
                     let _ = logger.crit(line.clone());
                 }
             }

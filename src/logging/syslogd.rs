@@ -1,11 +1,26 @@
-//! The two syslog formats: upstream's UDP packet for `log_server`, and RFC 3164 with
-//! local time for the local socket (`log_syslog`).
+//! The two syslog paths: upstream's UDP packet for `log_server`, and RFC 3164 with
+//! local time to the local socket (`log_syslog`, `log_syslog_socket`), each with the
+//! facility of `log_syslog_facility` and the catalog's severities.
 
-use std::io::Write;
+use std::io::{self, Write};
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
 
 use super::Severity;
 use crate::localtime::LocalTime;
 use crate::PROGRAM;
+
+/// The syslog severity code (RFC 5424).
+fn code(level: Severity) -> u8 {
+    match level {
+        Severity::Critical => 2,
+        Severity::Error => 3,
+        Severity::Warning => 4,
+        Severity::Notice => 5,
+        Severity::Info => 6,
+        Severity::Debug => 7,
+    }
+}
 
 pub(super) fn send<F: syslog::LogFormat<String>>(
     logger: &mut syslog::Logger<syslog::LoggerBackend, F>,
@@ -16,43 +31,82 @@ pub(super) fn send<F: syslog::LogFormat<String>>(
         Severity::Critical => logger.crit(text),
         Severity::Error => logger.err(text),
         Severity::Warning => logger.warning(text),
+        Severity::Notice => logger.notice(text),
         Severity::Info => logger.info(text),
         Severity::Debug => logger.debug(text),
     }
 }
 
 /// Upstream's syslog packet: `<PRI>` + the formatted line + a NUL byte (Python's
-/// `SysLogHandler`), facility user.
+/// `SysLogHandler`); facility user unless `log_syslog_facility` is set.
 #[derive(Clone)]
-pub(super) struct Upstream3164;
+pub(super) struct Upstream3164 {
+    pub facility: u8,
+}
 
 impl syslog::LogFormat<String> for Upstream3164 {
     fn format<W: Write>(&self, w: &mut W, severity: syslog::Severity, message: String) -> syslog::Result<()> {
-        let priority = syslog::Facility::LOG_USER as u8 | severity as u8;
+        let priority = (self.facility << 3) | severity as u8;
         w.write_all(format!("<{priority}>{message}\0").as_bytes()).map_err(syslog::Error::Write)
     }
 }
 
-/// RFC 3164 for the local syslog socket, with local time: `<PRI>Nov 24 12:16:02
-/// anycast-healthchecker[pid]: message`, facility daemon.
-#[derive(Clone)]
-pub(super) struct Local3164;
+/// The local syslog socket (rsyslog's or journald's `/dev/log`). Each line is sent to
+/// the path, not over a connected socket, so a restarted syslog daemon (a new socket
+/// file) gets lines again at once; the socket never blocks: a full or absent syslog
+/// loses the line (counted), never a check's time.
+pub(super) struct LocalSyslog {
+    socket: UnixDatagram,
+    path: PathBuf,
+    facility: u8,
+}
 
-impl syslog::LogFormat<String> for Local3164 {
-    fn format<W: Write>(&self, w: &mut W, severity: syslog::Severity, message: String) -> syslog::Result<()> {
-        const MONTHS: [&str; 12] =
-            ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-        let priority = syslog::Facility::LOG_DAEMON as u8 | severity as u8;
-        let t = LocalTime::now();
-        let month = MONTHS[(t.month.clamp(1, 12) - 1) as usize];
-        let line = format!(
-            "<{priority}>{month} {:>2} {:02}:{:02}:{:02} {PROGRAM}[{}]: {message}",
-            t.day,
-            t.hour,
-            t.minute,
-            t.second,
-            std::process::id()
+impl LocalSyslog {
+    pub fn open(path: PathBuf, facility: u8) -> io::Result<LocalSyslog> {
+        let socket = UnixDatagram::unbound()?;
+        socket.set_nonblocking(true)?;
+        Ok(LocalSyslog { socket, path, facility })
+    }
+
+    /// `<PRI>Nov 24 12:16:02 anycast-healthchecker[pid]: message`.
+    pub fn send(&self, level: Severity, message: &str) -> io::Result<()> {
+        self.socket
+            .send_to(format_3164(self.facility, level, &LocalTime::now(), message).as_bytes(), &self.path)?;
+        Ok(())
+    }
+}
+
+fn format_3164(facility: u8, level: Severity, t: &LocalTime, message: &str) -> String {
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let priority = (facility << 3) | code(level);
+    let month = MONTHS[(t.month.clamp(1, 12) - 1) as usize];
+    format!(
+        "<{priority}>{month} {:>2} {:02}:{:02}:{:02} {PROGRAM}[{}]: {message}",
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
+        std::process::id()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_has_facility_severity_time_ident_and_pid() {
+        let t = LocalTime { year: 2026, month: 11, day: 3, hour: 7, minute: 5, second: 9, micros: 0 };
+        let line = format_3164(3, Severity::Warning, &t, "status changed to DOWN event=down service=web");
+        assert_eq!(
+            line,
+            format!(
+                "<28>Nov  3 07:05:09 anycast-healthchecker[{}]: status changed to DOWN event=down service=web",
+                std::process::id()
+            )
         );
-        w.write_all(line.as_bytes()).map_err(syslog::Error::Write)
+        assert!(format_3164(16, Severity::Notice, &t, "x").starts_with("<133>"), "local0.notice");
+        assert!(format_3164(3, Severity::Critical, &t, "x").starts_with("<26>"), "daemon.crit");
     }
 }

@@ -353,7 +353,7 @@ impl DaemonProcess {
             let ended = log.matches("reconfigured BIRD daemon").count()
                 + log
                     .lines()
-                    .filter(|l| l.contains("reconfiguring BIRD with") && l.contains("failed"))
+                    .filter(|l| l.contains("reconfiguring BIRD failed with"))
                     .count();
             let last_end = log.rfind("reconfigured BIRD daemon").unwrap_or(0);
             started == ended && !log[last_end..].contains(" is updated")
