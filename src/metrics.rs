@@ -454,8 +454,14 @@ mod tests {
     fn the_shipped_dashboard_and_rules_name_only_metrics_we_write() {
         let ours: std::collections::BTreeSet<&str> = METRICS.iter().map(|m| m.name).collect();
         for (file, text) in [
-            ("packaging/grafana/anycast-healthchecker.json", include_str!("../packaging/grafana/anycast-healthchecker.json")),
-            ("packaging/prometheus/anycast-healthchecker.rules.yml", include_str!("../packaging/prometheus/anycast-healthchecker.rules.yml")),
+            (
+                "packaging/grafana/anycast-healthchecker.json",
+                include_str!("../packaging/grafana/anycast-healthchecker.json"),
+            ),
+            (
+                "packaging/prometheus/anycast-healthchecker.rules.yml",
+                include_str!("../packaging/prometheus/anycast-healthchecker.rules.yml"),
+            ),
         ] {
             let named = metric_names(text);
             assert!(named.len() >= 5, "{file} names our metrics");

@@ -97,7 +97,9 @@ fn services_reach_the_peer(kind: Speaker, socket: bool) {
     let expected = if kind == Speaker::Bird16 { 2 } else { 1 };
     // The peer can have the routes before the batched log says so: wait for the
     // lines, then for anything more to settle, then count.
-    common::wait_for("the batch's reconfigures in the log", WAIT, || reconfigures(&daemon) - before >= expected);
+    common::wait_for("the batch's reconfigures in the log", WAIT, || {
+        reconfigures(&daemon) - before >= expected
+    });
     daemon.wait_settled(WAIT);
     assert_eq!(reconfigures(&daemon) - before, expected, "{kind:?}: reconfigures for one batch");
 

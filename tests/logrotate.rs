@@ -17,22 +17,30 @@ const WAIT: Duration = Duration::from_secs(20);
 
 #[test]
 fn the_shipped_logrotate_file_rotates_a_running_daemons_log() {
-    let program = std::env::var_os("LOGROTATE").map_or_else(|| PathBuf::from("/usr/sbin/logrotate"), PathBuf::from);
+    let program =
+        std::env::var_os("LOGROTATE").map_or_else(|| PathBuf::from("/usr/sbin/logrotate"), PathBuf::from);
     if !program.is_file() {
         common::skip_or_fail("logrotate not found (apt-get install logrotate, or set LOGROTATE)");
         return;
     }
-    let setup = Setup::new("log_file = logs/anycast-healthchecker.log\nlog_maxbytes = 0\nloglevel = info", "");
+    let setup =
+        Setup::new("log_file = logs/anycast-healthchecker.log\nlog_maxbytes = 0\nloglevel = info", "");
     let logs = setup.sandbox.mkdir("logs");
     setup.touch("ok");
     setup.flag_service("web", "10.52.12.1", "ok", "");
     let _daemon = setup.start();
     let live = logs.join("anycast-healthchecker.log");
     let read = |path: &PathBuf| std::fs::read(path).unwrap_or_default();
-    common::wait_for("the daemon to log", WAIT, || String::from_utf8_lossy(&read(&live)).contains("status changed to UP"));
+    common::wait_for("the daemon to log", WAIT, || {
+        String::from_utf8_lossy(&read(&live)).contains("status changed to UP")
+    });
 
     // The shipped file, pointed at this directory; `su` only where the user exists.
-    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/logrotate/anycast-healthchecker")).unwrap();
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/logrotate/anycast-healthchecker"
+    ))
+    .unwrap();
     let config = shipped
         .replace("/var/log/anycast-healthchecker", &logs.display().to_string())
         .lines()

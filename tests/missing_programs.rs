@@ -34,7 +34,10 @@ fn a_missing_ipv6_reconfigure_program_fails_only_ipv6_until_it_appears() {
     common::wait_for("v4 reconfigured", WAIT, || setup.reconfigure_runs("done") >= 1);
     daemon.wait_for_log("could not be started", WAIT);
     let log = daemon.log();
-    assert!(log.contains(&format!("reconfiguring BIRD failed with {} configure:", birdc6.display())), "{log}");
+    assert!(
+        log.contains(&format!("reconfiguring BIRD failed with {} configure:", birdc6.display())),
+        "{log}"
+    );
     let v6 = common::file_prefixes(&setup.path("lib/6.conf")).unwrap();
     assert!(v6.contains(&"fd12:aba6:57db:ffff::1/128".to_string()), "the v6 file is written: {v6:?}");
 

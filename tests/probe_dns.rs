@@ -125,8 +125,13 @@ fn silence_and_replies_with_the_wrong_id_time_out() {
         &format!("timed out waiting for the answer from {liar_address} after 0.200s (ignored 1 reply: id mismatch)"),
         WAIT,
     );
-    // Both keep their schedule: more timeouts follow, nothing is advertised.
+    // Both keep their schedule: more timeouts follow, nothing is advertised, and each
+    // query's socket is closed: the daemon's descriptors do not grow.
     daemon.wait_for_more("(ignored 1 reply: id mismatch)", 3, WAIT);
+    let fds = || std::fs::read_dir(format!("/proc/{}/fd", daemon.pid())).map_or(0, |d| d.count());
+    let before = fds();
+    daemon.wait_for_more("(ignored 1 reply: id mismatch)", 10, WAIT);
+    assert!(fds() <= before + 2, "sockets leak: {before} -> {}", fds());
     assert_eq!(setup.bird_prefixes(), ["10.189.200.255/32"]);
 }
 

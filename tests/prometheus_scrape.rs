@@ -6,8 +6,8 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::Setup;
@@ -89,8 +89,10 @@ fn a_real_prometheus_scrapes_the_daemon_and_answers_with_the_state() {
     // Every query of the shipped Grafana dashboard is PromQL this Prometheus accepts,
     // and the panels that show a service's state find data.
     let dashboard: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/grafana/anycast-healthchecker.json"))
-            .unwrap(),
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/grafana/anycast-healthchecker.json"),
+        )
+        .unwrap(),
     )
     .expect("the dashboard is JSON");
     let panels = dashboard["panels"].as_array().expect("panels");
@@ -99,12 +101,16 @@ fn a_real_prometheus_scrapes_the_daemon_and_answers_with_the_state() {
         let targets = panel["targets"].as_array().filter(|t| !t.is_empty()).expect("every panel queries");
         for target in targets {
             let expr = target["expr"].as_str().expect("expr").replace("$instance", ".*");
-            let answer = get(theirs, &format!("/api/v1/query?query={}", percent_encode(&expr))).unwrap_or_default();
+            let answer =
+                get(theirs, &format!("/api/v1/query?query={}", percent_encode(&expr))).unwrap_or_default();
             let answer: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
             assert_eq!(answer["status"], "success", "{}: {expr}: {answer}", panel["title"]);
         }
     }
-    let up = get(theirs, &format!("/api/v1/query?query={}", percent_encode("count(anycast_healthchecker_service_state == 0)")));
+    let up = get(
+        theirs,
+        &format!("/api/v1/query?query={}", percent_encode("count(anycast_healthchecker_service_state == 0)")),
+    );
     assert!(up.is_some_and(|a| a.contains("\"1\"")), "the Services up panel counts web");
 }
 

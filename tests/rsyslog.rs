@@ -67,7 +67,8 @@ impl Drop for Rsyslogd {
 }
 
 fn rsyslogd() -> Option<PathBuf> {
-    let program = std::env::var_os("RSYSLOGD").map_or_else(|| PathBuf::from("/usr/sbin/rsyslogd"), PathBuf::from);
+    let program =
+        std::env::var_os("RSYSLOGD").map_or_else(|| PathBuf::from("/usr/sbin/rsyslogd"), PathBuf::from);
     if program.is_file() {
         Some(program)
     } else {
@@ -79,9 +80,7 @@ fn rsyslogd() -> Option<PathBuf> {
 /// The value of an unlabelled metric in the textfile.
 fn metric(setup: &Setup, name: &str) -> f64 {
     let text = std::fs::read_to_string(setup.path("metrics/anycast_healthchecker.prom")).unwrap_or_default();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or(0.0)
+    text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
 }
 
 #[test]
@@ -115,11 +114,14 @@ fn events_reach_a_real_rsyslogd_and_its_death_costs_lines_not_checks() {
         }
     });
     let events_file = dir.join("events.log");
-    let drop_in = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/rsyslog/anycast-healthchecker.conf"))
-        .unwrap()
-        .replace("/var/log/anycast-healthchecker/events.log", &events_file.display().to_string())
-        .replace("loghost.example.com", "127.0.0.1")
-        .replace("port=\"514\"", &format!("port=\"{forward_port}\""));
+    let drop_in = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/rsyslog/anycast-healthchecker.conf"
+    ))
+    .unwrap()
+    .replace("/var/log/anycast-healthchecker/events.log", &events_file.display().to_string())
+    .replace("loghost.example.com", "127.0.0.1")
+    .replace("port=\"514\"", &format!("port=\"{forward_port}\""));
     let mut rsyslog = Rsyslogd::start(&program, &dir, &socket, &out, &drop_in);
     setup.touch("ok");
     setup.flag_service("web", "10.52.12.1", "ok", "");
@@ -132,17 +134,25 @@ fn events_reach_a_real_rsyslogd_and_its_death_costs_lines_not_checks() {
     setup.wait_for_prefixes(&[], WAIT);
     // Facility daemon (the default), severity warning (the catalog's for down), the
     // ident and pid, upstream's words and the event token.
-    let down = format!("daemon.warning anycast-healthchecker[{pid}] web status changed to DOWN event=down service=web");
+    let down = format!(
+        "daemon.warning anycast-healthchecker[{pid}] web status changed to DOWN event=down service=web"
+    );
     common::wait_for("the down event in rsyslog's file", WAIT, || received().contains(&down));
-    let started = format!("daemon.notice anycast-healthchecker[{pid}] MainThread starting anycast-healthchecker");
+    let started =
+        format!("daemon.notice anycast-healthchecker[{pid}] MainThread starting anycast-healthchecker");
     assert!(received().contains(&started), "{}", received());
-    assert!(received().contains(&format!("daemon.info anycast-healthchecker[{pid}] web running ")), "per-check lines at info");
+    assert!(
+        received().contains(&format!("daemon.info anycast-healthchecker[{pid}] web running ")),
+        "per-check lines at info"
+    );
     // The drop-in: only event lines in its file; only warnings and worse forwarded.
     let events = || std::fs::read_to_string(&events_file).unwrap_or_default();
     common::wait_for("the drop-in's file", WAIT, || events().contains("event=down service=web"));
     assert!(events().lines().all(|l| l.contains(" event=")), "{}", events());
     assert!(events().contains("event=up service=web"), "{}", events());
-    common::wait_for("the forwarded down", WAIT, || forwarded_text.lock().unwrap().contains("event=down service=web"));
+    common::wait_for("the forwarded down", WAIT, || {
+        forwarded_text.lock().unwrap().contains("event=down service=web")
+    });
     assert!(!forwarded_text.lock().unwrap().contains("event=up"), "a notice is not forwarded");
 
     // rsyslogd dies: checks go on, the Bird file follows them, lines are counted lost.
@@ -153,13 +163,24 @@ fn events_reach_a_real_rsyslogd_and_its_death_costs_lines_not_checks() {
     setup.touch("ok");
     setup.wait_for_prefixes(&["10.52.12.1/32"], WAIT);
     common::wait_for("ten more checks", WAIT, || checks() >= before + 10);
-    common::wait_for("lost lines counted", WAIT, || metric(&setup, "anycast_healthchecker_log_lines_dropped_total") >= 10.0);
-    assert_eq!(received().matches("event=up").count(), 1, "the second up was lost, not delivered:\n{}", received());
+    common::wait_for("lost lines counted", WAIT, || {
+        metric(&setup, "anycast_healthchecker_log_lines_dropped_total") >= 10.0
+    });
+    assert_eq!(
+        received().matches("event=up").count(),
+        1,
+        "the second up was lost, not delivered:\n{}",
+        received()
+    );
 
     // rsyslogd is back: lines arrive again, starting with how many were lost.
     let _rsyslog = Rsyslogd::start(&program, &dir, &socket, &out, &drop_in);
     let report = format!("daemon.warning anycast-healthchecker[{pid}] MainThread ");
     common::wait_for("the report of lost lines", WAIT, || {
-        received().lines().any(|l| l.starts_with(&report) && l.contains("log lines were dropped") && l.ends_with("event=log_lines_dropped"))
+        received().lines().any(|l| {
+            l.starts_with(&report)
+                && l.contains("log lines were dropped")
+                && l.ends_with("event=log_lines_dropped")
+        })
     });
 }

@@ -351,10 +351,7 @@ impl DaemonProcess {
             let log = self.log();
             let started = log.matches("reconfiguring BIRD by running").count();
             let ended = log.matches("reconfigured BIRD daemon").count()
-                + log
-                    .lines()
-                    .filter(|l| l.contains("reconfiguring BIRD failed with"))
-                    .count();
+                + log.lines().filter(|l| l.contains("reconfiguring BIRD failed with")).count();
             let last_end = log.rfind("reconfigured BIRD daemon").unwrap_or(0);
             started == ended && !log[last_end..].contains(" is updated")
         });
