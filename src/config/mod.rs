@@ -225,10 +225,10 @@ fn unknown_key_warnings(ini: &Ini) -> Vec<String> {
             DAEMON_SECTION => keys::is_daemon_key,
             _ => keys::is_service_key,
         };
-        let legacy: &[&str] = match section {
-            DEFAULT_SECTION => &[keys::LEGACY_SERVICE_KEYS, keys::LEGACY_DAEMON_KEYS].concat(),
-            DAEMON_SECTION => keys::LEGACY_DAEMON_KEYS,
-            _ => keys::LEGACY_SERVICE_KEYS,
+        let legacy: Vec<&str> = match section {
+            DEFAULT_SECTION => [keys::LEGACY_SERVICE_KEYS, keys::LEGACY_DAEMON_KEYS].concat(),
+            DAEMON_SECTION => keys::LEGACY_DAEMON_KEYS.to_vec(),
+            _ => keys::LEGACY_SERVICE_KEYS.to_vec(),
         };
         for entry in ini.own_entries(section) {
             if known(&entry.key) || referenced.contains(&entry.key) {
