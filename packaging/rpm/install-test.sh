@@ -140,7 +140,7 @@ grep -q "ERROR" "$log" && { cat "$log"; fail "the daemon logged an error"; }
 say "systemctl reload's command (ExecReload: kill -HUP), then stop"
 reload=$(sed -n 's/^ExecReload=//p' "$unit")
 ${reload//\$MAINPID/$daemon_pid}
-wait_for "the reload" grep -q "reloaded: 1 services kept" "$log"
+wait_for "the reload" grep -q "reload applied: 1 services kept" "$log"
 kill -TERM "$daemon_pid"
 wait "$daemon_pid" || fail "the daemon exited non-zero"
 daemon_pid=
