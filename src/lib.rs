@@ -11,6 +11,7 @@
 //! protocol, and the native probes (whose parsers the fuzz tests drive). The rest is
 //! `pub(crate)`.
 
+pub mod allocator;
 pub(crate) mod argv;
 pub(crate) mod atomic;
 pub mod bird;
@@ -24,7 +25,7 @@ pub(crate) mod localtime;
 pub(crate) mod logging;
 pub(crate) mod metrics;
 pub(crate) mod netif;
-pub(crate) mod notify;
+pub mod notify;
 pub mod prefix;
 pub mod probe;
 pub(crate) mod schedule;

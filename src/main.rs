@@ -10,6 +10,10 @@ use anycast_healthchecker::PROGRAM;
 use anycast_healthchecker::{daemon, status};
 
 fn main() -> ExitCode {
+    anycast_healthchecker::allocator::limit_arenas();
+    // Before any thread: systemd's variables leave the environment (no check inherits
+    // them); the notifier keeps their values.
+    anycast_healthchecker::notify::take_from_environment();
     let mode = match cli::parse(std::env::args_os().skip(1)) {
         Ok(mode) => mode,
         Err(message) => {

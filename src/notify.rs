@@ -5,10 +5,34 @@
 
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The variables a child must not inherit: only we speak for this service.
-pub const ENVIRONMENT: [&str; 3] = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"];
+const ENVIRONMENT: [&str; 3] = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"];
+
+/// Their values, taken out of the environment at start.
+static TAKEN: OnceLock<[Option<String>; 3]> = OnceLock::new();
+
+/// Moves systemd's variables out of the process environment (as sd_notify's
+/// `unset_environment` does), so that no check inherits them and each spawn passes
+/// the environment as it is, without copying it to drop three names. Call first thing
+/// in `main`, before any thread exists (the environment is not safe to change later).
+pub fn take_from_environment() {
+    let values = ENVIRONMENT.map(|name| std::env::var(name).ok());
+    for name in ENVIRONMENT {
+        std::env::remove_var(name);
+    }
+    let _ = TAKEN.set(values);
+}
+
+/// A variable as it was at start (from the environment if it was never taken).
+fn variable(index: usize) -> Option<String> {
+    match TAKEN.get() {
+        Some(values) => values[index].clone(),
+        None => std::env::var(ENVIRONMENT[index]).ok(),
+    }
+}
 
 pub struct Notifier {
     target: Option<(UnixDatagram, SocketAddr)>,
@@ -18,7 +42,7 @@ pub struct Notifier {
 impl Notifier {
     /// Reads `$NOTIFY_SOCKET` and `$WATCHDOG_USEC`/`$WATCHDOG_PID`.
     pub fn from_env() -> Notifier {
-        let target = std::env::var("NOTIFY_SOCKET").ok().and_then(|path| {
+        let target = variable(0).and_then(|path| {
             let address = match path.strip_prefix('@') {
                 Some(name) => SocketAddr::from_abstract_name(name.as_bytes()),
                 None => SocketAddr::from_pathname(&path),
@@ -31,11 +55,8 @@ impl Notifier {
                 }
             }
         });
-        let for_us = std::env::var("WATCHDOG_PID")
-            .ok()
-            .map_or(true, |pid| pid.trim() == std::process::id().to_string());
-        let watchdog = std::env::var("WATCHDOG_USEC")
-            .ok()
+        let for_us = variable(2).map_or(true, |pid| pid.trim() == std::process::id().to_string());
+        let watchdog = variable(1)
             .and_then(|usec| usec.trim().parse::<u64>().ok())
             .filter(|usec| *usec > 0 && for_us)
             .map(|usec| Duration::from_micros(usec) / 2);
