@@ -162,17 +162,20 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        // SAFETY: kill has no memory effects.
-        unsafe { libc::kill(self.pid(), libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        common::stop(&mut self.child);
+    }
+}
+
+impl Window {
+    /// No curl to measure: the column says NaN.
+    fn missing() -> Window {
+        Window {
+            host: f64::NAN,
+            daemon: f64::NAN,
+            rate: f64::NAN,
+            host_ms_per_check: f64::NAN,
+            drift: [f64::NAN; 3],
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -264,13 +267,7 @@ fn main() {
             measure(&server, 1000, options.seconds, &curl, false, 1)
         } else {
             eprintln!("no /usr/bin/curl: the curl column is empty");
-            Window {
-                host: f64::NAN,
-                daemon: f64::NAN,
-                rate: f64::NAN,
-                host_ms_per_check: f64::NAN,
-                drift: [f64::NAN; 3],
-            }
+            Window::missing()
         };
         let c = measure(&server, 2000, options.seconds, &native, false, 1);
         let d = measure(&server, 1000, options.seconds, &native, true, 1);
@@ -279,13 +276,7 @@ fn main() {
         let e = if curl_found {
             measure(&server, 1000, options.seconds, &curl, false, 20)
         } else {
-            Window {
-                host: f64::NAN,
-                daemon: f64::NAN,
-                rate: f64::NAN,
-                host_ms_per_check: f64::NAN,
-                drift: [f64::NAN; 3],
-            }
+            Window::missing()
         };
         eprintln!(
             "run {run}: 1000 curl every 20 s: {:.1}% host, {:.0}/s, {:.3} ms host CPU per request",

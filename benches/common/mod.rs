@@ -65,6 +65,21 @@ pub fn process_cpu_seconds(pid: i32) -> f64 {
     ticks / clock_ticks()
 }
 
+/// Stops a daemon as systemd would: SIGTERM, up to 20 s to exit, then SIGKILL.
+pub fn stop(child: &mut std::process::Child) {
+    // SAFETY: kill has no memory effects.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// Replaces this bench's section of benches/RESULTS.md (between its markers), keeping
 /// the other benches' sections.
 pub fn write_section(bench: &str, text: &str) {

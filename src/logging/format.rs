@@ -36,14 +36,7 @@ pub(super) fn render(line: &Line, format: Format, name_width: usize) -> String {
             line.tagged_message()
         ),
         Format::Journald => {
-            let priority = match line.level {
-                Severity::Critical => 2,
-                Severity::Error => 3,
-                Severity::Warning => 4,
-                Severity::Notice => 5,
-                Severity::Info => 6,
-                Severity::Debug => 7,
-            };
+            let priority = super::syslogd::code(line.level);
             format!("<{priority}>{} - {}", line.thread, line.tagged_message())
         }
         Format::Json => {

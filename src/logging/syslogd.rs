@@ -10,8 +10,8 @@ use super::Severity;
 use crate::localtime::LocalTime;
 use crate::PROGRAM;
 
-/// The syslog severity code (RFC 5424).
-fn code(level: Severity) -> u8 {
+/// The syslog severity code (RFC 5424); journald's console prefix uses it too.
+pub(super) fn code(level: Severity) -> u8 {
     match level {
         Severity::Critical => 2,
         Severity::Error => 3,
