@@ -27,10 +27,11 @@ pub fn take_from_environment() {
 }
 
 /// A variable as it was at start (from the environment if it was never taken).
-fn variable(index: usize) -> Option<String> {
+fn variable(name: &str) -> Option<String> {
+    let index = ENVIRONMENT.iter().position(|known| *known == name)?;
     match TAKEN.get() {
         Some(values) => values[index].clone(),
-        None => std::env::var(ENVIRONMENT[index]).ok(),
+        None => std::env::var(name).ok(),
     }
 }
 
@@ -42,7 +43,7 @@ pub struct Notifier {
 impl Notifier {
     /// Reads `$NOTIFY_SOCKET` and `$WATCHDOG_USEC`/`$WATCHDOG_PID`.
     pub fn from_env() -> Notifier {
-        let target = variable(0).and_then(|path| {
+        let target = variable("NOTIFY_SOCKET").and_then(|path| {
             let address = match path.strip_prefix('@') {
                 Some(name) => SocketAddr::from_abstract_name(name.as_bytes()),
                 None => SocketAddr::from_pathname(&path),
@@ -55,8 +56,9 @@ impl Notifier {
                 }
             }
         });
-        let for_us = variable(2).map_or(true, |pid| pid.trim() == std::process::id().to_string());
-        let watchdog = variable(1)
+        let for_us =
+            variable("WATCHDOG_PID").map_or(true, |pid| pid.trim() == std::process::id().to_string());
+        let watchdog = variable("WATCHDOG_USEC")
             .and_then(|usec| usec.trim().parse::<u64>().ok())
             .filter(|usec| *usec > 0 && for_us)
             .map(|usec| Duration::from_micros(usec) / 2);

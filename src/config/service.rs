@@ -317,12 +317,6 @@ fn tcp_check(fields: &Fields) -> Result<TcpCheck, ConfigError> {
 }
 
 fn http_check(fields: &Fields, warnings: &mut Vec<String>) -> Result<HttpCheck, ConfigError> {
-    let parsed = |key: &str, parse: &dyn Fn(&str) -> Result<(), String>| -> Result<(), ConfigError> {
-        match fields.optional_string(key) {
-            Some(text) => parse(text).map_err(|why| fields.error(key, why)),
-            None => Ok(()),
-        }
-    };
     let url = Url::parse(fields.string("check_http")?).map_err(|why| fields.error("check_http", why))?;
     let method = match fields.optional_string("check_http_method") {
         Some(text) => Method::parse(text).map_err(|why| fields.error("check_http_method", why))?,
@@ -340,14 +334,11 @@ fn http_check(fields: &Fields, warnings: &mut Vec<String>) -> Result<HttpCheck, 
         return Err(fields.error("check_http_body", "is set but a HEAD response has no body"));
     }
     let host = fields.optional_string("check_http_host").map(String::from);
-    parsed("check_http_host", &|text| {
-        let valid = !text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic() && b != b'/' && b != b'@');
-        if valid {
-            Ok(())
-        } else {
-            Err("is not a host name (with an optional :PORT)".to_string())
-        }
-    })?;
+    let host_name =
+        |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic() && b != b'/' && b != b'@');
+    if host.as_deref().is_some_and(|text| !host_name(text)) {
+        return Err(fields.error("check_http_host", "is not a host name (with an optional :PORT)"));
+    }
     let follow = fields.optional_boolean("check_http_follow")?.unwrap_or(false);
     let verify = fields.optional_boolean("check_tls_verify")?.unwrap_or(true);
     let min_days = match fields.get("check_tls_min_days") {

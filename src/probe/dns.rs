@@ -314,7 +314,7 @@ fn presentation(
 
 /// Every expected item is in the answer: an address equal to an A or AAAA record's,
 /// a name equal to a record's (any case, final dot or not), or a string in a TXT
-/// record. `Err` lists what is missing.
+/// record. Returns the items missing (empty: all there).
 pub fn missing_expected<'a>(answers: &[Answer], expect: &'a [String]) -> Vec<&'a str> {
     let normal = |text: &str| text.trim_end_matches('.').to_ascii_lowercase();
     expect
