@@ -9,18 +9,22 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::argv::Argv;
+use crate::spawn::{self, Child};
 
 /// How much of each stream is kept for the log.
 pub const CAPTURE_LIMIT: usize = 4096;
 
-/// One read from a check's pipe.
+/// One read from a check's pipe, once its output has shown it is more than a line.
 const READ_CHUNK: usize = 4096;
+
+/// One read from a check's pipe at first: most checks print nothing or a line.
+const SMALL_READ: usize = 512;
 
 /// How long a timed-out group has between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_millis(200);
@@ -95,14 +99,7 @@ pub fn run(argv: &Argv, timeout: Duration) -> Finished {
 pub fn run_cancellable(argv: &Argv, timeout: Duration, cancel: &AtomicBool) -> Finished {
     let started = Instant::now();
     let deadline = started + timeout;
-    let mut command = Command::new(argv.program());
-    command
-        .args(argv.args())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let mut child = match command.spawn() {
+    let mut child = match spawn::spawn(argv) {
         Ok(child) => child,
         Err(err) => {
             return Finished {
@@ -148,10 +145,7 @@ fn drain_until(child: &mut Child, deadline: Instant, cancel: &AtomicBool) -> (Ca
     if let Some(err) = &child.stderr {
         fds.push((err.as_raw_fd(), 1));
     }
-    // On the heap, not the thread's stack: a thousand service threads would each keep
-    // the pages a stack buffer touched once (PSS), where one freed heap block is
-    // reused by the next check.
-    let mut buffer = vec![0u8; READ_CHUNK];
+    let mut buffer = ReadBuffer::new();
     while !fds.is_empty() {
         let remaining = deadline.saturating_duration_since(Instant::now()).min(CANCEL_POLL);
         if remaining.is_zero() || cancel.load(Ordering::Relaxed) {
@@ -174,11 +168,15 @@ fn drain_until(child: &mut Child, deadline: Instant, cancel: &AtomicBool) -> (Ca
                 continue;
             }
             let (fd, which) = fds[slot];
-            // SAFETY: `buffer` is valid for writes of its length; `fd` is an open pipe
+            let into = buffer.space();
+            // SAFETY: `into` is valid for writes of its length; `fd` is an open pipe
             // owned by `child` for the duration of this function.
-            let read = unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), buffer.len()) };
+            let read = unsafe { libc::read(fd, into.as_mut_ptr().cast(), into.len()) };
             match read {
-                n if n > 0 => captured[which].keep(&buffer[..n as usize]),
+                n if n > 0 => {
+                    captured[which].keep(&into[..n as usize]);
+                    buffer.grow_if_filled(n as usize);
+                }
                 0 => closed.push(slot),
                 _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
                 _ => closed.push(slot),
@@ -196,11 +194,43 @@ fn drain_until(child: &mut Child, deadline: Instant, cancel: &AtomicBool) -> (Ca
     (out, err, drained)
 }
 
+/// Where a check's output is read into: a small array on the stack, and a heap block
+/// only once a read has filled that. A 4 KiB heap block per check is too large for
+/// glibc's per-thread cache, so every check took a lock on one of the two malloc
+/// arenas that all service threads share (allocator.rs); a 4 KiB stack buffer would
+/// keep its pages resident in every one of a thousand threads.
+struct ReadBuffer {
+    small: [u8; SMALL_READ],
+    large: Vec<u8>,
+}
+
+impl ReadBuffer {
+    fn new() -> ReadBuffer {
+        ReadBuffer { small: [0; SMALL_READ], large: Vec::new() }
+    }
+
+    fn space(&mut self) -> &mut [u8] {
+        if self.large.is_empty() {
+            &mut self.small
+        } else {
+            &mut self.large
+        }
+    }
+
+    /// A chatty command is read in larger pieces from its second read on.
+    fn grow_if_filled(&mut self, read: usize) {
+        if read == SMALL_READ && self.large.is_empty() {
+            self.large = vec![0; READ_CHUNK];
+        }
+    }
+}
+
 /// Waits for the child to exit, up to the deadline or until `cancel` is set. Its
 /// output is closed, so it is exiting or about to. A pidfd (Linux 5.3+) says exactly
 /// when; without one, poll with short, growing sleeps.
 fn wait_until(child: &mut Child, deadline: Instant, cancel: &AtomicBool) -> Option<ExitStatus> {
-    let pidfd = PidFd::open(child.id());
+    // Opened only if the first look finds it still running: most have exited by now.
+    let mut pidfd: Option<Option<PidFd>> = None;
     let mut pause = Duration::from_micros(50);
     loop {
         match child.try_wait() {
@@ -212,7 +242,7 @@ fn wait_until(child: &mut Child, deadline: Instant, cancel: &AtomicBool) -> Opti
         if now >= deadline || cancel.load(Ordering::Relaxed) {
             return None;
         }
-        match &pidfd {
+        match pidfd.get_or_insert_with(|| PidFd::open(child.id())) {
             Some(pidfd) => pidfd.wait_readable((deadline - now).min(CANCEL_POLL)),
             None => {
                 std::thread::sleep(pause.min(deadline - now));

@@ -32,6 +32,7 @@ pub(crate) mod schedule;
 pub(crate) mod scrape;
 pub(crate) mod service;
 pub(crate) mod signal_name;
+pub(crate) mod spawn;
 pub mod status;
 
 /// The program name, used in messages and the Bird file header.
