@@ -24,13 +24,19 @@ fn level_name(level: Severity) -> &'static str {
     }
 }
 
+/// Our pid, asked once: every line carries it.
+fn pid() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
+
 /// One line in `format`, without the newline.
 pub(super) fn render(line: &Line, format: Format, name_width: usize) -> String {
     let asctime = format!("{},{:03}", line.time, line.time.micros / 1000);
     match format {
         Format::Text => format!(
             "{asctime} {PROGRAM}[{}] {:<8} {:<name_width$} {}",
-            std::process::id(),
+            pid(),
             level_name(line.level),
             line.thread,
             line.tagged_message()
@@ -44,7 +50,7 @@ pub(super) fn render(line: &Line, format: Format, name_width: usize) -> String {
                 "{{\"asctime\": {}, \"levelname\": {}, \"process\": {}, \"message\": {}",
                 json_string(&asctime),
                 json_string(level_name(line.level)),
-                std::process::id(),
+                pid(),
                 json_string(&line.message)
             );
             if let Some(service) = &line.service {

@@ -161,8 +161,12 @@ pub fn dropped_lines() -> u64 {
 }
 
 fn count_dropped() {
+    count_dropped_lines(1);
+}
+
+fn count_dropped_lines(lines: u64) {
     if let Some(logger) = LOGGER.get() {
-        logger.dropped.fetch_add(1, Ordering::Relaxed);
+        logger.dropped.fetch_add(lines, Ordering::Relaxed);
     }
 }
 
@@ -268,6 +272,7 @@ fn run(mut sinks: Sinks, rx: &Receiver<Message>) {
                 }
             }
         }
+        sinks.flush();
         // Lines were lost (a destination failed, or the queue was full) and the
         // destinations work again: say how many, once.
         let dropped = dropped_lines();
@@ -362,7 +367,11 @@ impl Sinks {
         }
         if let Some((file, format)) = &mut self.file {
             let text = render(line, *format, self.name_width);
-            ok &= file.write_line(&text).is_ok();
+            if let Err(lost) = file.write_line(&text) {
+                // The line itself is counted below.
+                count_dropped_lines(lost - 1);
+                ok = false;
+            }
         }
         if let Some((server, format)) = &mut self.server {
             let text = render(line, *format, self.name_width);
@@ -378,9 +387,13 @@ impl Sinks {
         self.healthy = ok;
     }
 
+    /// Ends a batch: the file's kept lines are written (lost ones counted).
     fn flush(&mut self) {
         if let Some((file, _)) = &mut self.file {
-            let _ = file.file.flush();
+            if let Err(lost) = file.flush() {
+                count_dropped_lines(lost);
+                self.healthy = false;
+            }
         }
         let _ = std::io::stderr().flush();
     }
