@@ -2,7 +2,9 @@
 //!
 //! Checks land on `start + k * interval`. A check that overruns its slot skips to the
 //! next free one (no burst of catch-up checks), and an extra run (SIGURG) does not move
-//! the phase. The clock is `Instant`, so a wall-clock step changes nothing (upstream
+//! the phase; it stands in for a slot less than half an interval after it, so that
+//! "check everything now" does not double the checks of the next moments (with a
+//! thousand services, it made a storm twice the work). The clock is `Instant`, so a wall-clock step changes nothing (upstream
 //! uses `time.time()`).
 
 use std::time::{Duration, Instant};
@@ -27,6 +29,15 @@ impl Schedule {
         let offset = self.interval.as_nanos() * slots;
         // Saturate rather than overflow: far beyond any configurable interval.
         self.start.checked_add(duration_from_nanos(offset)).unwrap_or(now + Duration::from_secs(1 << 30))
+    }
+}
+
+impl Schedule {
+    /// The next slot after an extra run that started at `started`: the first slot at
+    /// least half an interval after it (and after `now`). Checks stay on the phase and
+    /// are never more than an interval and a half apart.
+    pub fn next_after_extra(&self, started: Instant, now: Instant) -> Instant {
+        self.next_after(now.max(started + self.interval / 2) - Duration::from_nanos(1))
     }
 }
 
@@ -65,6 +76,24 @@ mod tests {
         let schedule = Schedule::new(t0, 10 * SECOND);
         // SIGURG at 4.2 s: after that run the next slot is still 10 s.
         assert_eq!(schedule.next_after(t0 + Duration::from_millis(4200)), t0 + 10 * SECOND);
+    }
+
+    #[test]
+    fn an_extra_run_stands_in_for_a_slot_less_than_half_an_interval_later() {
+        let t0 = Instant::now();
+        let schedule = Schedule::new(t0, 10 * SECOND);
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // (extra run started, it ended, next check)
+        let cases = [
+            (8000, 8100, 20_000), // slot at 10 s is 2 s away: taken by this run
+            (4200, 4300, 10_000), // slot at 10 s is 5.8 s away: kept
+            (5000, 5100, 10_000), // exactly half an interval: kept
+            (5001, 5100, 20_000),
+            (4900, 10_500, 20_000), // the run itself overran the slot
+        ];
+        for (started, ended, next) in cases {
+            assert_eq!(schedule.next_after_extra(at(started), at(ended)), at(next), "{started} ms");
+        }
     }
 
     #[test]

@@ -307,6 +307,8 @@ impl Worker {
         let mut schedule = Schedule::new(Instant::now(), self.service.check_interval);
         let mut maintenance: Option<Maintenance> = None;
         let mut degraded = false;
+        // This check was asked for ("check now"), not the schedule's.
+        let mut asked = false;
         loop {
             let started = Instant::now();
             test_fault(&self.service.name);
@@ -326,7 +328,8 @@ impl Worker {
             }
             // A result that differs from the state is confirmed at the fast interval.
             let now = Instant::now();
-            let mut next = schedule.next_after(now);
+            let mut next =
+                if asked { schedule.next_after_extra(started, now) } else { schedule.next_after(now) };
             if let Some(Verdict::Counting { .. }) = verdict {
                 next = next.min(now + self.service.check_fast_interval);
             }
@@ -342,10 +345,18 @@ impl Worker {
                 }
                 match self.wait_until(next) {
                     Wake::Stop => return,
-                    Wake::Scheduled | Wake::Asked => break,
+                    Wake::Scheduled => {
+                        asked = false;
+                        break;
+                    }
+                    Wake::Asked => {
+                        asked = true;
+                        break;
+                    }
                     Wake::Maintenance => {
                         if !self.follow_maintenance(&mut maintenance, &mut state) {
-                            break; // Out of maintenance: check now.
+                            asked = true; // Out of maintenance: an extra check now.
+                            break;
                         }
                         if let Some(at) = maintenance.as_ref().and_then(|m| m.withdraw_at) {
                             next = next.min(at);

@@ -278,7 +278,15 @@ pub(crate) struct LaneView<'a> {
     pub target: &'a Target,
     pub running: bool,
     pub retry_at: Option<Instant>,
+    /// The earliest start of its next job ([`CONFIGURE_SPACING`] after the last one).
+    pub not_before: Option<Instant>,
 }
+
+/// The least time between the starts of two `configure`s of one Bird. A lone change
+/// is sent at once; changes that keep coming (a storm: a thousand services failing
+/// within a second) are sent at most five times a second, each with everything
+/// decided until then, instead of one `configure` per batch the writer happens to see.
+pub(crate) const CONFIGURE_SPACING: Duration = Duration::from_millis(200);
 
 /// Every target the routing can reconfigure through: each distinct Bird once (a Bird 2
 /// or 3 that serves both versions through one command or socket is one target), then
@@ -324,8 +332,8 @@ pub(crate) fn needs_run(
 }
 
 /// The targets whose job may start now: they need a run, none is running (one
-/// `configure` at a time per Bird), and any retry is due. A target with no lane yet
-/// has never failed.
+/// `configure` at a time per Bird), any retry is due and the last start is far enough
+/// back. A target with no lane yet has never run.
 pub(crate) fn due(
     files: &[FileView],
     custom_pending: &BTreeMap<String, Action>,
@@ -337,7 +345,11 @@ pub(crate) fn due(
         .into_iter()
         .filter(|target| needs_run(target, files, custom_pending, routing))
         .filter(|target| match lanes.iter().find(|lane| lane.target == target) {
-            Some(lane) => !lane.running && lane.retry_at.map_or(true, |at| at <= now),
+            Some(lane) => {
+                !lane.running
+                    && lane.retry_at.map_or(true, |at| at <= now)
+                    && lane.not_before.map_or(true, |at| at <= now)
+            }
             None => true,
         })
         .collect()
@@ -567,15 +579,21 @@ mod tests {
 
         // v4 failed and waits for its retry while v6 changes: v6 runs now, v4 does not.
         let files = [file(IpVersion::V4, &birdc, false), file(IpVersion::V6, &birdc6, false)];
-        let lanes = [LaneView { target: &t4, running: false, retry_at: Some(later) }];
+        let lanes = [LaneView { target: &t4, running: false, retry_at: Some(later), not_before: None }];
         assert_eq!(due(&files, &none, &routing, &lanes, now), std::slice::from_ref(&t6));
         // Its retry comes: v4 runs, and v6 (now current) is not run again.
         let files = [file(IpVersion::V4, &birdc, false), file(IpVersion::V6, &birdc6, true)];
         assert_eq!(due(&files, &none, &routing, &lanes, later), std::slice::from_ref(&t4));
 
         // A running configure is never joined by a second one to the same Bird.
-        let lanes = [LaneView { target: &t4, running: true, retry_at: None }];
+        let lanes = [LaneView { target: &t4, running: true, retry_at: None, not_before: None }];
         assert_eq!(due(&files, &none, &routing, &lanes, later), Vec::<Target>::new());
+
+        // Nor does a second start within the spacing of the first: it waits for it.
+        let soon = later + CONFIGURE_SPACING;
+        let lanes = [LaneView { target: &t4, running: false, retry_at: None, not_before: Some(soon) }];
+        assert_eq!(due(&files, &none, &routing, &lanes, later), Vec::<Target>::new());
+        assert_eq!(due(&files, &none, &routing, &lanes, soon), std::slice::from_ref(&t4));
 
         // A custom command waits until its service's file is written.
         let pending = BTreeMap::from([("custom".to_string(), Action::Advertise)]);

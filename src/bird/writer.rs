@@ -251,6 +251,8 @@ struct Lane {
     backoff: Duration,
     /// When to try again after a failure; a new change tries at once.
     retry_at: Option<Instant>,
+    /// A Bird's next `configure` starts no sooner (`plan::CONFIGURE_SPACING`).
+    not_before: Option<Instant>,
     /// Jobs finished, so a flush can wait for one more attempt.
     finished: u64,
     /// The last attempt failed (for the "recovered" line).
@@ -343,8 +345,11 @@ impl State {
     /// Blocks for the next message (and drains what else is queued), a worker's
     /// report, or the earliest retry.
     fn wait(&self, rx: &Receiver<Message>, reports: &Receiver<worker::Report>) -> Wake {
-        let deadline = self.lanes.iter().filter(|l| l.running.is_none()).filter_map(|l| l.retry_at);
-        let deadline = deadline.chain(self.write_retry_at).min();
+        // A spacing still set was in the future when `sync` last looked (it clears the
+        // passed ones), so it is a wake-up owed even if it has passed since.
+        let idle = self.lanes.iter().filter(|l| l.running.is_none());
+        let spaced = idle.clone().filter_map(|l| l.not_before);
+        let deadline = idle.filter_map(|l| l.retry_at).chain(spaced).chain(self.write_retry_at).min();
         let timeout =
             deadline.map_or(Duration::from_secs(3600), |at| at.saturating_duration_since(Instant::now()));
         select! {
@@ -530,6 +535,11 @@ impl State {
                 }
             }
         }
+        for lane in &mut self.lanes {
+            if lane.not_before.is_some_and(|at| at <= now) {
+                lane.not_before = None;
+            }
+        }
         let lanes: Vec<LaneView> = self
             .lanes
             .iter()
@@ -537,6 +547,7 @@ impl State {
                 target: &lane.target,
                 running: lane.running.is_some(),
                 retry_at: lane.retry_at,
+                not_before: lane.not_before,
             })
             .collect();
         let due = plan::due(&self.views(), &self.custom_pending, &self.routing, &lanes, now);
@@ -623,6 +634,9 @@ impl State {
             }
         };
         let lane = &mut self.lanes[index];
+        if matches!(target, Target::Bird(_)) {
+            lane.not_before = Some(now + plan::CONFIGURE_SPACING);
+        }
         lane.worker.send(job);
         lane.running = Some(running);
     }
@@ -643,6 +657,7 @@ impl State {
                     running: None,
                     backoff: RETRY_FIRST,
                     retry_at: None,
+                    not_before: None,
                     finished: 0,
                     failing: false,
                 });
