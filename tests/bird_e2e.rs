@@ -260,7 +260,7 @@ fn failover_latency(socket: bool) {
     daemon.signal(libc::SIGURG);
     lab.wait_for_peer(&["10.52.12.1/32"], WAIT);
     let mut latencies = Vec::new();
-    for flip in 0..50 {
+    for flip in 0..30 {
         let up = flip % 2 == 1;
         if up {
             setup.touch("ok");
@@ -281,16 +281,19 @@ fn failover_latency(socket: bool) {
         let seen = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as f64;
         let stamp: f64 = std::fs::read_to_string(setup.path("stamp")).unwrap().trim().parse().unwrap();
         latencies.push((seen - stamp) / 1e6);
-        // The next flip starts from a settled writer.
+        // The next flip starts from a settled writer, and is an isolated change: one
+        // that comes within 0.2 s of Bird's last configure waits for that spacing (what
+        // keeps a storm to a few configures; see README.rst, Design).
         daemon.wait_settled(WAIT);
+        std::thread::sleep(Duration::from_millis(250));
     }
     latencies.sort_by(f64::total_cmp);
     let (median, worst) = (latencies[latencies.len() / 2], latencies[latencies.len() - 1]);
     let how = if socket { "control socket" } else { "birdc" };
-    println!("failover latency, Bird 2, {how}, 50 flips: median {median:.2} ms, worst {worst:.2} ms");
+    println!("failover latency, Bird 2, {how}, 30 flips: median {median:.2} ms, worst {worst:.2} ms");
 }
 
-/// Every one of 50 flips reaches the peer; the latency is printed for README.rst (a
+/// Every one of 30 flips reaches the peer; the latency is printed for README.rst (a
 /// figure, not a pass/fail bound: timing belongs to benchmarks).
 #[test]
 fn bird2_failover_latency_with_birdc() {
