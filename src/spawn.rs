@@ -113,7 +113,6 @@ pub fn spawn(argv: &Argv) -> io::Result<Child> {
 }
 
 /// Everything the child needs, prepared by the parent: the child may not allocate.
-#[repr(C)]
 struct Plan {
     candidates: Vec<*const c_char>,
     argv: Vec<*const c_char>,
