@@ -4,8 +4,8 @@
 //! next free one (no burst of catch-up checks), and an extra run (SIGURG) does not move
 //! the phase; it stands in for a slot less than half an interval after it, so that
 //! "check everything now" does not double the checks of the next moments (with a
-//! thousand services, it made a storm twice the work). The clock is `Instant`, so a wall-clock step changes nothing (upstream
-//! uses `time.time()`).
+//! thousand services, it made a storm twice the work). The clock is `Instant`, so a
+//! wall-clock step changes nothing (upstream uses `time.time()`).
 
 use std::time::{Duration, Instant};
 
@@ -30,9 +30,7 @@ impl Schedule {
         // Saturate rather than overflow: far beyond any configurable interval.
         self.start.checked_add(duration_from_nanos(offset)).unwrap_or(now + Duration::from_secs(1 << 30))
     }
-}
 
-impl Schedule {
     /// The next slot after an extra run that started at `started`: the first slot at
     /// least half an interval after it (and after `now`). Checks stay on the phase and
     /// are never more than an interval and a half apart.

@@ -307,7 +307,8 @@ impl Worker {
         let mut schedule = Schedule::new(Instant::now(), self.service.check_interval);
         let mut maintenance: Option<Maintenance> = None;
         let mut degraded = false;
-        // This check was asked for ("check now"), not the schedule's.
+        // This check is an extra one ("check now", the end of a maintenance), not the
+        // schedule's.
         let mut asked = false;
         loop {
             let started = Instant::now();
@@ -336,7 +337,7 @@ impl Worker {
             if let Some(at) = maintenance.as_ref().and_then(|m| m.withdraw_at) {
                 next = next.min(at);
             }
-            loop {
+            asked = loop {
                 if self.service.log_each_check {
                     log::debug!(
                         "sleeping for {:.3}secs",
@@ -345,18 +346,11 @@ impl Worker {
                 }
                 match self.wait_until(next) {
                     Wake::Stop => return,
-                    Wake::Scheduled => {
-                        asked = false;
-                        break;
-                    }
-                    Wake::Asked => {
-                        asked = true;
-                        break;
-                    }
+                    Wake::Scheduled => break false,
+                    Wake::Asked => break true,
                     Wake::Maintenance => {
                         if !self.follow_maintenance(&mut maintenance, &mut state) {
-                            asked = true; // Out of maintenance: an extra check now.
-                            break;
+                            break true; // Out of maintenance: an extra check now.
                         }
                         if let Some(at) = maintenance.as_ref().and_then(|m| m.withdraw_at) {
                             next = next.min(at);
@@ -380,7 +374,7 @@ impl Worker {
                         self.service = *service;
                     }
                 }
-            }
+            };
         }
     }
 
