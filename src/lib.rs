@@ -34,6 +34,7 @@ pub(crate) mod service;
 pub(crate) mod signal_name;
 pub(crate) mod spawn;
 pub mod status;
+pub(crate) mod timer_slack;
 
 /// The program name, used in messages and the Bird file header.
 pub const PROGRAM: &str = "anycast-healthchecker";

@@ -29,6 +29,7 @@ use crate::metrics;
 use crate::netif::{self, Assignment};
 use crate::probe::{self, dns, http, tcp};
 use crate::schedule::Schedule;
+use crate::timer_slack;
 
 /// Logs one of upstream's per-check lines (at INFO), unless `log_each_check = false`
 /// asks for events and transitions only.
@@ -287,6 +288,7 @@ enum Wake {
 
 impl Worker {
     fn run(mut self, splay: Option<Duration>) {
+        timer_slack::set_for_this_thread(timer_slack::for_interval(self.service.check_fast_interval));
         if let Some(first) = self.service.ip_prefixes.first() {
             logging::set_service_fields(ServiceFields {
                 ip_address: first.addr().to_string(),
@@ -367,6 +369,9 @@ impl Worker {
                             (Some(settings), None) => Some(Damping::new(settings, Instant::now())),
                             (None, _) => None,
                         };
+                        timer_slack::set_for_this_thread(timer_slack::for_interval(
+                            service.check_fast_interval,
+                        ));
                         if service.check_interval != self.service.check_interval {
                             schedule = Schedule::new(Instant::now(), service.check_interval);
                             next = schedule.next_after(Instant::now());

@@ -12,7 +12,8 @@
 //!
 //! The child does only what is safe between a vfork-style clone and exec: reset the
 //! handlers we installed, join its own process group, put /dev/null and the two pipes
-//! on 0, 1 and 2, clear the signal mask and exec. It allocates nothing and takes no
+//! on 0, 1 and 2, take back the timer slack the daemon started with, clear the signal
+//! mask and exec. It allocates nothing and takes no
 //! lock. If exec fails it leaves the error number in the parent's memory and exits.
 
 use std::ffi::{c_char, c_int, c_void, CString};
@@ -24,6 +25,7 @@ use std::process::ExitStatus;
 use std::sync::{Mutex, OnceLock};
 
 use crate::argv::Argv;
+use crate::timer_slack;
 
 /// Signals whose handler the child must drop before it unblocks signals: the ones the
 /// daemon catches (a handler run in the child would run on our memory) and SIGPIPE,
@@ -97,6 +99,7 @@ pub fn spawn(argv: &Argv) -> io::Result<Child> {
         stdin: dev_null()?,
         stdout: stdout_w.as_raw_fd(),
         stderr: stderr_w.as_raw_fd(),
+        timer_slack: timer_slack::for_children(),
         exec_errno: 0,
     };
     let pid = clone_child(&mut plan)?;
@@ -120,6 +123,8 @@ struct Plan {
     stdin: RawFd,
     stdout: RawFd,
     stderr: RawFd,
+    /// The timer slack the daemon started with, if this thread changed its own.
+    timer_slack: Option<libc::c_ulong>,
     exec_errno: c_int,
 }
 
@@ -169,6 +174,9 @@ extern "C" fn child_main(plan: *mut c_void) -> c_int {
             || libc::dup2(plan.stderr, 2) < 0
         {
             return fail(plan);
+        }
+        if let Some(slack) = plan.timer_slack {
+            libc::prctl(libc::PR_SET_TIMERSLACK, slack);
         }
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut empty);
@@ -360,6 +368,7 @@ impl Stack {
 mod tests {
     use super::*;
     use std::io::Read;
+    use std::time::Duration;
 
     fn read_all(fd: OwnedFd) -> String {
         let mut text = String::new();
@@ -417,6 +426,19 @@ mod tests {
         assert!(child.wait().expect("wait").success());
         assert_eq!(stderr, "err\n");
         assert_eq!(stdout, "out\n0\n1\n2\n", "only 0-2 open of those");
+    }
+
+    #[test]
+    fn a_service_threads_timer_slack_is_not_inherited_by_its_checks() {
+        std::thread::spawn(|| {
+            let started_with = timer_slack::of_this_thread();
+            timer_slack::set_for_this_thread(Duration::from_millis(9));
+            let (slack, _) = output_of("cat /proc/self/timerslack_ns");
+            let slack = Duration::from_nanos(slack.trim().parse().expect("nanoseconds"));
+            assert_eq!(slack, started_with, "the check's slack");
+        })
+        .join()
+        .expect("the service-like thread");
     }
 
     #[test]
