@@ -24,7 +24,7 @@ pub const CAPTURE_LIMIT: usize = 4096;
 const READ_CHUNK: usize = 4096;
 
 /// One read from a check's pipe at first: most checks print nothing or a line.
-const SMALL_READ: usize = 512;
+const SMALL_READ: usize = 256;
 
 /// How long a timed-out group has between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_millis(200);
@@ -135,7 +135,9 @@ fn outcome_of(status: ExitStatus) -> Outcome {
 }
 
 /// Reads stdout and stderr until both are closed (true), or the deadline passes or
-/// `cancel` is set (false).
+/// `cancel` is set (false). Never inlined: its read buffer then lives in its own
+/// frame, beside `spawn`'s rather than under it (see `ServiceThread::spawn`).
+#[inline(never)]
 fn drain_until(child: &mut Child, deadline: Instant, cancel: &AtomicBool) -> (Captured, Captured, bool) {
     let mut captured = [Captured::default(), Captured::default()];
     let mut fds: Vec<(RawFd, usize)> = Vec::with_capacity(2);

@@ -20,6 +20,7 @@ pub mod cli;
 pub(crate) mod command;
 pub mod config;
 pub mod daemon;
+pub(crate) mod fixed;
 pub(crate) mod health;
 pub(crate) mod localtime;
 pub(crate) mod logging;

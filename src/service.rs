@@ -21,6 +21,7 @@ use crate::bird::{Action, Event, EventSender};
 use crate::catalog::{event, Event as Alert};
 use crate::command::{self, Outcome};
 use crate::config::{Check, OnDisabled, Service};
+use crate::fixed;
 use crate::health::damping::{self, Damping};
 use crate::health::outcome::{file_action, status_word, FileAction, Seen};
 use crate::health::{Health, HealthState, Probe, Verdict};
@@ -127,13 +128,21 @@ impl ServiceThread {
     ) -> Result<ServiceThread> {
         let control = Arc::new(Control::default());
         let view = SharedView::new();
-        let worker = Worker {
+        // A thread keeps resident every stack page its deepest call ever touched: with
+        // glibc's thread block and TLS above our frames, a check's deepest call must
+        // stay under 8 KiB from the top to keep it at two pages (three cost 4 MiB at
+        // N = 1000). So the worker is boxed (std moves a thread's closure through its
+        // frames by value: with the worker inline those copies were 2 KiB), `spawn`
+        // and the output reader are never inlined into one frame, the read buffer is
+        // small and durations are printed without float formatting (`fixed`).
+        // benches/RESULTS.md has how the depth was measured.
+        let worker = Box::new(Worker {
             service: service.clone(),
             generation,
             events,
             control: Arc::clone(&control),
             view: view.clone(),
-        };
+        });
         let notice =
             ExitNotice { exit: Exit { service: service.name.clone(), generation, panicked: false }, exits };
         let thread = std::thread::Builder::new()
@@ -287,7 +296,7 @@ enum Wake {
 }
 
 impl Worker {
-    fn run(mut self, splay: Option<Duration>) {
+    fn run(mut self: Box<Self>, splay: Option<Duration>) {
         timer_slack::set_for_this_thread(timer_slack::for_interval(self.service.check_fast_interval));
         if let Some(first) = self.service.ip_prefixes.first() {
             logging::set_service_fields(ServiceFields {
@@ -299,7 +308,7 @@ impl Worker {
         }
         if let Some(splay) = splay.filter(|s| !s.is_zero()) {
             let delay = random_below(splay, &self.service.name);
-            log::info!("delaying startup for {:.3}secs", delay.as_secs_f64());
+            log::info!("delaying startup for {}secs", fixed::secs(delay));
             if let Wake::Stop = self.wait_until(Instant::now() + delay) {
                 return;
             }
@@ -326,7 +335,7 @@ impl Worker {
                 let after = Seen { health: state.health(), degraded };
                 let word = self.report(decided, probed.code, before, after, &mut damping);
                 self.view.set(word, &probed.reason, damping.as_ref().map(|d| d.penalty(Instant::now())));
-                per_check!(self, "wall clock time {:.3}ms", started.elapsed().as_secs_f64() * 1000.0);
+                per_check!(self, "wall clock time {}ms", fixed::millis(started.elapsed()));
                 verdict = Some(decided);
             }
             // A result that differs from the state is confirmed at the fast interval.
@@ -342,8 +351,8 @@ impl Worker {
             asked = loop {
                 if self.service.log_each_check {
                     log::debug!(
-                        "sleeping for {:.3}secs",
-                        next.saturating_duration_since(Instant::now()).as_secs_f64()
+                        "sleeping for {}secs",
+                        fixed::secs(next.saturating_duration_since(Instant::now()))
                     );
                 }
                 match self.wait_until(next) {
@@ -398,7 +407,7 @@ impl Worker {
         metrics::check_finished(&self.service.name, (!timed_out).then_some(duration));
         match result {
             Ok(()) => {
-                per_check!(self, "check duration {:.3}ms", duration.as_secs_f64() * 1000.0);
+                per_check!(self, "check duration {}ms", fixed::millis(duration));
                 Probed { probe: Probe::Passed, code: 0, reason: "check passed".to_string(), degraded: false }
             }
             Err(failure) => {
@@ -534,8 +543,8 @@ impl Worker {
             Outcome::Exited(code) if service.check_degraded_exit_codes.contains(code) => {
                 per_check!(
                     self,
-                    "check duration {:.3}ms, exit status {code}: degraded",
-                    done.duration.as_secs_f64() * 1000.0
+                    "check duration {}ms, exit status {code}: degraded",
+                    fixed::millis(done.duration)
                 );
                 return Some(Probed {
                     probe: Probe::Passed,
@@ -545,15 +554,11 @@ impl Worker {
                 });
             }
             Outcome::Exited(0) => {
-                per_check!(self, "check duration {:.3}ms", done.duration.as_secs_f64() * 1000.0);
+                per_check!(self, "check duration {}ms", fixed::millis(done.duration));
                 (Probe::Passed, 0, "check passed".to_string())
             }
             Outcome::Exited(code) => {
-                per_check!(
-                    self,
-                    "check duration {:.3}ms, exit status {code}",
-                    done.duration.as_secs_f64() * 1000.0
-                );
+                per_check!(self, "check duration {}ms, exit status {code}", fixed::millis(done.duration));
                 for (name, stream) in [("stderr", &done.stderr), ("stdout", &done.stdout)] {
                     let text = stream.text();
                     if !text.is_empty() {
@@ -573,14 +578,10 @@ impl Worker {
             Outcome::TimedOut => {
                 event!(
                     Alert::CheckTimedOut,
-                    "check timed out after {:.3}s; its process group was killed",
-                    service.check_timeout.as_secs_f64()
+                    "check timed out after {}s; its process group was killed",
+                    fixed::secs(service.check_timeout)
                 );
-                (
-                    Probe::Failed,
-                    126,
-                    format!("check timed out after {:.3}s", service.check_timeout.as_secs_f64()),
-                )
+                (Probe::Failed, 126, format!("check timed out after {}s", fixed::secs(service.check_timeout)))
             }
             Outcome::NotStarted(err) => {
                 event!(Alert::CheckNotStarted, "failed to run check command {argv}: {err}");

@@ -82,6 +82,9 @@ impl Child {
 
 /// Starts `argv` in its own process group, stdin from /dev/null, stdout and stderr
 /// into pipes. A program without a slash is looked up in PATH, as `execvp` does.
+/// Never inlined, so that its frame and the output reader's are side by side, not
+/// stacked, on a service thread's deepest call (see `ServiceThread::spawn`).
+#[inline(never)]
 pub fn spawn(argv: &Argv) -> io::Result<Child> {
     let words = std::iter::once(argv.program())
         .chain(argv.args().iter().map(String::as_str))
@@ -272,30 +275,47 @@ fn dev_null() -> io::Result<RawFd> {
 }
 
 /// Blocks every signal in this thread until dropped, so none is delivered to the child
-/// before it has dropped our handlers.
-struct BlockedSignals(libc::sigset_t);
+/// before it has dropped our handlers. The kernel's 64-bit masks, not libc's 128-byte
+/// `sigset_t`s, and the C library's own signals blocked too, as its `posix_spawn` does:
+/// this frame is on the deepest call of every service thread.
+struct BlockedSignals(u64);
 
 impl BlockedSignals {
     fn all() -> BlockedSignals {
-        // SAFETY: sigfillset and pthread_sigmask write valid sigset_t values we own.
+        let all = u64::MAX;
+        let mut old = 0u64;
+        // SAFETY: rt_sigprocmask reads and writes one kernel signal set (8 bytes, the
+        // size passed) through valid pointers.
         unsafe {
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-            BlockedSignals(old)
+            libc::syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_SETMASK,
+                &all as *const u64,
+                &mut old as *mut u64,
+                KERNEL_SIGSET_BYTES,
+            );
         }
+        BlockedSignals(old)
     }
 }
 
 impl Drop for BlockedSignals {
     fn drop(&mut self) {
-        // SAFETY: restores the mask saved by `all`.
+        // SAFETY: restores the mask saved by `all`, through a valid pointer.
         unsafe {
-            libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut());
+            libc::syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_SETMASK,
+                &self.0 as *const u64,
+                std::ptr::null_mut::<u64>(),
+                KERNEL_SIGSET_BYTES,
+            );
         }
     }
 }
+
+/// The size of the kernel's signal set on Linux (64 signals).
+const KERNEL_SIGSET_BYTES: libc::size_t = 8;
 
 /// A child stack: mapped once with a guard page below it, reused, never unmapped.
 struct Stack {
@@ -409,6 +429,29 @@ mod tests {
         let ours = (1u64 << (libc::SIGPIPE - 1)) | (1 << (libc::SIGHUP - 1));
         assert_eq!(mask("SigIgn:") & ours, 0, "{status}");
         assert_eq!(mask("SigCgt:"), 0, "{status}");
+    }
+
+    #[test]
+    fn the_spawning_threads_signal_mask_is_given_back() {
+        let blocked = || {
+            let status = std::fs::read_to_string("/proc/thread-self/status").expect("status");
+            status.lines().find(|line| line.starts_with("SigBlk:")).expect("SigBlk").to_string()
+        };
+        std::thread::spawn(move || {
+            // SAFETY: blocks SIGUSR1 in this test thread only.
+            unsafe {
+                let mut usr1: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut usr1);
+                libc::sigaddset(&mut usr1, libc::SIGUSR1);
+                libc::pthread_sigmask(libc::SIG_BLOCK, &usr1, std::ptr::null_mut());
+            }
+            let before = blocked();
+            assert_ne!(before, "SigBlk:\t0000000000000000", "the test's own block took");
+            output_of("/bin/true");
+            assert_eq!(blocked(), before);
+        })
+        .join()
+        .expect("the spawning thread");
     }
 
     #[test]

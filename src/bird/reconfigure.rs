@@ -89,7 +89,7 @@ pub fn run_custom_command(argv: &Argv, direction: &str, timeout: Duration) -> Re
 fn describe_failure(outcome: &Outcome, timeout: Duration) -> String {
     match outcome {
         Outcome::TimedOut => {
-            format!("timed out after {:.3}s; its process group was killed", timeout.as_secs_f64())
+            format!("timed out after {}s; its process group was killed", crate::fixed::secs(timeout))
         }
         Outcome::Signaled(signal) => format!("killed by {}", crate::signal_name::signal_name(*signal)),
         Outcome::NotStarted(err) => format!("could not be started: {err}"),

@@ -30,7 +30,7 @@ impl Deadline {
 
     /// "after 0.500s", for reasons.
     pub fn after_text(&self) -> String {
-        format!("after {:.3}s", self.timeout.as_secs_f64())
+        format!("after {}s", crate::fixed::secs(self.timeout))
     }
 
     /// Connects within the time left; refused and timed out in words an operator greps.
