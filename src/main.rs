@@ -59,7 +59,7 @@ fn run(mode: Mode) -> Result<(), Failure> {
         }
         Mode::PrintConf(sources) => {
             let loaded = load(&sources, Programs::MustExist)?;
-            let text = loaded.config.print_conf().map_err(|e| e.to_string())?;
+            let text = loaded.print_conf().map_err(|e| e.to_string())?;
             print(&text)
         }
         Mode::Status(sources) => {

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -78,7 +79,7 @@ fn now_epoch() -> f64 {
 
 /// Sets the configured services: unchanged ones keep their series, new ones start
 /// empty, removed ones go.
-pub fn set_services(services: &[Service]) {
+pub fn set_services(services: &[Arc<Service>]) {
     let mut map = lock(&registry().services);
     let mut next = BTreeMap::new();
     for service in services {

@@ -109,7 +109,7 @@ impl SharedView {
 
 /// A running service thread.
 pub struct ServiceThread {
-    pub service: Service,
+    pub service: Arc<Service>,
     pub generation: u64,
     control: Arc<Control>,
     view: SharedView,
@@ -120,7 +120,7 @@ impl ServiceThread {
     /// Starts checking `service`; its events carry `generation`; it sends an [`Exit`]
     /// on `exits` when it ends.
     pub fn spawn(
-        service: Service,
+        service: Arc<Service>,
         generation: u64,
         events: EventSender,
         exits: Sender<Exit>,
@@ -137,7 +137,7 @@ impl ServiceThread {
         // small and durations are printed without float formatting (`fixed`).
         // benches/RESULTS.md has how the depth was measured.
         let worker = Box::new(Worker {
-            service: service.clone(),
+            service: Arc::clone(&service),
             generation,
             events,
             control: Arc::clone(&control),
@@ -150,6 +150,7 @@ impl ServiceThread {
             .stack_size(STACK_SIZE)
             .spawn(move || {
                 let _notice = notice;
+                let mut worker = worker;
                 worker.run(splay);
             })
             .with_context(|| format!("failed to start the thread of service {}", service.name))?;
@@ -170,8 +171,8 @@ impl ServiceThread {
 
     /// Gives the thread new timing, rise/fail or damping settings: it keeps its state,
     /// counters and damping penalty (see [`Service::retunable_to`]).
-    pub fn retune(&mut self, service: Service) {
-        self.service = service.clone();
+    pub fn retune(&mut self, service: Arc<Service>) {
+        self.service = Arc::clone(&service);
         self.control.request(|state| state.retune = Some(service));
     }
 
@@ -215,7 +216,7 @@ pub fn disabled_event(service: &Service, generation: u64) -> Event {
 }
 
 struct Worker {
-    service: Service,
+    service: Arc<Service>,
     generation: u64,
     events: EventSender,
     control: Arc<Control>,
@@ -239,7 +240,7 @@ struct Requests {
     run_now: bool,
     stop: bool,
     /// New timing, rise/fail or damping settings (a reload): taken between checks.
-    retune: Option<Service>,
+    retune: Option<Arc<Service>>,
     /// Look at the maintenance files now (a reload).
     maintenance: bool,
 }
@@ -259,7 +260,7 @@ impl Control {
                 return Wake::Stop;
             }
             if let Some(service) = requests.retune.take() {
-                return Wake::Retune(Box::new(service));
+                return Wake::Retune(service);
             }
             if requests.maintenance {
                 requests.maintenance = false;
@@ -289,14 +290,14 @@ enum Wake {
     /// A check was asked for ("check now"); requests made meanwhile were folded in.
     Asked,
     /// New settings for the same service (a reload); the wait goes on with them.
-    Retune(Box<Service>),
+    Retune(Arc<Service>),
     /// Look at the maintenance files now (a reload).
     Maintenance,
     Stop,
 }
 
 impl Worker {
-    fn run(mut self: Box<Self>, splay: Option<Duration>) {
+    fn run(&mut self, splay: Option<Duration>) {
         timer_slack::set_for_this_thread(timer_slack::for_interval(self.service.check_fast_interval));
         if let Some(first) = self.service.ip_prefixes.first() {
             logging::set_service_fields(ServiceFields {
@@ -385,7 +386,7 @@ impl Worker {
                             schedule = Schedule::new(Instant::now(), service.check_interval);
                             next = schedule.next_after(Instant::now());
                         }
-                        self.service = *service;
+                        self.service = service;
                     }
                 }
             };

@@ -11,6 +11,7 @@ mod value;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub use daemon::{
     absolute, BirdSettings, DaemonSettings, LogLevel, LogSettings, PrometheusSettings, Reconfigure,
@@ -46,16 +47,18 @@ pub struct Sources {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub daemon: DaemonSettings,
-    /// In the order their sections were first read.
-    pub services: Vec<Service>,
-    ini: Ini,
+    /// In the order their sections were first read. Shared with the service threads,
+    /// so a running daemon holds one copy of each.
+    pub services: Vec<Arc<Service>>,
 }
 
-/// A configuration and what was odd about it but not wrong.
+/// A configuration, what was odd about it but not wrong, and the files as read (for
+/// `-P`; a running daemon does not keep them).
 #[derive(Debug)]
 pub struct Loaded {
     pub config: Config,
     pub warnings: Vec<String>,
+    ini: Ini,
 }
 
 /// A configuration that cannot be used: the error, and the warnings found before it
@@ -129,7 +132,7 @@ fn finish(ini: Ini, programs: Programs) -> Result<Loaded, Rejected> {
     let mut warnings = unknown_key_warnings(&ini);
     warnings.extend(redefinition_warnings(&ini));
     match validate(&ini, programs, &mut warnings) {
-        Ok((daemon, services)) => Ok(Loaded { config: Config { daemon, services, ini }, warnings }),
+        Ok((daemon, services)) => Ok(Loaded { config: Config { daemon, services }, warnings, ini }),
         Err(error) => Err(Rejected { error, warnings }),
     }
 }
@@ -251,7 +254,7 @@ fn validate(
     ini: &Ini,
     programs: Programs,
     warnings: &mut Vec<String>,
-) -> Result<(DaemonSettings, Vec<Service>), ConfigError> {
+) -> Result<(DaemonSettings, Vec<Arc<Service>>), ConfigError> {
     let daemon_fields = fields(ini, DAEMON_SECTION)?;
     let daemon = daemon::parse_daemon(&daemon_fields, programs, warnings)?;
     let service_names: Vec<&str> = ini.section_names().filter(|name| *name != DAEMON_SECTION).collect();
@@ -281,8 +284,9 @@ fn validate(
                 return Err(fields.error("ip_prefix", format!("{prefix} is also used by service [{other}]")));
             }
         }
-        services.push(service);
+        services.push(Arc::new(service));
     }
+    services.shrink_to_fit();
     Ok((daemon, services))
 }
 
@@ -296,7 +300,7 @@ fn fields(ini: &Ini, section: &str) -> Result<Fields, ConfigError> {
     Ok(Fields::new(section, ini.resolve(section)?, origin))
 }
 
-impl Config {
+impl Loaded {
     /// The `-P` output: the merged, interpolated configuration, `[DEFAULT]` first, then
     /// `[daemon]`, then the services; each section's own keys, then inherited ones.
     /// Prefixes are shown normalised, as the daemon uses them.
@@ -318,18 +322,24 @@ impl Config {
         let join =
             |prefixes: &[IpPrefix]| prefixes.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
         match (section, key) {
-            (DAEMON_SECTION, "dummy_ip_prefix") => {
-                self.daemon.bird(crate::prefix::IpVersion::V4).map(|b| display_dummy(b.dummy_ip_prefix))
-            }
-            (DAEMON_SECTION, "dummy_ip6_prefix") => {
-                self.daemon.bird(crate::prefix::IpVersion::V6).map(|b| display_dummy(b.dummy_ip_prefix))
-            }
-            (_, "ip_prefix") => self.service(section).map(|s| join(&s.ip_prefixes)),
+            (DAEMON_SECTION, "dummy_ip_prefix") => self
+                .config
+                .daemon
+                .bird(crate::prefix::IpVersion::V4)
+                .map(|b| display_dummy(b.dummy_ip_prefix)),
+            (DAEMON_SECTION, "dummy_ip6_prefix") => self
+                .config
+                .daemon
+                .bird(crate::prefix::IpVersion::V6)
+                .map(|b| display_dummy(b.dummy_ip_prefix)),
+            (_, "ip_prefix") => self.config.service(section).map(|s| join(&s.ip_prefixes)),
             _ => None,
         }
     }
+}
 
-    pub fn service(&self, name: &str) -> Option<&Service> {
+impl Config {
+    pub fn service(&self, name: &str) -> Option<&Arc<Service>> {
         self.services.iter().find(|s| s.name == name)
     }
 }

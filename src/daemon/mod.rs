@@ -16,6 +16,7 @@ mod pidfile;
 mod reload;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -234,7 +235,7 @@ impl Daemon {
         Ok(daemon)
     }
 
-    fn start_service(&mut self, service: Service) -> Result<()> {
+    fn start_service(&mut self, service: Arc<Service>) -> Result<()> {
         let generation = self.generations.get(&service.name).copied().unwrap_or_default();
         if service.check_disabled {
             self.writer.events().send(disabled_event(&service, generation));
@@ -646,7 +647,7 @@ fn newly_behind(
 
 fn summary(config: &Config) -> String {
     let total = config.services.len();
-    let checked: Vec<&Service> = config.services.iter().filter(|s| !s.check_disabled).collect();
+    let checked: Vec<&Service> = config.services.iter().map(|s| &**s).filter(|s| !s.check_disabled).collect();
     let rate: f64 = checked.iter().map(|s| 1.0 / s.check_interval.as_secs_f64()).sum();
     let noun = if total == 1 { "service" } else { "services" };
     let mut line = format!(

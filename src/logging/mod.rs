@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 
 use crate::catalog;
 use crate::config::{LogLevel, LogSettings};
@@ -32,7 +32,10 @@ use format::{render, Format};
 use panic::install_panic_hook;
 use syslogd::{send, LocalSyslog, Upstream3164};
 
-/// Lines waiting for the logging thread; beyond this they are dropped.
+/// Lines waiting for the logging thread; beyond this they are dropped. The channel
+/// itself is unbounded and this bound is kept by the sender: a bounded channel's array
+/// takes its whole capacity up front (384 KiB), where an unbounded one allocates small
+/// blocks as lines wait and frees them as they are written.
 const QUEUE: usize = 16 * 1024;
 
 /// How long the logging thread rests after writing a batch.
@@ -190,7 +193,7 @@ pub fn init(settings: &LogSettings, names: &[&str]) -> Result<(), String> {
             let _ = logger.tx.send(Message::Reconfigure(Box::new(sinks)));
         }
         None => {
-            let (tx, rx) = crossbeam_channel::bounded(QUEUE);
+            let (tx, rx) = crossbeam_channel::unbounded();
             std::thread::Builder::new()
                 .name("logging".into())
                 .stack_size(256 * 1024)
@@ -247,9 +250,10 @@ impl log::Log for Logger {
             event: event.map(catalog::Entry::name),
             about,
         };
-        match self.tx.try_send(Message::Line(Box::new(line))) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => count_dropped(),
+        // Several threads may pass this test at once: the bound is QUEUE plus at most
+        // one line per thread.
+        if self.tx.len() >= QUEUE || self.tx.send(Message::Line(Box::new(line))).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -396,5 +400,32 @@ impl Sinks {
             }
         }
         let _ = std::io::stderr().flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_beyond_the_queue_are_dropped_and_counted_not_queued() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let logger = Logger { tx, dropped: AtomicU64::new(0) };
+        log::set_max_level(log::LevelFilter::Info);
+        for n in 0..QUEUE + 10 {
+            log::Log::log(
+                &logger,
+                &log::Record::builder().level(log::Level::Info).args(format_args!("{n}")).build(),
+            );
+        }
+        assert_eq!(rx.len(), QUEUE);
+        assert_eq!(logger.dropped.load(Ordering::Relaxed), 10);
+        let Ok(Message::Line(first)) = rx.try_recv() else { panic!("a line first") };
+        assert_eq!(first.message, "0", "the oldest lines are kept");
+        log::Log::log(
+            &logger,
+            &log::Record::builder().level(log::Level::Info).args(format_args!("again")).build(),
+        );
+        assert_eq!(rx.len(), QUEUE, "room made by the writer is used again");
     }
 }
