@@ -6,7 +6,7 @@
 //! running the program at load time as upstream does, check that it exists and is
 //! executable.
 
-use std::ffi::OsString;
+use std::ffi::{CString, OsString};
 use std::fmt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Argv {
     words: Vec<String>,
+    /// The same words as C strings, made once: a check runs this every interval.
+    c_words: Vec<CString>,
 }
 
 /// Why a command line cannot be split into an argv.
@@ -23,6 +25,8 @@ pub enum SplitError {
     Empty,
     NoClosingQuotation,
     NoEscapedCharacter,
+    /// A NUL byte, which no program can be given.
+    Nul,
 }
 
 impl fmt::Display for SplitError {
@@ -31,6 +35,7 @@ impl fmt::Display for SplitError {
             SplitError::Empty => "the command is empty",
             SplitError::NoClosingQuotation => "no closing quotation",
             SplitError::NoEscapedCharacter => "a backslash at the end has nothing to escape",
+            SplitError::Nul => "the command contains a NUL byte",
         })
     }
 }
@@ -40,11 +45,18 @@ impl std::error::Error for SplitError {}
 impl Argv {
     /// Splits `line` like `shlex.split` in POSIX mode.
     pub fn parse(line: &str) -> Result<Argv, SplitError> {
-        let words = split(line)?;
+        Argv::from_words(split(line)?)
+    }
+
+    fn from_words(words: Vec<String>) -> Result<Argv, SplitError> {
         if words.is_empty() {
             return Err(SplitError::Empty);
         }
-        Ok(Argv { words })
+        let c_words = words
+            .iter()
+            .map(|word| CString::new(word.as_str()).map_err(|_| SplitError::Nul))
+            .collect::<Result<_, _>>()?;
+        Ok(Argv { words, c_words })
     }
 
     pub fn program(&self) -> &str {
@@ -55,12 +67,19 @@ impl Argv {
         &self.words[1..]
     }
 
+    /// The program and its arguments as C strings, for exec.
+    pub fn c_words(&self) -> &[CString] {
+        &self.c_words
+    }
+
     /// This command with one more argument, as upstream adds `up`/`down` to a custom
     /// reconfigure command.
     pub fn with_arg(&self, arg: &str) -> Argv {
-        let mut words = self.words.clone();
-        words.push(arg.to_string());
-        Argv { words }
+        let mut argv = self.clone();
+        argv.words.push(arg.to_string());
+        // `arg` is "up" or "down"; a NUL in it could only be a caller's bug.
+        argv.c_words.push(CString::new(arg.replace('\0', "")).unwrap_or_default());
+        argv
     }
 }
 

@@ -140,21 +140,20 @@ fn outcome_of(status: ExitStatus) -> Outcome {
 #[inline(never)]
 fn drain_until(child: &mut Child, deadline: Instant, cancel: &AtomicBool) -> (Captured, Captured, bool) {
     let mut captured = [Captured::default(), Captured::default()];
-    let mut fds: Vec<(RawFd, usize)> = Vec::with_capacity(2);
-    if let Some(out) = &child.stdout {
-        fds.push((out.as_raw_fd(), 0));
-    }
-    if let Some(err) = &child.stderr {
-        fds.push((err.as_raw_fd(), 1));
-    }
+    // One entry per stream; a closed one gets fd -1, which poll skips. Fixed arrays,
+    // not vectors: nothing here allocates for a check that prints nothing.
+    let mut polled = [&child.stdout, &child.stderr].map(|end| libc::pollfd {
+        fd: end.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    let open = |polled: &[libc::pollfd; 2]| polled.iter().any(|p| p.fd >= 0);
     let mut buffer = ReadBuffer::new();
-    while !fds.is_empty() {
+    while open(&polled) {
         let remaining = deadline.saturating_duration_since(Instant::now()).min(CANCEL_POLL);
         if remaining.is_zero() || cancel.load(Ordering::Relaxed) {
             break;
         }
-        let mut polled: Vec<libc::pollfd> =
-            fds.iter().map(|(fd, _)| libc::pollfd { fd: *fd, events: libc::POLLIN, revents: 0 }).collect();
         let millis = remaining.as_millis().clamp(1, i32::MAX as u128) as i32;
         // SAFETY: `polled` is a valid array of pollfd for the call's duration.
         let ready = unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, millis) };
@@ -164,31 +163,25 @@ fn drain_until(child: &mut Child, deadline: Instant, cancel: &AtomicBool) -> (Ca
             }
             break;
         }
-        let mut closed = Vec::new();
-        for (slot, poll) in polled.iter().enumerate() {
-            if poll.revents == 0 {
+        for (which, poll) in polled.iter_mut().enumerate() {
+            if poll.fd < 0 || poll.revents == 0 {
                 continue;
             }
-            let (fd, which) = fds[slot];
             let into = buffer.space();
-            // SAFETY: `into` is valid for writes of its length; `fd` is an open pipe
-            // owned by `child` for the duration of this function.
-            let read = unsafe { libc::read(fd, into.as_mut_ptr().cast(), into.len()) };
+            // SAFETY: `into` is valid for writes of its length; `poll.fd` is an open
+            // pipe owned by `child` for the duration of this function.
+            let read = unsafe { libc::read(poll.fd, into.as_mut_ptr().cast(), into.len()) };
             match read {
                 n if n > 0 => {
                     captured[which].keep(&into[..n as usize]);
                     buffer.grow_if_filled(n as usize);
                 }
-                0 => closed.push(slot),
-                _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
-                _ => closed.push(slot),
+                _ if read < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+                _ => poll.fd = -1, // closed, or unreadable
             }
         }
-        for slot in closed.into_iter().rev() {
-            fds.remove(slot);
-        }
     }
-    let drained = fds.is_empty();
+    let drained = !open(&polled);
     // Close our ends now: a killed group must not be kept alive by a full pipe.
     child.stdout.take();
     child.stderr.take();

@@ -8,6 +8,7 @@
 //! ends, for whatever reason (a panic included), it says so on the daemon's exit
 //! channel, so a dead thread is never silent.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -98,7 +99,10 @@ impl SharedView {
             view.state = state;
             view.since = SystemTime::now();
         }
-        view.reason = reason.replace(['\n', '\t'], " ");
+        // Rewritten in place: the reason is mostly the same as last time, and a new
+        // string per check is one more block each thread's allocator cache keeps.
+        view.reason.clear();
+        view.reason.extend(reason.chars().map(|c| if c == '\n' || c == '\t' { ' ' } else { c }));
         view.penalty = penalty;
     }
 
@@ -409,7 +413,12 @@ impl Worker {
         match result {
             Ok(()) => {
                 per_check!(self, "check duration {}ms", fixed::millis(duration));
-                Probed { probe: Probe::Passed, code: 0, reason: "check passed".to_string(), degraded: false }
+                Probed {
+                    probe: Probe::Passed,
+                    code: 0,
+                    reason: Cow::Borrowed("check passed"),
+                    degraded: false,
+                }
             }
             Err(failure) => {
                 if timed_out {
@@ -419,7 +428,7 @@ impl Worker {
                     log::warn!("check failed: {}", failure.reason);
                 }
                 let code = if timed_out { 126 } else { 1 };
-                Probed { probe: Probe::Failed, code, reason: failure.reason, degraded: false }
+                Probed { probe: Probe::Failed, code, reason: Cow::Owned(failure.reason), degraded: false }
             }
         }
     }
@@ -520,7 +529,12 @@ impl Worker {
                     }
                 };
                 event!(Alert::IpNotAssigned, "status DOWN because {why}");
-                return Some(Probed { probe: Probe::AddressMissing, code: 1, reason: why, degraded: false });
+                return Some(Probed {
+                    probe: Probe::AddressMissing,
+                    code: 1,
+                    reason: Cow::Owned(why),
+                    degraded: false,
+                });
             }
         }
         let argv = match &service.check {
@@ -550,13 +564,13 @@ impl Worker {
                 return Some(Probed {
                     probe: Probe::Passed,
                     code: 0,
-                    reason: format!("check exited {code}: degraded"),
+                    reason: Cow::Owned(format!("check exited {code}: degraded")),
                     degraded: true,
                 });
             }
             Outcome::Exited(0) => {
                 per_check!(self, "check duration {}ms", fixed::millis(done.duration));
-                (Probe::Passed, 0, "check passed".to_string())
+                (Probe::Passed, 0, Cow::Borrowed("check passed"))
             }
             Outcome::Exited(code) => {
                 per_check!(self, "check duration {}ms, exit status {code}", fixed::millis(done.duration));
@@ -566,14 +580,14 @@ impl Worker {
                         per_check!(self, "{name} from the check: {text}");
                     }
                 }
-                (Probe::Failed, i64::from(*code), format!("check exited {code}"))
+                (Probe::Failed, i64::from(*code), Cow::Owned(format!("check exited {code}")))
             }
             Outcome::Signaled(signal) => {
                 per_check!(self, "check was killed by {}", crate::signal_name::signal_name(*signal));
                 (
                     Probe::Failed,
                     -i64::from(*signal),
-                    format!("check killed by {}", crate::signal_name::signal_name(*signal)),
+                    Cow::Owned(format!("check killed by {}", crate::signal_name::signal_name(*signal))),
                 )
             }
             Outcome::TimedOut => {
@@ -582,11 +596,15 @@ impl Worker {
                     "check timed out after {}s; its process group was killed",
                     fixed::secs(service.check_timeout)
                 );
-                (Probe::Failed, 126, format!("check timed out after {}s", fixed::secs(service.check_timeout)))
+                (
+                    Probe::Failed,
+                    126,
+                    Cow::Owned(format!("check timed out after {}s", fixed::secs(service.check_timeout))),
+                )
             }
             Outcome::NotStarted(err) => {
                 event!(Alert::CheckNotStarted, "failed to run check command {argv}: {err}");
-                (Probe::Failed, 127, format!("check could not be started: {err}"))
+                (Probe::Failed, 127, Cow::Owned(format!("check could not be started: {err}")))
             }
         };
         Some(Probed { probe, code, reason, degraded: false })
@@ -689,7 +707,7 @@ impl Worker {
 struct Probed {
     probe: Probe,
     code: i64,
-    reason: String,
+    reason: Cow<'static, str>,
     degraded: bool,
 }
 

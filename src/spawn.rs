@@ -86,15 +86,19 @@ impl Child {
 /// stacked, on a service thread's deepest call (see `ServiceThread::spawn`).
 #[inline(never)]
 pub fn spawn(argv: &Argv) -> io::Result<Child> {
-    let words = std::iter::once(argv.program())
-        .chain(argv.args().iter().map(String::as_str))
-        .map(|word| CString::new(word).map_err(|_| nul_error()))
-        .collect::<io::Result<Vec<CString>>>()?;
-    let candidates = candidates(argv.program())?;
+    let words = argv.c_words();
+    let searched;
+    let candidates = match words.first() {
+        Some(program) if program.as_bytes().contains(&b'/') => std::slice::from_ref(program),
+        _ => {
+            searched = search_path(argv.program())?;
+            &searched[..]
+        }
+    };
     let (stdout, stdout_w) = pipe()?;
     let (stderr, stderr_w) = pipe()?;
     let mut plan = Plan {
-        candidates: candidates.iter().map(|c| c.as_ptr()).collect(),
+        candidates,
         argv: words.iter().map(|w| w.as_ptr()).chain([std::ptr::null()]).collect(),
         // SAFETY: `environ` is the C library's environment; the daemon changes its
         // environment only at start, before any thread exists.
@@ -119,8 +123,8 @@ pub fn spawn(argv: &Argv) -> io::Result<Child> {
 }
 
 /// Everything the child needs, prepared by the parent: the child may not allocate.
-struct Plan {
-    candidates: Vec<*const c_char>,
+struct Plan<'a> {
+    candidates: &'a [CString],
     argv: Vec<*const c_char>,
     envp: *const *const c_char,
     stdin: RawFd,
@@ -187,8 +191,8 @@ extern "C" fn child_main(plan: *mut c_void) -> c_int {
         // As execvp: a missing candidate tries the next; permission denied is kept as
         // the answer if nothing else runs; any other error ends the search.
         let mut denied = false;
-        for &path in &plan.candidates {
-            libc::execve(path, plan.argv.as_ptr(), plan.envp);
+        for path in plan.candidates {
+            libc::execve(path.as_ptr(), plan.argv.as_ptr(), plan.envp);
             match *libc::__errno_location() {
                 libc::EACCES => denied = true,
                 libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT => {}
@@ -215,11 +219,8 @@ unsafe fn fail(plan: &mut Plan) -> c_int {
     libc::_exit(127)
 }
 
-/// The paths to try for `program`: itself if it has a slash, else each PATH entry.
-fn candidates(program: &str) -> io::Result<Vec<CString>> {
-    if program.contains('/') {
-        return Ok(vec![CString::new(program).map_err(|_| nul_error())?]);
-    }
+/// The paths to try for `program`, which has no slash: each PATH entry's.
+fn search_path(program: &str) -> io::Result<Vec<CString>> {
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/bin:/usr/bin".into());
     path.as_bytes()
         .split(|&b| b == b':')

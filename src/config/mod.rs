@@ -301,6 +301,12 @@ fn fields(ini: &Ini, section: &str) -> Result<Fields, ConfigError> {
 }
 
 impl Loaded {
+    /// The configuration alone: what was read is dropped now, not when the daemon
+    /// that runs with it ends.
+    pub fn into_config(self) -> Config {
+        self.config
+    }
+
     /// The `-P` output: the merged, interpolated configuration, `[DEFAULT]` first, then
     /// `[daemon]`, then the services; each section's own keys, then inherited ones.
     /// Prefixes are shown normalised, as the daemon uses them.
