@@ -10,10 +10,6 @@ use anycast_healthchecker::PROGRAM;
 use anycast_healthchecker::{daemon, status};
 
 fn main() -> ExitCode {
-    anycast_healthchecker::allocator::limit_arenas();
-    // Before any thread: systemd's variables leave the environment (no check inherits
-    // them); the notifier keeps their values.
-    anycast_healthchecker::notify::take_from_environment();
     let mode = match cli::parse(std::env::args_os().skip(1)) {
         Ok(mode) => mode,
         Err(message) => {
@@ -21,6 +17,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Before any thread, and for the daemon only: it may start itself again with
+    // glibc's per-thread cache off, with the environment it was given.
+    if let Mode::Run(_) = mode {
+        anycast_healthchecker::allocator::start_without_thread_cache();
+    }
+    anycast_healthchecker::allocator::limit_arenas();
+    // Before any thread: systemd's variables leave the environment (no check inherits
+    // them); the notifier keeps their values.
+    anycast_healthchecker::notify::take_from_environment();
     match run(mode) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Message(message)) => {
@@ -92,7 +97,7 @@ fn run(mode: Mode) -> Result<(), Failure> {
             // just the part that runs it (see config::Programs).
             let loaded = load(&sources, Programs::MayBeMissing)?;
             // The daemon has logged why it failed.
-            daemon::run(sources, loaded.config).map_err(|_| Failure::Logged)
+            daemon::run(sources, loaded.into_config()).map_err(|_| Failure::Logged)
         }
     }
 }

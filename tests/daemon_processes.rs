@@ -147,6 +147,8 @@ fn checks_inherit_no_file_descriptor_nor_systemd_variable_of_the_daemon() {
         .env("NOTIFY_SOCKET", &socket_path)
         .env("WATCHDOG_USEC", "30000000")
         .env("AHC_TEST_MARKER", "inherited")
+        // The daemon adds its own tunable for itself; the check gets this one.
+        .env("GLIBC_TUNABLES", "glibc.malloc.perturb=0")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(log);
@@ -161,8 +163,17 @@ fn checks_inherit_no_file_descriptor_nor_systemd_variable_of_the_daemon() {
     common::wait_for("the listing", WAIT, || {
         std::fs::read_to_string(&listing).is_ok_and(|t| t.contains("->"))
     });
+    // The daemon started itself again (same pid) with glibc's thread cache off,
+    // keeping the operator's tunables to give back to checks. (glibc takes the
+    // tunables it applied out of the string, so the mark is what shows.)
+    let started_with = std::fs::read(format!("/proc/{}/environ", daemon.id())).unwrap();
     let _ = daemon.kill();
     let _ = daemon.wait();
+    let started_with = String::from_utf8_lossy(&started_with);
+    assert!(
+        started_with.split('\0').any(|v| v == "ANYCAST_HEALTHCHECKER_GLIBC_TUNABLES==glibc.malloc.perturb=0"),
+        "{started_with:?}"
+    );
     let text = std::fs::read_to_string(&listing).unwrap();
     let mut fds: Vec<&str> = text
         .lines()
@@ -175,7 +186,9 @@ fn checks_inherit_no_file_descriptor_nor_systemd_variable_of_the_daemon() {
     let env = std::fs::read_to_string(&environment).unwrap();
     // The rest of the environment is passed on, as upstream does.
     assert!(env.contains("AHC_TEST_MARKER=inherited"), "{env}");
-    for variable in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+    for variable in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "ANYCAST_HEALTHCHECKER_GLIBC_TUNABLES"]
+    {
         assert!(!env.contains(&format!("{variable}=")), "a check inherited {variable}:\n{env}");
     }
+    assert!(env.lines().any(|line| line == "GLIBC_TUNABLES=glibc.malloc.perturb=0"), "{env}");
 }
