@@ -325,6 +325,7 @@ const SERVICE_CASES: &[Case] = &[
     case("check_cmd missing", &[], "[svc]\nip_prefix = 10.52.12.1\n", &["svc.conf: [svc] check_cmd:", "required"]),
     case("check_cmd empty", &[], "[svc]\ncheck_cmd =\nip_prefix = 10.52.12.1\n", &["svc.conf: [svc] check_cmd:", "empty"]),
     case("check_cmd unbalanced quote", &[], "[svc]\ncheck_cmd = /bin/sh -c 'exit 0\nip_prefix = 10.52.12.1\n", &["svc.conf: [svc] check_cmd:", "no closing quotation"]),
+    case("check_cmd with a NUL byte", &[], "[svc]\ncheck_cmd = /bin/echo a\0b\nip_prefix = 10.52.12.1\n", &["svc.conf: [svc] check_cmd:", "the command contains a NUL byte"]),
     case("check_cmd trailing backslash", &[], "[svc]\ncheck_cmd = /bin/true \\\nip_prefix = 10.52.12.1\n", &["svc.conf: [svc] check_cmd:", "backslash"]),
     case("check_cmd missing program", &[], "[svc]\ncheck_cmd = /nonexistent/check\nip_prefix = 10.52.12.1\n", &["svc.conf: [svc] check_cmd:", "No such file"]),
     case("check_cmd not executable", &[], "[svc]\ncheck_cmd = /etc/passwd\nip_prefix = 10.52.12.1\n", &["svc.conf: [svc] check_cmd:", "not executable"]),
