@@ -74,7 +74,10 @@ pub fn start_without_thread_cache() {
         Start::Again { tunables, original } => {
             use std::os::unix::process::CommandExt;
             let mut args = std::env::args_os();
-            let mut again = std::process::Command::new("/proc/self/exe");
+            // Our own path, so the process keeps its name (`ps`, `pgrep`, monitoring
+            // by process name); /proc/self/exe if that cannot be read.
+            let program = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
+            let mut again = std::process::Command::new(program);
             if let Some(name) = args.next() {
                 again.arg0(name);
             }
