@@ -203,8 +203,9 @@ impl Drop for Daemon {
 }
 
 /// Idle cost: (CPU s per 1000 checks, CPU %, RSS MiB, threads, checks per second
-/// done, check timeouts per second, PSS MiB, whole-host CPU %).
-fn steady(namespace: &Namespace, count: usize, seconds: u64) -> [f64; 8] {
+/// done, check timeouts per second, PSS MiB, whole-host CPU %, KiB of stack resident
+/// per service thread).
+fn steady(namespace: &Namespace, count: usize, seconds: u64) -> [f64; 9] {
     let check = |i: usize, _: &Path| {
         if i % 2 == 0 {
             "/bin/true".to_string()
@@ -227,6 +228,7 @@ fn steady(namespace: &Namespace, count: usize, seconds: u64) -> [f64; 8] {
     let (cpu1, (done1, timeouts1), elapsed) = (daemon.cpu_seconds(), checks(&daemon), t0.elapsed());
     let host1 = common::host_busy_seconds();
     let pss = pss_kib(daemon.pid()) / 1024.0;
+    let stack = service_stack_kib(daemon.pid());
     let rss = daemon.status_field("VmRSS:") / 1024.0;
     let threads = daemon.status_field("Threads:");
     let ran = (done1 - done0 + timeouts1 - timeouts0).max(1) as f64;
@@ -240,7 +242,29 @@ fn steady(namespace: &Namespace, count: usize, seconds: u64) -> [f64; 8] {
         (timeouts1 - timeouts0) as f64 / seconds,
         pss,
         100.0 * (host1 - host0) / seconds,
+        stack,
     ]
+}
+
+/// The median resident size of the service threads' stacks, KiB: the daemon maps
+/// each one 128 KiB (src/service.rs), and keeps resident the pages its deepest call
+/// touched.
+fn service_stack_kib(pid: i32) -> f64 {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut resident = Vec::new();
+    let mut in_stack = false;
+    for line in smaps.lines() {
+        let mut words = line.split_whitespace();
+        let first = words.next().unwrap_or_default();
+        if let Some((start, end)) = first.split_once('-').filter(|_| !first.ends_with(':')) {
+            let size = |hex: &str| u64::from_str_radix(hex, 16).unwrap_or(0);
+            // An anonymous mapping (no path) of exactly the service stack's size.
+            in_stack = size(end) - size(start) == 128 * 1024 && words.nth(4).is_none();
+        } else if in_stack && first == "Rss:" {
+            resident.push(words.next().and_then(|kib| kib.parse().ok()).unwrap_or(0.0));
+        }
+    }
+    median(resident)
 }
 
 /// A process's proportional set size (its share of shared pages), KiB.
@@ -528,7 +552,7 @@ fn watch_renames(dir: &Path, name: &str) -> std::sync::Arc<std::sync::Mutex<Vec<
 
 /// The targets against the medians: met, or missed by how much. `side` holds, per N,
 /// the medians of [PSS, RSS, own CPU per check, floor per spawn, host, floor host].
-fn targets(table: &mut String, medians: &[(usize, [f64; 8])], side: &[(usize, [f64; 6])], failover_p50: f64) {
+fn targets(table: &mut String, medians: &[(usize, [f64; 8])], side: &[(usize, [f64; 7])], failover_p50: f64) {
     let _ = writeln!(table, "\nTargets (2-core machine):\n");
     let _ = writeln!(table, "| target | measured | |");
     let _ = writeln!(table, "|---|---:|---|");
@@ -612,20 +636,20 @@ fn main() {
     );
     let _ = writeln!(table, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut medians: Vec<(usize, [f64; 8])> = Vec::new();
-    let mut side_by_side: Vec<(usize, [f64; 6])> = Vec::new();
+    let mut side_by_side: Vec<(usize, [f64; 7])> = Vec::new();
     for &count in &options.sizes {
         let namespace = Namespace::new(count);
         let mut rows: Vec<[f64; 8]> = Vec::new();
         for run in 0..options.runs {
-            let [per_1000, share, rss, threads, rate, timeouts, pss, host] =
+            let [per_1000, share, rss, threads, rate, timeouts, pss, host, stack] =
                 steady(&namespace, count, options.seconds);
             let (floor_per_spawn, floor_host) = floor(count, options.seconds);
             eprintln!(
-                "N={count} run {}: PSS {pss:.1} MiB; own CPU per check {per_1000:.4} ms vs the floor's per spawn \
+                "N={count} run {}: PSS {pss:.1} MiB ({stack:.0} KiB of stack per service thread); own CPU per check {per_1000:.4} ms vs the floor's per spawn \
                  {floor_per_spawn:.4} ms; whole host {host:.1}% vs the floor's {floor_host:.1}%",
                 run + 1
             );
-            side_by_side.push((count, [pss, rss, per_1000, floor_per_spawn, host, floor_host]));
+            side_by_side.push((count, [pss, rss, per_1000, floor_per_spawn, host, floor_host, stack]));
             let (runs, settle) = storm(&namespace, count);
             eprintln!(
                 "N={count} run {}: {per_1000:.4} CPU s/1000 checks, {share:.2}% CPU, {rss:.1} MiB, {threads} threads, \
@@ -656,17 +680,18 @@ fn main() {
     );
     let _ = writeln!(
         table,
-        "| N | PSS (MiB) | RSS (MiB) | own CPU per check (ms) | floor's own CPU per spawn (ms) | ratio | whole host (% of a core) | floor, whole host | ratio |"
+        "| N | PSS (MiB) | RSS (MiB) | stack resident per service thread (KiB) | own CPU per check (ms) | floor's own CPU per spawn (ms) | ratio | whole host (% of a core) | floor, whole host | ratio |"
     );
-    let _ = writeln!(table, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(table, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &count in &options.sizes {
-        let rows: Vec<[f64; 6]> = side_by_side.iter().filter(|(n, _)| *n == count).map(|(_, r)| *r).collect();
+        let rows: Vec<[f64; 7]> = side_by_side.iter().filter(|(n, _)| *n == count).map(|(_, r)| *r).collect();
         let m = |i: usize| median(rows.iter().map(|r| r[i]).collect());
         let _ = writeln!(
             table,
-            "| {count} | {:.1} | {:.1} | {:.4} | {:.4} | {:.2} | {:.1} | {:.1} | {:.2} |",
+            "| {count} | {:.1} | {:.1} | {:.0} | {:.4} | {:.4} | {:.2} | {:.1} | {:.1} | {:.2} |",
             m(0),
             m(1),
+            m(6),
             m(2),
             m(3),
             m(2) / m(3),
@@ -687,11 +712,11 @@ fn main() {
     let _ = writeln!(table, "|---|---:|---:|");
     let _ = writeln!(table, "| the Bird file renamed | {renamed50:.2} | {renamed99:.2} |");
     let _ = writeln!(table, "| the reconfigure finished | {done50:.2} | {done99:.2} |");
-    let side_medians: Vec<(usize, [f64; 6])> = options
+    let side_medians: Vec<(usize, [f64; 7])> = options
         .sizes
         .iter()
         .map(|&count| {
-            let rows: Vec<[f64; 6]> =
+            let rows: Vec<[f64; 7]> =
                 side_by_side.iter().filter(|(n, _)| *n == count).map(|(_, r)| *r).collect();
             (count, std::array::from_fn(|i| median(rows.iter().map(|r| r[i]).collect())))
         })
