@@ -278,15 +278,34 @@ pub(crate) struct LaneView<'a> {
     pub target: &'a Target,
     pub running: bool,
     pub retry_at: Option<Instant>,
-    /// The earliest start of its next job ([`CONFIGURE_SPACING`] after the last one).
+    /// The earliest start of its next job (its spacing after the last one, see
+    /// [`next_spacing`]).
     pub not_before: Option<Instant>,
 }
 
 /// The least time between the starts of two `configure`s of one Bird. A lone change
 /// is sent at once; changes that keep coming (a storm: a thousand services failing
-/// within a second) are sent at most five times a second, each with everything
-/// decided until then, instead of one `configure` per batch the writer happens to see.
+/// within a second) are sent in batches, each with everything decided until then,
+/// instead of one `configure` per batch the writer happens to see.
 pub(crate) const CONFIGURE_SPACING: Duration = Duration::from_millis(200);
+
+/// The most time between the starts of two `configure`s of one Bird, reached only
+/// while changes keep waiting for the spacing (see [`next_spacing`]).
+pub(crate) const CONFIGURE_SPACING_MOST: Duration = Duration::from_millis(1600);
+
+/// The spacing after a `configure` that starts now, given the spacing before it and
+/// whether changes waited for that one to pass (or for a `configure` running): doubled,
+/// up to [`CONFIGURE_SPACING_MOST`], while they do; the least again for a `configure`
+/// no change had to wait for. So a storm that lasts three seconds gets five
+/// `configure`s (at 0, 0.2, 0.6, 1.4 and 3.0 s) rather than sixteen, and a change after
+/// a quiet spell still goes at once: how routers throttle SPF runs.
+pub(crate) fn next_spacing(last: Duration, waited: bool) -> Duration {
+    if waited {
+        (last * 2).clamp(CONFIGURE_SPACING, CONFIGURE_SPACING_MOST)
+    } else {
+        CONFIGURE_SPACING
+    }
+}
 
 /// Every target the routing can reconfigure through: each distinct Bird once (a Bird 2
 /// or 3 that serves both versions through one command or socket is one target), then
@@ -352,6 +371,24 @@ pub(crate) fn due(
             }
             None => true,
         })
+        .collect()
+}
+
+/// The Birds that need a `configure` but wait for one running or for their spacing
+/// (not for a retry after a failure).
+pub(crate) fn waiting(
+    files: &[FileView],
+    custom_pending: &BTreeMap<String, Action>,
+    routing: &Routing,
+    lanes: &[LaneView],
+    now: Instant,
+) -> Vec<Target> {
+    lanes
+        .iter()
+        .filter(|lane| matches!(lane.target, Target::Bird(_)))
+        .filter(|lane| lane.running || lane.not_before.is_some_and(|at| at > now))
+        .filter(|lane| needs_run(lane.target, files, custom_pending, routing))
+        .map(|lane| lane.target.clone())
         .collect()
 }
 
@@ -589,11 +626,28 @@ mod tests {
         let lanes = [LaneView { target: &t4, running: true, retry_at: None, not_before: None }];
         assert_eq!(due(&files, &none, &routing, &lanes, later), Vec::<Target>::new());
 
+        // ...and the change waits for it.
+        assert_eq!(waiting(&files, &none, &routing, &lanes, later), std::slice::from_ref(&t4));
+
         // Nor does a second start within the spacing of the first: it waits for it.
         let soon = later + CONFIGURE_SPACING;
         let lanes = [LaneView { target: &t4, running: false, retry_at: None, not_before: Some(soon) }];
         assert_eq!(due(&files, &none, &routing, &lanes, later), Vec::<Target>::new());
+        assert_eq!(waiting(&files, &none, &routing, &lanes, later), std::slice::from_ref(&t4));
         assert_eq!(due(&files, &none, &routing, &lanes, soon), std::slice::from_ref(&t4));
+        assert_eq!(
+            waiting(&files, &none, &routing, &lanes, soon),
+            Vec::<Target>::new(),
+            "the spacing passed"
+        );
+
+        // A Bird held only by a failure's retry is not waiting for the spacing.
+        let lanes = [LaneView { target: &t4, running: false, retry_at: Some(soon), not_before: None }];
+        assert_eq!(waiting(&files, &none, &routing, &lanes, later), Vec::<Target>::new());
+        // Nor is one with nothing to send.
+        let current = [file(IpVersion::V4, &birdc, true), file(IpVersion::V6, &birdc6, true)];
+        let lanes = [LaneView { target: &t4, running: true, retry_at: None, not_before: Some(soon) }];
+        assert_eq!(waiting(&current, &none, &routing, &lanes, later), Vec::<Target>::new());
 
         // A custom command waits until its service's file is written.
         let pending = BTreeMap::from([("custom".to_string(), Action::Advertise)]);
@@ -623,5 +677,34 @@ mod tests {
         }
         let secs: Vec<f64> = seen.iter().map(Duration::as_secs_f64).collect();
         assert_eq!(secs, [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]);
+    }
+
+    #[test]
+    fn the_spacing_doubles_while_changes_wait_and_resets_after_a_quiet_start() {
+        let ms = Duration::from_millis;
+        let table = [
+            (ms(200), false, ms(200)),
+            (ms(200), true, ms(400)),
+            (ms(400), true, ms(800)),
+            (ms(800), true, ms(1600)),
+            (ms(1600), true, ms(1600)), // never above the most
+            (ms(1600), false, ms(200)), // a quiet start: the least again
+            (Duration::ZERO, true, ms(200)),
+        ];
+        for (last, waited, next) in table {
+            assert_eq!(next_spacing(last, waited), next, "after {last:?}, waited {waited}");
+        }
+        // A storm of three seconds: configures start at 0, 0.2, 0.6, 1.4 and 3.0 s.
+        let mut spacing = CONFIGURE_SPACING;
+        let mut at = Duration::ZERO;
+        let mut starts = vec![at];
+        let mut waited = false;
+        while at < Duration::from_secs(3) {
+            spacing = next_spacing(spacing, waited);
+            at += spacing;
+            starts.push(at);
+            waited = true;
+        }
+        assert_eq!(starts, [0, 200, 600, 1400, 3000].map(ms));
     }
 }

@@ -251,8 +251,13 @@ struct Lane {
     backoff: Duration,
     /// When to try again after a failure; a new change tries at once.
     retry_at: Option<Instant>,
-    /// A Bird's next `configure` starts no sooner (`plan::CONFIGURE_SPACING`).
+    /// A Bird's next `configure` starts no sooner (`spacing` after the last start).
     not_before: Option<Instant>,
+    /// The spacing set at the last start (`plan::next_spacing`).
+    spacing: Duration,
+    /// A change has waited for the spacing or for a running `configure` since the
+    /// last start: the next start doubles the spacing.
+    waited: bool,
     /// Jobs finished, so a flush can wait for one more attempt.
     finished: u64,
     /// The last attempt failed (for the "recovered" line).
@@ -550,7 +555,13 @@ impl State {
                 not_before: lane.not_before,
             })
             .collect();
-        let due = plan::due(&self.views(), &self.custom_pending, &self.routing, &lanes, now);
+        let views = self.views();
+        let waiting = plan::waiting(&views, &self.custom_pending, &self.routing, &lanes, now);
+        let due = plan::due(&views, &self.custom_pending, &self.routing, &lanes, now);
+        drop(lanes);
+        for lane in &mut self.lanes {
+            lane.waited |= waiting.contains(&lane.target);
+        }
         for target in due {
             self.start_job(&target, now);
         }
@@ -635,7 +646,9 @@ impl State {
         };
         let lane = &mut self.lanes[index];
         if matches!(target, Target::Bird(_)) {
-            lane.not_before = Some(now + plan::CONFIGURE_SPACING);
+            lane.spacing = plan::next_spacing(lane.spacing, lane.waited);
+            lane.waited = false;
+            lane.not_before = Some(now + lane.spacing);
         }
         lane.worker.send(job);
         lane.running = Some(running);
@@ -658,6 +671,8 @@ impl State {
                     backoff: RETRY_FIRST,
                     retry_at: None,
                     not_before: None,
+                    spacing: plan::CONFIGURE_SPACING,
+                    waited: false,
                     finished: 0,
                     failing: false,
                 });
