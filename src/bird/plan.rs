@@ -294,7 +294,7 @@ pub(crate) const CONFIGURE_SPACING: Duration = Duration::from_millis(200);
 pub(crate) const CONFIGURE_SPACING_MOST: Duration = Duration::from_millis(1600);
 
 /// The spacing after a `configure` that starts now, given the spacing before it and
-/// whether changes waited for that one to pass (or for a `configure` running): doubled,
+/// whether changes waited for that spacing to pass: doubled,
 /// up to [`CONFIGURE_SPACING_MOST`], while they do; the least again for a `configure`
 /// no change had to wait for. So a storm that lasts three seconds gets five
 /// `configure`s (at 0, 0.2, 0.6, 1.4 and 3.0 s) rather than sixteen, and a change after
@@ -374,8 +374,9 @@ pub(crate) fn due(
         .collect()
 }
 
-/// The Birds that need a `configure` but wait for one running or for their spacing
-/// (not for a retry after a failure).
+/// The Birds that need a `configure` and wait for their spacing: idle, with a change
+/// the last `configure` did not carry. Not one running (what it carries is not
+/// loaded yet, so it looks like a change) and not one waiting to retry a failure.
 pub(crate) fn waiting(
     files: &[FileView],
     custom_pending: &BTreeMap<String, Action>,
@@ -386,7 +387,7 @@ pub(crate) fn waiting(
     lanes
         .iter()
         .filter(|lane| matches!(lane.target, Target::Bird(_)))
-        .filter(|lane| lane.running || lane.not_before.is_some_and(|at| at > now))
+        .filter(|lane| !lane.running && lane.not_before.is_some_and(|at| at > now))
         .filter(|lane| needs_run(lane.target, files, custom_pending, routing))
         .map(|lane| lane.target.clone())
         .collect()
@@ -626,8 +627,8 @@ mod tests {
         let lanes = [LaneView { target: &t4, running: true, retry_at: None, not_before: None }];
         assert_eq!(due(&files, &none, &routing, &lanes, later), Vec::<Target>::new());
 
-        // ...and the change waits for it.
-        assert_eq!(waiting(&files, &none, &routing, &lanes, later), std::slice::from_ref(&t4));
+        // It carries what is not loaded yet: that is not a change waiting.
+        assert_eq!(waiting(&files, &none, &routing, &lanes, later), Vec::<Target>::new());
 
         // Nor does a second start within the spacing of the first: it waits for it.
         let soon = later + CONFIGURE_SPACING;
@@ -646,7 +647,7 @@ mod tests {
         assert_eq!(waiting(&files, &none, &routing, &lanes, later), Vec::<Target>::new());
         // Nor is one with nothing to send.
         let current = [file(IpVersion::V4, &birdc, true), file(IpVersion::V6, &birdc6, true)];
-        let lanes = [LaneView { target: &t4, running: true, retry_at: None, not_before: Some(soon) }];
+        let lanes = [LaneView { target: &t4, running: false, retry_at: None, not_before: Some(soon) }];
         assert_eq!(waiting(&current, &none, &routing, &lanes, later), Vec::<Target>::new());
 
         // A custom command waits until its service's file is written.

@@ -255,8 +255,8 @@ struct Lane {
     not_before: Option<Instant>,
     /// The spacing set at the last start (`plan::next_spacing`).
     spacing: Duration,
-    /// A change has waited for the spacing or for a running `configure` since the
-    /// last start: the next start doubles the spacing.
+    /// A change has waited for the spacing since the last start: the next start
+    /// doubles the spacing.
     waited: bool,
     /// Jobs finished, so a flush can wait for one more attempt.
     finished: u64,
