@@ -374,23 +374,11 @@ pub(crate) fn due(
         .collect()
 }
 
-/// The Birds that need a `configure` and wait for their spacing: idle, with a change
-/// the last `configure` did not carry. Not one running (what it carries is not
-/// loaded yet, so it looks like a change) and not one waiting to retry a failure.
-pub(crate) fn waiting(
-    files: &[FileView],
-    custom_pending: &BTreeMap<String, Action>,
-    routing: &Routing,
-    lanes: &[LaneView],
-    now: Instant,
-) -> Vec<Target> {
-    lanes
-        .iter()
-        .filter(|lane| matches!(lane.target, Target::Bird(_)))
-        .filter(|lane| !lane.running && lane.not_before.is_some_and(|at| at > now))
-        .filter(|lane| needs_run(lane.target, files, custom_pending, routing))
-        .map(|lane| lane.target.clone())
-        .collect()
+/// Whether a change for a Bird now has to wait: a `configure` of it runs, or its
+/// spacing has not passed. (A failure's retry does not count: a new file is tried at
+/// once.)
+pub(crate) fn held(running: bool, not_before: Option<Instant>, now: Instant) -> bool {
+    running || not_before.is_some_and(|at| at > now)
 }
 
 #[cfg(test)]
@@ -627,28 +615,11 @@ mod tests {
         let lanes = [LaneView { target: &t4, running: true, retry_at: None, not_before: None }];
         assert_eq!(due(&files, &none, &routing, &lanes, later), Vec::<Target>::new());
 
-        // It carries what is not loaded yet: that is not a change waiting.
-        assert_eq!(waiting(&files, &none, &routing, &lanes, later), Vec::<Target>::new());
-
         // Nor does a second start within the spacing of the first: it waits for it.
         let soon = later + CONFIGURE_SPACING;
         let lanes = [LaneView { target: &t4, running: false, retry_at: None, not_before: Some(soon) }];
         assert_eq!(due(&files, &none, &routing, &lanes, later), Vec::<Target>::new());
-        assert_eq!(waiting(&files, &none, &routing, &lanes, later), std::slice::from_ref(&t4));
         assert_eq!(due(&files, &none, &routing, &lanes, soon), std::slice::from_ref(&t4));
-        assert_eq!(
-            waiting(&files, &none, &routing, &lanes, soon),
-            Vec::<Target>::new(),
-            "the spacing passed"
-        );
-
-        // A Bird held only by a failure's retry is not waiting for the spacing.
-        let lanes = [LaneView { target: &t4, running: false, retry_at: Some(soon), not_before: None }];
-        assert_eq!(waiting(&files, &none, &routing, &lanes, later), Vec::<Target>::new());
-        // Nor is one with nothing to send.
-        let current = [file(IpVersion::V4, &birdc, true), file(IpVersion::V6, &birdc6, true)];
-        let lanes = [LaneView { target: &t4, running: false, retry_at: None, not_before: Some(soon) }];
-        assert_eq!(waiting(&current, &none, &routing, &lanes, later), Vec::<Target>::new());
 
         // A custom command waits until its service's file is written.
         let pending = BTreeMap::from([("custom".to_string(), Action::Advertise)]);
@@ -707,5 +678,25 @@ mod tests {
             waited = true;
         }
         assert_eq!(starts, [0, 200, 600, 1400, 3000].map(ms));
+    }
+
+    #[test]
+    fn a_change_waits_while_a_configure_runs_or_within_the_spacing() {
+        let now = Instant::now();
+        let soon = now + CONFIGURE_SPACING;
+        let table = [
+            (false, None, false),
+            (true, None, true),
+            (false, Some(soon), true),
+            (false, Some(now), false), // the spacing has just passed
+            (true, Some(now), true),
+        ];
+        for (running, not_before, held_now) in table {
+            assert_eq!(
+                held(running, not_before, now),
+                held_now,
+                "running {running}, not before {not_before:?}"
+            );
+        }
     }
 }

@@ -255,8 +255,8 @@ struct Lane {
     not_before: Option<Instant>,
     /// The spacing set at the last start (`plan::next_spacing`).
     spacing: Duration,
-    /// A change has waited for the spacing since the last start: the next start
-    /// doubles the spacing.
+    /// A file was written while this Bird was held by its spacing or a configure ran,
+    /// since the last start: the next start doubles the spacing.
     waited: bool,
     /// Jobs finished, so a flush can wait for one more attempt.
     finished: u64,
@@ -533,10 +533,13 @@ impl State {
         if self.write_retry_at.map_or(true, |at| at <= now) {
             let written = self.write_files();
             // A new file is worth trying at once, even to a Bird that failed a moment
-            // ago (it may be back); a storm still sends one configure at a time.
+            // ago (it may be back); a storm still sends one configure at a time. A
+            // file written while its Bird is held by the spacing, or while a
+            // configure runs, is a change that waits: the next spacing doubles.
             for lane in &mut self.lanes {
                 if matches!(&lane.target, Target::Bird(how) if written.contains(how)) {
                     lane.retry_at = None;
+                    lane.waited |= plan::held(lane.running.is_some(), lane.not_before, now);
                 }
             }
         }
@@ -555,13 +558,7 @@ impl State {
                 not_before: lane.not_before,
             })
             .collect();
-        let views = self.views();
-        let waiting = plan::waiting(&views, &self.custom_pending, &self.routing, &lanes, now);
-        let due = plan::due(&views, &self.custom_pending, &self.routing, &lanes, now);
-        drop(lanes);
-        for lane in &mut self.lanes {
-            lane.waited |= waiting.contains(&lane.target);
-        }
+        let due = plan::due(&self.views(), &self.custom_pending, &self.routing, &lanes, now);
         for target in due {
             self.start_job(&target, now);
         }
