@@ -95,6 +95,8 @@ fn a_maintenance_file_drains_degraded_then_withdrawn() {
     // ...then withdrawn.
     setup.wait_for_prefixes(&[], WAIT);
     assert_eq!(set_of(&setup, "ACAST_PS_DEGRADED"), ["10.189.200.255/32"]);
+    // The file can be renamed before the logging thread has written the line.
+    daemon.wait_for_log("web is drained; withdrawing its prefixes", WAIT);
     let log = daemon.log();
     let draining = log.find("web enters maintenance").unwrap();
     assert!(log[draining..].contains("draining for 1s, then withdrawing"), "{log}");
