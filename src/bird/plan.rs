@@ -294,13 +294,14 @@ pub(crate) const CONFIGURE_SPACING: Duration = Duration::from_millis(200);
 pub(crate) const CONFIGURE_SPACING_MOST: Duration = Duration::from_millis(1600);
 
 /// The spacing after a `configure` that starts now, given the spacing before it and
-/// whether changes waited for that spacing to pass: doubled,
-/// up to [`CONFIGURE_SPACING_MOST`], while they do; the least again for a `configure`
-/// no change had to wait for. So a storm that lasts three seconds gets five
+/// whether changes piled up while it was held (more than one file written while the
+/// spacing ran or a `configure` did): doubled, up to [`CONFIGURE_SPACING_MOST`], while
+/// they do; the least again otherwise, so one change that merely came early does not
+/// slow the next. So a storm that lasts three seconds gets five
 /// `configure`s (at 0, 0.2, 0.6, 1.4 and 3.0 s) rather than sixteen, and a change after
 /// a quiet spell still goes at once: how routers throttle SPF runs.
-pub(crate) fn next_spacing(last: Duration, waited: bool) -> Duration {
-    if waited {
+pub(crate) fn next_spacing(last: Duration, piled_up: bool) -> Duration {
+    if piled_up {
         (last * 2).clamp(CONFIGURE_SPACING, CONFIGURE_SPACING_MOST)
     } else {
         CONFIGURE_SPACING

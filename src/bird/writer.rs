@@ -255,9 +255,10 @@ struct Lane {
     not_before: Option<Instant>,
     /// The spacing set at the last start (`plan::next_spacing`).
     spacing: Duration,
-    /// A file was written while this Bird was held by its spacing or a configure ran,
-    /// since the last start: the next start doubles the spacing.
-    waited: bool,
+    /// Files written while this Bird was held by its spacing or a configure ran,
+    /// since the last start: more than one is a storm, and the next start doubles
+    /// the spacing.
+    held_writes: u32,
     /// Jobs finished, so a flush can wait for one more attempt.
     finished: u64,
     /// The last attempt failed (for the "recovered" line).
@@ -539,7 +540,9 @@ impl State {
             for lane in &mut self.lanes {
                 if matches!(&lane.target, Target::Bird(how) if written.contains(how)) {
                     lane.retry_at = None;
-                    lane.waited |= plan::held(lane.running.is_some(), lane.not_before, now);
+                    if plan::held(lane.running.is_some(), lane.not_before, now) {
+                        lane.held_writes += 1;
+                    }
                 }
             }
         }
@@ -643,8 +646,8 @@ impl State {
         };
         let lane = &mut self.lanes[index];
         if matches!(target, Target::Bird(_)) {
-            lane.spacing = plan::next_spacing(lane.spacing, lane.waited);
-            lane.waited = false;
+            lane.spacing = plan::next_spacing(lane.spacing, lane.held_writes > 1);
+            lane.held_writes = 0;
             lane.not_before = Some(now + lane.spacing);
         }
         lane.worker.send(job);
@@ -669,7 +672,7 @@ impl State {
                     retry_at: None,
                     not_before: None,
                     spacing: plan::CONFIGURE_SPACING,
-                    waited: false,
+                    held_writes: 0,
                     finished: 0,
                     failing: false,
                 });
