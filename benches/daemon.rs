@@ -277,6 +277,30 @@ fn pss_kib(pid: i32) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The storm's floor: the time one thread takes to start `count` of the storm's checks
+/// at once (std's `Command`, i.e. `posix_spawn`) and reap them all. The daemon's storm
+/// cannot settle before the machine has run the same processes.
+fn storm_floor(count: usize) -> f64 {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = format!("test -e {}", dir.path().join("flag").display());
+    let started = Instant::now();
+    let children: Vec<_> = (0..count)
+        .filter_map(|_| {
+            Command::new("/bin/sh")
+                .args(["-c", &script])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .ok()
+        })
+        .collect();
+    for mut child in children {
+        let _ = child.wait();
+    }
+    started.elapsed().as_secs_f64()
+}
+
 /// The floor: one thread that spawns the same checks (`/bin/true` and
 /// `/bin/sh -c 'exit 0'`, alternately) at `rate` a second with `posix_spawn` and waits
 /// for each, in a process of its own (this bench, re-executed). Returns (its own CPU
@@ -564,7 +588,7 @@ fn watch_renames(dir: &Path, name: &str) -> std::sync::Arc<std::sync::Mutex<Vec<
 
 /// The targets against the medians: met, or missed by how much. `side` holds, per N,
 /// the medians of [PSS, RSS, own CPU per check, floor per spawn, host, floor host].
-fn targets(table: &mut String, medians: &[(usize, [f64; 8])], side: &[(usize, [f64; 7])], failover_p50: f64) {
+fn targets(table: &mut String, medians: &[(usize, [f64; 9])], side: &[(usize, [f64; 7])], failover_p50: f64) {
     let _ = writeln!(table, "\nTargets (2-core machine):\n");
     let _ = writeln!(table, "| target | measured | |");
     let _ = writeln!(table, "|---|---:|---|");
@@ -604,7 +628,11 @@ fn targets(table: &mut String, medians: &[(usize, [f64; 8])], side: &[(usize, [f
     }
     if let Some((_, m)) = medians.iter().find(|(n, _)| *n == 1000) {
         row("N=1000 storm: at most 5 reconfigures".into(), format!("{:.0}", m[6]), m[6] <= 5.0);
-        row("N=1000 storm: final file in under 1 s".into(), format!("{:.3} s", m[7]), m[7] < 1.0);
+        row(
+            "N=1000 storm: final file in under 1 s".into(),
+            format!("{:.3} s (floor {:.3} s)", m[7], m[8]),
+            m[7] < 1.0,
+        );
         row("N=1000: RSS under 64 MiB".into(), format!("{:.1} MiB", m[2]), m[2] < 64.0);
     }
     row(
@@ -646,14 +674,14 @@ fn main() {
     );
     let _ = writeln!(
         table,
-        "| N | CPU s / 1000 checks | daemon CPU (% of a core) | RSS (MiB) | threads | checks/s done | timeouts/s | storm: reconfigures | storm: time to final file (s) |"
+        "| N | CPU s / 1000 checks | daemon CPU (% of a core) | RSS (MiB) | threads | checks/s done | timeouts/s | storm: reconfigures | storm: time to final file (s) | storm floor: one thread starting the same checks (s) |"
     );
-    let _ = writeln!(table, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let mut medians: Vec<(usize, [f64; 8])> = Vec::new();
+    let _ = writeln!(table, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut medians: Vec<(usize, [f64; 9])> = Vec::new();
     let mut side_by_side: Vec<(usize, [f64; 7])> = Vec::new();
     for &count in &options.sizes {
         let namespace = Namespace::new(count);
-        let mut rows: Vec<[f64; 8]> = Vec::new();
+        let mut rows: Vec<[f64; 9]> = Vec::new();
         for run in 0..options.runs {
             let [per_1000, share, rss, threads, rate, timeouts, pss, host, stack] =
                 steady(&namespace, count, options.seconds);
@@ -665,18 +693,20 @@ fn main() {
             );
             side_by_side.push((count, [pss, rss, per_1000, floor_per_spawn, host, floor_host, stack]));
             let (runs, settle) = storm(&namespace, count);
+            let settle_floor = storm_floor(count);
             eprintln!(
                 "N={count} run {}: {per_1000:.4} CPU s/1000 checks, {share:.2}% CPU, {rss:.1} MiB, {threads} threads, \
-                 {rate:.0} checks/s, {timeouts:.1} timeouts/s; storm {runs} reconfigures, {settle:.3} s",
+                 {rate:.0} checks/s, {timeouts:.1} timeouts/s; storm {runs} reconfigures, {settle:.3} s \
+                 (one thread starting the same {count} checks: {settle_floor:.3} s)",
                 run + 1
             );
-            rows.push([per_1000, share, rss, threads, rate, timeouts, runs, settle]);
+            rows.push([per_1000, share, rss, threads, rate, timeouts, runs, settle, settle_floor]);
         }
         let column = |i: usize| median(rows.iter().map(|r| r[i]).collect());
         medians.push((count, std::array::from_fn(column)));
         let _ = writeln!(
             table,
-            "| {count} | {:.4} | {:.2} | {:.1} | {:.0} | {:.0} | {:.1} | {:.0} | {:.3} |",
+            "| {count} | {:.4} | {:.2} | {:.1} | {:.0} | {:.0} | {:.1} | {:.0} | {:.3} | {:.3} |",
             column(0),
             column(1),
             column(2),
@@ -684,7 +714,8 @@ fn main() {
             column(4),
             column(5),
             column(6),
-            column(7)
+            column(7),
+            column(8)
         );
     }
     let _ = writeln!(

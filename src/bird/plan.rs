@@ -664,19 +664,19 @@ mod tests {
             (ms(1600), false, ms(200)), // a quiet start: the least again
             (Duration::ZERO, true, ms(200)),
         ];
-        for (last, waited, next) in table {
-            assert_eq!(next_spacing(last, waited), next, "after {last:?}, waited {waited}");
+        for (last, piled_up, next) in table {
+            assert_eq!(next_spacing(last, piled_up), next, "after {last:?}, piled_up {piled_up}");
         }
         // A storm of three seconds: configures start at 0, 0.2, 0.6, 1.4 and 3.0 s.
         let mut spacing = CONFIGURE_SPACING;
         let mut at = Duration::ZERO;
         let mut starts = vec![at];
-        let mut waited = false;
+        let mut piled_up = false;
         while at < Duration::from_secs(3) {
-            spacing = next_spacing(spacing, waited);
+            spacing = next_spacing(spacing, piled_up);
             at += spacing;
             starts.push(at);
-            waited = true;
+            piled_up = true;
         }
         assert_eq!(starts, [0, 200, 600, 1400, 3000].map(ms));
     }
