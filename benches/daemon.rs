@@ -648,10 +648,11 @@ const WHY: &str = "The floor spawns from a small single-threaded process. Per ch
 also wakes a sleeping thread, reads the check's two pipes, logs upstream's four lines and decides; \
 a thousand threads each woken once a second are cold where the floor's one thread is not. The \
 floor's own CPU at N=1000 is above the 5% target by itself. The storm is timed from SIGURG (every \
-check at once) to the final file, and is mostly the time two cores take to start a thousand \
-checks; a check asked for stands in for its next slot when that is less than half an interval \
-away, and one Bird's `configure`s start 0.2 s apart, the spacing doubling up to 1.6 s while \
-changes keep waiting for it.";
+check at once) to the final file; its floor is one thread starting the same checks at once and \
+reaping them. A thousand service threads woken together take about twice that (they, their checks \
+and the writer share two cores). A check asked for stands in for its next slot when that is less \
+than half an interval away, and one Bird's `configure`s start 0.2 s apart, the spacing doubling up \
+to 1.6 s while changes pile up.";
 
 fn main() {
     if let Ok(spec) = std::env::var("AHC_BENCH_FLOOR") {
