@@ -69,6 +69,7 @@ pub fn run(sources: Sources, config: Config) -> Result<(), Fatal> {
     // Before anything else: a HUP or TERM during start-up must not kill us unhandled.
     let started = listen_for_signals().and_then(|signals| {
         let lock = InstanceLock::acquire(&config.daemon.instance_lock)?;
+        crate::spawn::prepare().context("failed to reserve file descriptors for checks")?;
         Ok((signals, lock, Pidfile::acquire(&config.daemon.pidfile)?))
     });
     let (signals, _instance_lock, pidfile) = match started {

@@ -10,13 +10,16 @@
 //! 1000 checks a second put about half of the daemon's own CPU there. A reused stack
 //! takes neither the lock nor a shoot-down, and faults no new pages.
 //!
+//! The child shares our descriptor table at first (see `slots` for why) and takes a
+//! small one of its own before anything else.
+//!
 //! The child does only what is safe between a vfork-style clone and exec: reset the
 //! handlers we installed, join its own process group, put /dev/null and the two pipes
 //! on 0, 1 and 2, take back the timer slack the daemon started with, clear the signal
 //! mask and exec. It allocates nothing and takes no
 //! lock. If exec fails it leaves the error number in the parent's memory and exits.
 
-use std::ffi::{c_char, c_int, c_void, CString};
+use std::ffi::{c_char, c_int, c_uint, c_void, CString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
@@ -26,6 +29,10 @@ use std::sync::{Mutex, OnceLock};
 
 use crate::argv::Argv;
 use crate::timer_slack;
+
+mod slots;
+
+use slots::Reserved;
 
 /// Signals whose handler the child must drop before it unblocks signals: the ones the
 /// daemon catches (a handler run in the child would run on our memory) and SIGPIPE,
@@ -95,23 +102,28 @@ pub fn spawn(argv: &Argv) -> io::Result<Child> {
             &searched[..]
         }
     };
+    let reserved = reserved()?;
     let (stdout, stdout_w) = pipe()?;
     let (stderr, stderr_w) = pipe()?;
+    let slot = reserved.claim(stdout_w.as_raw_fd(), stderr_w.as_raw_fd());
+    let [child_stdout, child_stderr] =
+        slot.as_ref().map_or([stdout_w.as_raw_fd(), stderr_w.as_raw_fd()], |slot| slot.fds());
     let mut plan = Plan {
         candidates,
         argv: words.iter().map(|w| w.as_ptr()).chain([std::ptr::null()]).collect(),
         // SAFETY: `environ` is the C library's environment; the daemon changes its
         // environment only at start, before any thread exists.
         envp: unsafe { environ },
-        stdin: dev_null()?,
-        stdout: stdout_w.as_raw_fd(),
-        stderr: stderr_w.as_raw_fd(),
+        stdin: reserved.dev_null(),
+        stdout: child_stdout,
+        stderr: child_stderr,
+        private_below: slot.as_ref().map(|_| reserved.limit()),
         timer_slack: timer_slack::for_children(),
         exec_errno: 0,
     };
     let pid = clone_child(&mut plan)?;
     // Our copies of the write ends go, so the pipes close when the child's group does.
-    drop((stdout_w, stderr_w));
+    drop((slot, stdout_w, stderr_w));
     // SAFETY: the child has exec'd or exited (CLONE_VFORK), so it no longer writes here.
     let errno = unsafe { std::ptr::read_volatile(&plan.exec_errno) };
     let mut child = Child { pid, stdout: Some(stdout), stderr: Some(stderr) };
@@ -130,6 +142,9 @@ struct Plan<'a> {
     stdin: RawFd,
     stdout: RawFd,
     stderr: RawFd,
+    /// With a slot: the child shares our table and takes its own copy of the
+    /// descriptors below this one; without, it gets a copy of all of them.
+    private_below: Option<RawFd>,
     /// The timer slack the daemon started with, if this thread changed its own.
     timer_slack: Option<libc::c_ulong>,
     exec_errno: c_int,
@@ -143,6 +158,7 @@ extern "C" {
 /// once it has exec'd or exited.
 fn clone_child(plan: &mut Plan) -> io::Result<libc::pid_t> {
     let stack = Stack::take()?;
+    let shared_table = if plan.private_below.is_some() { libc::CLONE_FILES } else { 0 };
     let blocked = BlockedSignals::all();
     // SAFETY: `child_main` only makes async-signal-safe calls and never returns while
     // `plan` is in use; CLONE_VFORK suspends this thread until the child execs or
@@ -151,7 +167,7 @@ fn clone_child(plan: &mut Plan) -> io::Result<libc::pid_t> {
         libc::clone(
             child_main,
             stack.top(),
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            libc::CLONE_VM | libc::CLONE_VFORK | shared_table | libc::SIGCHLD,
             (plan as *mut Plan).cast::<c_void>(),
         )
     };
@@ -170,6 +186,15 @@ extern "C" fn child_main(plan: *mut c_void) -> c_int {
     // exit; every call below is async-signal-safe.
     unsafe {
         let plan = &mut *plan.cast::<Plan>();
+        // First, before anything touches a descriptor: a table of our own. Kernels
+        // before 5.9 have no close_range; unshare copies the whole table there.
+        if let Some(limit) = plan.private_below {
+            let small =
+                libc::syscall(libc::SYS_close_range, limit as c_uint, c_uint::MAX, libc::CLOSE_RANGE_UNSHARE);
+            if small != 0 && libc::unshare(libc::CLONE_FILES) != 0 {
+                return fail(plan);
+            }
+        }
         let mut default: libc::sigaction = std::mem::zeroed();
         default.sa_sigaction = libc::SIG_DFL;
         for signal in RESET_IN_CHILD {
@@ -248,31 +273,30 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     }
     // SAFETY: the kernel just gave us these fds; nothing else owns them.
     let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    Ok((above_stdio(read)?, above_stdio(write)?))
+    Ok((slots::above_stdio(read)?, slots::above_stdio(write)?))
 }
 
-fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
-    if fd.as_raw_fd() > 2 {
-        return Ok(fd);
-    }
-    // SAFETY: F_DUPFD_CLOEXEC duplicates an fd we own to the lowest free fd >= 3.
-    let moved = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
-    if moved < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just gave us this fd; nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(moved) })
+/// Reserves /dev/null and the slots now, while the daemon has few descriptors open:
+/// the lower they are, the less a child copies. (The first spawn does it otherwise.)
+pub fn prepare() -> io::Result<()> {
+    reserved().map(drop)
 }
 
-/// /dev/null for every child's stdin, opened once.
-fn dev_null() -> io::Result<RawFd> {
-    static DEV_NULL: OnceLock<OwnedFd> = OnceLock::new();
-    if let Some(fd) = DEV_NULL.get() {
-        return Ok(fd.as_raw_fd());
+/// /dev/null and the slots, reserved once.
+fn reserved() -> io::Result<&'static Reserved> {
+    static RESERVED: OnceLock<Reserved> = OnceLock::new();
+    static OPENING: Mutex<()> = Mutex::new(());
+    if let Some(reserved) = RESERVED.get() {
+        return Ok(reserved);
     }
-    let file = std::fs::File::open("/dev/null")?;
-    let fd = above_stdio(OwnedFd::from(file))?;
-    Ok(DEV_NULL.get_or_init(|| fd).as_raw_fd())
+    // One thread opens them: a thousand service threads starting together must not
+    // each open a set.
+    let _opening = OPENING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(reserved) = RESERVED.get() {
+        return Ok(reserved);
+    }
+    let opened = Reserved::open()?;
+    Ok(RESERVED.get_or_init(|| opened))
 }
 
 /// Blocks every signal in this thread until dropped, so none is delivered to the child
@@ -458,7 +482,7 @@ mod tests {
     #[test]
     fn stdout_and_stderr_are_separate_pipes_and_no_fd_of_ours_is_inherited() {
         let ours = std::fs::File::open("/dev/null").expect("open"); // close-on-exec, as all of ours
-        let null = dev_null().expect("null");
+        let null = reserved().expect("reserved").dev_null();
         // `test -e` looks without opening an fd of its own.
         let script = format!(
             "echo out; echo err >&2; for fd in 0 1 2 {} {null}; do test -e /proc/$$/fd/$fd && echo $fd; done; true",
@@ -499,6 +523,31 @@ mod tests {
         let denied =
             spawn(&Argv::parse(&script.display().to_string()).expect("argv")).expect_err("not executable");
         assert_eq!(denied.raw_os_error(), Some(libc::EACCES), "{denied}");
+    }
+
+    /// FDSize in a /proc status: the size of that process's descriptor table.
+    fn table_size(status: &str) -> usize {
+        let line = status.lines().find(|l| l.starts_with("FDSize:")).expect("FDSize");
+        line["FDSize:".len()..].trim().parse().expect("a number")
+    }
+
+    #[test]
+    fn a_child_copies_only_the_low_descriptors_however_many_we_hold() {
+        let reserved = reserved().expect("reserved");
+        // Many descriptors of ours above the reserved ones, as a storm's pipes are (a
+        // soft limit of 1024 is common).
+        let many: Vec<OwnedFd> =
+            (0..600).map(|_| OwnedFd::from(std::fs::File::open("/dev/null").expect("open"))).collect();
+        let ours = table_size(&std::fs::read_to_string("/proc/self/status").expect("status"));
+        assert!(ours >= 600, "our table: {ours}");
+        let (status, _) = output_of("cat /proc/self/status");
+        let limit = usize::try_from(reserved.limit()).expect("a descriptor");
+        assert!(table_size(&status) <= limit.next_multiple_of(64), "the child's table: {status}");
+        // With every slot taken, the child copies the whole table and still runs.
+        let null = reserved.dev_null();
+        let taken: Vec<_> = std::iter::from_fn(|| reserved.claim(null, null)).collect();
+        assert_eq!(output_of("echo whole").0, "whole\n");
+        drop((taken, many));
     }
 
     #[test]
