@@ -117,7 +117,7 @@ pub fn spawn(argv: &Argv) -> io::Result<Child> {
         stdin: reserved.dev_null(),
         stdout: child_stdout,
         stderr: child_stderr,
-        private_below: slot.as_ref().map(|_| reserved.limit()),
+        private_below: slot.as_ref().map(slots::Slot::limit),
         timer_slack: timer_slack::for_children(),
         exec_errno: 0,
     };
