@@ -651,10 +651,10 @@ the daemon also wakes a sleeping thread, reads the check's two pipes, logs upstr
 a thousand threads each woken once a second are cold where the floor's one thread is not. The \
 floor's own CPU at N=1000 is above the 5% target by itself. The storm is timed from SIGURG (every \
 check at once) to the final file; its floor is one thread starting the same checks at once and \
-reaping them. A thousand service threads woken together take about twice that (they, their checks \
-and the writer share two cores). A check asked for stands in for its next slot when that is less \
-than half an interval away, and one Bird's `configure`s start 0.2 s apart, the spacing doubling up \
-to 1.6 s while changes pile up.";
+reaping them. A thousand service threads woken together take longer (they, their checks and the writer \
+share two cores). A check asked for stands in for the service's slots less than an interval away, \
+so no regular check joins the storm, and one Bird's `configure`s start 0.2 s apart, the spacing \
+doubling up to 1.6 s while changes pile up.";
 
 fn main() {
     if let Ok(spec) = std::env::var("AHC_BENCH_FLOOR") {

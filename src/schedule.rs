@@ -2,10 +2,13 @@
 //!
 //! Checks land on `start + k * interval`. A check that overruns its slot skips to the
 //! next free one (no burst of catch-up checks), and an extra run (SIGURG) does not move
-//! the phase; it stands in for a slot less than half an interval after it, so that
-//! "check everything now" does not double the checks of the next moments (with a
-//! thousand services, it made a storm twice the work). The clock is `Instant`, so a
-//! wall-clock step changes nothing (upstream uses `time.time()`).
+//! the phase; it stands in for every slot less than an interval after it, so a
+//! service's checks are never less than an interval apart and "check everything now"
+//! adds no checks to the next moments. (Standing in only for slots less than half an
+//! interval away, half the services of a thousand at one phase ran their regular
+//! check while the storm's checks still ran, and the storm took 0.7 s or 1.3-2.2 s
+//! depending on where their phase fell.) The clock is `Instant`, so a wall-clock step
+//! changes nothing (upstream uses `time.time()`).
 
 use std::time::{Duration, Instant};
 
@@ -32,10 +35,10 @@ impl Schedule {
     }
 
     /// The next slot after an extra run that started at `started`: the first slot at
-    /// least half an interval after it (and after `now`). Checks stay on the phase and
-    /// are never more than an interval and a half apart.
+    /// least an interval after it (and after `now`). Checks stay on the phase and are
+    /// less than two intervals apart.
     pub fn next_after_extra(&self, started: Instant, now: Instant) -> Instant {
-        self.next_after(now.max(started + self.interval / 2) - Duration::from_nanos(1))
+        self.next_after(now.max(started + self.interval) - Duration::from_nanos(1))
     }
 }
 
@@ -72,22 +75,27 @@ mod tests {
     fn an_extra_run_does_not_move_the_phase() {
         let t0 = Instant::now();
         let schedule = Schedule::new(t0, 10 * SECOND);
-        // SIGURG at 4.2 s: after that run the next slot is still 10 s.
-        assert_eq!(schedule.next_after(t0 + Duration::from_millis(4200)), t0 + 10 * SECOND);
+        // SIGURG at 4.2 s: the next check is on the grid (20 s), not at 14.2 s.
+        let extra = t0 + Duration::from_millis(4200);
+        assert_eq!(schedule.next_after_extra(extra, extra + Duration::from_millis(50)), t0 + 20 * SECOND);
+        // A check that is not an extra one keeps the slot at 10 s.
+        assert_eq!(schedule.next_after(extra), t0 + 10 * SECOND);
     }
 
     #[test]
-    fn an_extra_run_stands_in_for_a_slot_less_than_half_an_interval_later() {
+    fn an_extra_run_stands_in_for_the_slots_less_than_an_interval_later() {
         let t0 = Instant::now();
         let schedule = Schedule::new(t0, 10 * SECOND);
         let at = |ms: u64| t0 + Duration::from_millis(ms);
         // (extra run started, it ended, next check)
         let cases = [
             (8000, 8100, 20_000), // slot at 10 s is 2 s away: taken by this run
-            (4200, 4300, 10_000), // slot at 10 s is 5.8 s away: kept
-            (5000, 5100, 10_000), // exactly half an interval: kept
-            (5001, 5100, 20_000),
-            (4900, 10_500, 20_000), // the run itself overran the slot
+            (4200, 4300, 20_000), // 5.8 s away: taken too
+            (100, 200, 20_000),   // 9.9 s away: taken
+            (0, 100, 10_000),     // exactly an interval: kept
+            (10_000, 10_100, 20_000),
+            (9999, 10_100, 20_000), // the run itself overran the slot
+            (4900, 25_500, 30_000), // and overran the next one too
         ];
         for (started, ended, next) in cases {
             assert_eq!(schedule.next_after_extra(at(started), at(ended)), at(next), "{started} ms");
