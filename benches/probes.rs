@@ -8,8 +8,10 @@
 //! each run:
 //! - 1000 services, `check_interval = 1`, each `check_http = http://127.0.0.1:P/sN`
 //!   (native) and then each `check_cmd = /usr/bin/curl -fsS -o /dev/null URL`:
-//!   whole-host CPU (every CPU's busy time in /proc/stat over the window: the daemon,
-//!   its children and the server), the daemon's own CPU, and requests served;
+//!   whole-host CPU (the daemon's process tree, its curl children included, and this
+//!   process, which holds the server: exact run times, see `common::tree_cpu_seconds`;
+//!   /proc/stat's tick samples missed most of this timer-driven load), the daemon's own
+//!   CPU, and requests served;
 //! - 2000 native HTTP checks a second: the schedule's drift, from the arrival times
 //!   per service (a fixed-rate schedule: the k-th request of a service is due k
 //!   seconds after its earliest-arriving one).
@@ -28,7 +30,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{host_busy_seconds, machine, median, percentile, process_cpu_seconds};
+use common::{machine, median, percentile, process_cpu_seconds, tree_cpu_seconds};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_anycast-healthchecker");
 
@@ -215,9 +217,12 @@ fn measure(
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_secs(2));
-    let (host0, own0, t0) = (host_busy_seconds(), process_cpu_seconds(daemon.pid()), server.now());
+    // The whole host: the daemon with its reaped children, and this process's server.
+    let host =
+        |daemon: &Daemon| tree_cpu_seconds(daemon.pid()) + process_cpu_seconds(std::process::id() as i32);
+    let (host0, own0, t0) = (host(&daemon), process_cpu_seconds(daemon.pid()), server.now());
     std::thread::sleep(Duration::from_secs(seconds));
-    let (host1, own1, t1) = (host_busy_seconds(), process_cpu_seconds(daemon.pid()), server.now());
+    let (host1, own1, t1) = (host(&daemon), process_cpu_seconds(daemon.pid()), server.now());
     drop(daemon);
     let hits = server.hits_between(t0, t1);
     let elapsed = t1 - t0;

@@ -45,16 +45,6 @@ pub fn clock_ticks() -> f64 {
     unsafe { libc::sysconf(libc::_SC_CLK_TCK) as f64 }
 }
 
-/// CPU seconds the whole host has been busy (every state but idle and iowait), over
-/// all CPUs, from /proc/stat.
-pub fn host_busy_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else { return 0.0 };
-    let ticks: Vec<f64> = line.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
-    let busy: f64 = ticks.iter().enumerate().filter(|(i, _)| *i != 3 && *i != 4).map(|(_, v)| v).sum();
-    busy / clock_ticks()
-}
-
 /// CPU seconds of a process tree: one process's threads and every child it has reaped
 /// (and theirs), from the process's utime, stime, cutime and cstime. Exact: the kernel
 /// scales these to the tasks' real run time. /proc/stat's counts are sampled at each
