@@ -336,22 +336,7 @@ fn floor(rate: usize, seconds: u64) -> (f64, f64) {
 fn floor_loop(spec: &str) {
     let mut parts = spec.split(',').filter_map(|p| p.parse::<u64>().ok());
     let (rate, seconds) = (parts.next().unwrap_or(1).max(1), parts.next().unwrap_or(10));
-    let programs: [Vec<std::ffi::CString>; 2] = [
-        vec![std::ffi::CString::new("/bin/true").expect("no NUL")],
-        ["/bin/sh", "-c", "exit 0"].iter().map(|a| std::ffi::CString::new(*a).expect("no NUL")).collect(),
-    ];
-    let argvs: Vec<Vec<*mut libc::c_char>> = programs
-        .iter()
-        .map(|p| {
-            p.iter()
-                .map(|a| a.as_ptr() as *mut libc::c_char)
-                .chain(std::iter::once(std::ptr::null_mut()))
-                .collect()
-        })
-        .collect();
-    extern "C" {
-        static environ: *const *mut libc::c_char;
-    }
+    let checks = common::floor_checks();
     let interval = Duration::from_secs(1) / rate as u32;
     let end = Instant::now() + Duration::from_secs(seconds);
     let mut next = Instant::now();
@@ -367,19 +352,8 @@ fn floor_loop(spec: &str) {
         }
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
         next += interval;
-        let argv = &argvs[n % 2];
+        common::spawn_and_wait(&checks[n % 2]);
         n += 1;
-        let mut pid: libc::pid_t = 0;
-        // SAFETY: argv is a NULL-terminated array of C strings that outlive the call;
-        // environ is the process's environment; no file actions or attributes.
-        let spawned = unsafe {
-            libc::posix_spawn(&mut pid, argv[0], std::ptr::null(), std::ptr::null(), argv.as_ptr(), environ)
-        };
-        if spawned == 0 {
-            let mut status = 0;
-            // SAFETY: waits for the child just spawned; status is a valid out pointer.
-            unsafe { libc::waitpid(pid, &mut status, 0) };
-        }
     }
 }
 

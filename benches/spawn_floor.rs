@@ -14,7 +14,6 @@
 //! what N sleeping threads cost, not a lower one. Prints medians; see
 //! benches/RESULTS.md.
 
-use std::ffi::CString;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -24,42 +23,6 @@ mod common;
 
 const SECONDS: u64 = 10;
 
-extern "C" {
-    static environ: *const *mut libc::c_char;
-}
-
-/// The two checks, as argv arrays for posix_spawn (kept alive by the returned strings).
-fn programs() -> (Vec<Vec<CString>>, Vec<Vec<*mut libc::c_char>>) {
-    let words: Vec<Vec<CString>> = vec![
-        vec![CString::new("/bin/true").expect("no NUL")],
-        ["/bin/sh", "-c", "exit 0"].iter().map(|a| CString::new(*a).expect("no NUL")).collect(),
-    ];
-    let argvs = words
-        .iter()
-        .map(|w| w.iter().map(|a| a.as_ptr() as *mut libc::c_char).chain([std::ptr::null_mut()]).collect())
-        .collect();
-    (words, argvs)
-}
-
-fn spawn_and_wait(argv: &[*mut libc::c_char]) {
-    let mut pid: libc::pid_t = 0;
-    // SAFETY: argv is a NULL-terminated array of C strings that outlive the call;
-    // environ is the process's environment; no file actions or attributes.
-    let spawned = unsafe {
-        libc::posix_spawn(&mut pid, argv[0], std::ptr::null(), std::ptr::null(), argv.as_ptr(), environ)
-    };
-    if spawned == 0 {
-        let mut status = 0;
-        // SAFETY: waits for the child just spawned; status is a valid out pointer.
-        unsafe { libc::waitpid(pid, &mut status, 0) };
-    }
-}
-
-/// The two argv arrays, whose strings live as long as the process (leaked on purpose).
-struct Argvs(Vec<Vec<*mut libc::c_char>>);
-// SAFETY: the pointed-to strings are never written or freed.
-unsafe impl Send for Argvs {}
-
 /// Runs one floor (`threads` = 1 or N) in this process and prints its own CPU per
 /// spawn in ms and its spawns a second, measured after a 3 s warm-up.
 fn run_floor(threads: usize, rate: usize) {
@@ -67,20 +30,17 @@ fn run_floor(threads: usize, rate: usize) {
     let start = Instant::now() + Duration::from_millis(500);
     // One thread: a spawn every 1/rate s. N threads: each one a second, all due together.
     let period = Duration::from_secs(threads as u64) / rate as u32;
+    let checks: &'static [common::FloorArgv; 2] = Box::leak(Box::new(common::floor_checks()));
     for i in 0..threads {
-        let (words, argvs) = programs();
-        std::mem::forget(words);
-        let argvs = Argvs(argvs);
         let done = Arc::clone(&done);
         let spawned = std::thread::Builder::new().stack_size(128 * 1024).spawn(move || {
-            let argvs = argvs;
             let mut next = start;
             for k in 0.. {
                 std::thread::sleep(next.saturating_duration_since(Instant::now()));
                 next += period;
                 // The one thread alternates the checks; N threads take one each.
                 let which = if threads == 1 { k % 2 } else { i % 2 };
-                spawn_and_wait(&argvs.0[which]);
+                common::spawn_and_wait(&checks[which]);
                 done.fetch_add(1, Ordering::Relaxed);
             }
         });

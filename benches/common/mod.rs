@@ -18,6 +18,46 @@ pub fn median(mut values: Vec<f64>) -> f64 {
     percentile(&mut values, 50.0)
 }
 
+/// One of the floors' checks as a NULL-terminated argv for `posix_spawn`, its strings
+/// leaked: a floor runs until its process ends.
+pub struct FloorArgv(Vec<*mut libc::c_char>);
+
+// SAFETY: the pointed-to strings are leaked, never written and never freed.
+unsafe impl Send for FloorArgv {}
+// SAFETY: as above; the pointers are only read.
+unsafe impl Sync for FloorArgv {}
+
+/// The floors' two checks, the daemon bench's own: `/bin/true` and `/bin/sh -c 'exit 0'`.
+pub fn floor_checks() -> [FloorArgv; 2] {
+    let argv = |words: &[&str]| {
+        let pointers = words
+            .iter()
+            .map(|w| std::ffi::CString::new(*w).expect("no NUL").into_raw())
+            .chain([std::ptr::null_mut()])
+            .collect();
+        FloorArgv(pointers)
+    };
+    [argv(&["/bin/true"]), argv(&["/bin/sh", "-c", "exit 0"])]
+}
+
+/// Starts `argv` with glibc's `posix_spawn` and waits for it, as a minimal spawner does.
+pub fn spawn_and_wait(argv: &FloorArgv) {
+    extern "C" {
+        static environ: *const *mut libc::c_char;
+    }
+    let mut pid: libc::pid_t = 0;
+    // SAFETY: argv is a NULL-terminated array of C strings that live as long as the
+    // process; environ is the process's environment; no file actions or attributes.
+    let spawned = unsafe {
+        libc::posix_spawn(&mut pid, argv.0[0], std::ptr::null(), std::ptr::null(), argv.0.as_ptr(), environ)
+    };
+    if spawned == 0 {
+        let mut status = 0;
+        // SAFETY: waits for the child just spawned; status is a valid out pointer.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+    }
+}
+
 pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .unwrap_or_default()
