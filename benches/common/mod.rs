@@ -20,7 +20,7 @@ pub fn median(mut values: Vec<f64>) -> f64 {
 
 /// One of the floors' checks as a NULL-terminated argv for `posix_spawn`, its strings
 /// leaked: a floor runs until its process ends.
-pub struct FloorArgv(Vec<*mut libc::c_char>);
+pub struct FloorArgv(pub Vec<*mut libc::c_char>);
 
 // SAFETY: the pointed-to strings are leaked, never written and never freed.
 unsafe impl Send for FloorArgv {}
