@@ -86,13 +86,13 @@ impl Argv {
 impl fmt::Display for Argv {
     /// The command as it could be typed again: words joined by spaces, quoted like
     /// Python's `shlex.join` where needed (`sh -c 'exit 1'`), so a logged command reads
-    /// as the one in the config.
+    /// as the one in the config. Written straight out: a check logs it every interval.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (index, word) in self.words.iter().enumerate() {
             if index > 0 {
                 f.write_str(" ")?;
             }
-            f.write_str(&quote(word))?;
+            write_quoted(f, word)?;
         }
         Ok(())
     }
@@ -100,12 +100,19 @@ impl fmt::Display for Argv {
 
 /// `word` as a POSIX shell reads it back: unchanged when it holds only safe characters,
 /// else in single quotes (a `'` inside becomes `'"'"'`).
-fn quote(word: &str) -> std::borrow::Cow<'_, str> {
+fn write_quoted(f: &mut fmt::Formatter<'_>, word: &str) -> fmt::Result {
     let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c);
     if !word.is_empty() && word.chars().all(safe) {
-        return word.into();
+        return f.write_str(word);
     }
-    format!("'{}'", word.replace('\'', "'\"'\"'")).into()
+    f.write_str("'")?;
+    for (index, piece) in word.split('\'').enumerate() {
+        if index > 0 {
+            f.write_str("'\"'\"'")?;
+        }
+        f.write_str(piece)?;
+    }
+    f.write_str("'")
 }
 
 /// The words of `line`: whitespace separates; `'…'` is literal; in `"…"` a backslash

@@ -305,9 +305,9 @@ impl Worker {
         timer_slack::set_for_this_thread(timer_slack::for_interval(self.service.check_fast_interval));
         if let Some(first) = self.service.ip_prefixes.first() {
             logging::set_service_fields(ServiceFields {
-                ip_address: first.addr().to_string(),
+                ip_address: first.addr().to_string().into(),
                 prefix_length: first.prefix_len(),
-                status: Health::Unknown.to_string(),
+                status: Health::Unknown.as_str(),
                 ip_check_disabled: self.service.ip_check_disabled,
             });
         }
@@ -629,7 +629,7 @@ impl Worker {
         let now = Instant::now();
         match verdict {
             Verdict::Changed(health) => {
-                logging::set_service_status(&health.to_string());
+                logging::set_service_status(health.as_str());
                 match health {
                     Health::Down => event!(Alert::Down, "status changed to DOWN"),
                     _ => event!(Alert::Up, "status changed to {}", health.to_string().to_uppercase()),

@@ -2,6 +2,8 @@
 //! with the service's fields on every line a service logs), or journald's priority
 //! prefix.
 
+use std::fmt::Write;
+
 use super::{Line, Severity};
 use crate::PROGRAM;
 
@@ -31,11 +33,23 @@ fn pid() -> u32 {
 }
 
 /// One line in `format`, without the newline.
+#[cfg(test)]
 pub(super) fn render(line: &Line, format: Format, name_width: usize) -> String {
-    let asctime = format!("{},{:03}", line.time, line.time.micros / 1000);
-    match format {
-        Format::Text => format!(
-            "{asctime} {PROGRAM}[{}] {:<8} {:<name_width$} {}",
+    let mut out = String::new();
+    render_into(&mut out, line, format, name_width);
+    out
+}
+
+/// One line in `format`, without the newline, into `out` (cleared first): the logging
+/// thread reuses one buffer for every line.
+pub(super) fn render_into(out: &mut String, line: &Line, format: Format, name_width: usize) {
+    out.clear();
+    let (time, millis) = (&line.time, line.time.micros / 1000);
+    // Writing to a String cannot fail.
+    let _ = match format {
+        Format::Text => write!(
+            out,
+            "{time},{millis:03} {PROGRAM}[{}] {:<8} {:<name_width$} {}",
             pid(),
             level_name(line.level),
             line.thread,
@@ -43,59 +57,67 @@ pub(super) fn render(line: &Line, format: Format, name_width: usize) -> String {
         ),
         Format::Journald => {
             let priority = super::syslogd::code(line.level);
-            format!("<{priority}>{} - {}", line.thread, line.tagged_message())
+            write!(out, "<{priority}>{} - {}", line.thread, line.tagged_message())
         }
         Format::Json => {
-            let mut json = format!(
-                "{{\"asctime\": {}, \"levelname\": {}, \"process\": {}, \"message\": {}",
-                json_string(&asctime),
-                json_string(level_name(line.level)),
-                pid(),
-                json_string(&line.message)
-            );
+            out.push_str("{\"asctime\": ");
+            push_json_string(out, format_args!("{time},{millis:03}"));
+            out.push_str(", \"levelname\": ");
+            push_json_string(out, format_args!("{}", level_name(line.level)));
+            let _ = write!(out, ", \"process\": {}, \"message\": ", pid());
+            push_json_string(out, format_args!("{}", line.message));
             if let Some(service) = &line.service {
-                json.push_str(&format!(
-                    ", \"ip_address\": {}, \"prefix_length\": {}, \"status\": {}, \"ip_check_disabled\": {}",
-                    json_string(&service.ip_address),
-                    service.prefix_length,
-                    json_string(&service.status),
-                    service.ip_check_disabled
-                ));
+                out.push_str(", \"ip_address\": ");
+                push_json_string(out, format_args!("{}", service.ip_address));
+                let _ = write!(out, ", \"prefix_length\": {}, \"status\": ", service.prefix_length);
+                push_json_string(out, format_args!("{}", service.status));
+                let _ = write!(out, ", \"ip_check_disabled\": {}", service.ip_check_disabled);
             }
             if let Some(event) = line.event {
-                json.push_str(&format!(", \"event\": {}", json_string(event)));
+                out.push_str(", \"event\": ");
+                push_json_string(out, format_args!("{event}"));
             }
             if let Some(about) = line.about.as_ref().filter(|about| **about != line.thread) {
-                json.push_str(&format!(", \"service\": {}", json_string(about)));
+                out.push_str(", \"service\": ");
+                push_json_string(out, format_args!("{about}"));
             }
-            json.push_str(&format!(
-                ", \"version\": {}, \"program\": {}, \"service_name\": {}}}",
-                json_string(env!("CARGO_PKG_VERSION")),
-                json_string(PROGRAM),
-                json_string(&line.thread)
-            ));
-            json
+            out.push_str(", \"version\": ");
+            push_json_string(out, format_args!("{}", env!("CARGO_PKG_VERSION")));
+            out.push_str(", \"program\": ");
+            push_json_string(out, format_args!("{PROGRAM}"));
+            out.push_str(", \"service_name\": ");
+            push_json_string(out, format_args!("{}", line.thread));
+            out.push('}');
+            Ok(())
         }
-    }
+    };
 }
 
-/// `text` as a JSON string literal.
-fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
+/// Appends `text` as a JSON string literal.
+fn push_json_string(out: &mut String, text: std::fmt::Arguments<'_>) {
     out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+    let _ = JsonEscaped(out).write_fmt(text);
+    out.push('"');
+}
+
+/// Escapes what is written through it into a JSON string's body.
+struct JsonEscaped<'a>(&'a mut String);
+
+impl Write for JsonEscaped<'_> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        for c in text.chars() {
+            match c {
+                '"' => self.0.push_str("\\\""),
+                '\\' => self.0.push_str("\\\\"),
+                '\n' => self.0.push_str("\\n"),
+                '\r' => self.0.push_str("\\r"),
+                '\t' => self.0.push_str("\\t"),
+                c if (c as u32) < 0x20 => write!(self.0, "\\u{:04x}", c as u32)?,
+                c => self.0.push(c),
+            }
         }
+        Ok(())
     }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
@@ -144,7 +166,7 @@ mod tests {
         let fields = ServiceFields {
             ip_address: "10.0.0.1".into(),
             prefix_length: 32,
-            status: "up".into(),
+            status: "up",
             ip_check_disabled: false,
         };
         let json = render(&line(Some(fields)), Format::Json, 11);
