@@ -385,8 +385,21 @@ impl DaemonProcess {
     }
 }
 
+/// Stops the daemon as its service manager would: SIGTERM, so it ends its checks and
+/// waits for a running reconfigure (whose script would otherwise go on writing into
+/// the sandbox as it is removed), then SIGKILL if it has not exited within 10 s.
 impl Drop for DaemonProcess {
     fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.signal(libc::SIGTERM);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while std::time::Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
