@@ -98,6 +98,30 @@ pub fn tree_cpu_seconds(pid: i32) -> f64 {
     ticks / clock_ticks()
 }
 
+/// The machine's CPU time so far as (stolen by the hypervisor, all), from the `cpu`
+/// line of /proc/stat: a virtual machine whose host is busy runs everything slower, so
+/// the benches report how much was stolen while they measured.
+pub fn cpu_steal_ticks() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<f64> = stat
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .map(|l| l.split_whitespace().skip(1).take(8).filter_map(|v| v.parse().ok()).collect())
+        .unwrap_or_default();
+    (fields.get(7).copied().unwrap_or(0.0), fields.iter().sum())
+}
+
+/// The share of CPU time stolen since `since` (a `cpu_steal_ticks`), in percent.
+pub fn steal_percent_since(since: (f64, f64)) -> f64 {
+    let now = cpu_steal_ticks();
+    let all = now.1 - since.1;
+    if all > 0.0 {
+        100.0 * (now.0 - since.0) / all
+    } else {
+        0.0
+    }
+}
+
 /// utime + stime of one process (its threads, not its children), in seconds.
 pub fn process_cpu_seconds(pid: i32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
