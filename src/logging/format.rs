@@ -61,42 +61,42 @@ pub(super) fn render_into(out: &mut String, line: &Line, format: Format, name_wi
         }
         Format::Json => {
             out.push_str("{\"asctime\": ");
-            push_json_string(out, format_args!("{time},{millis:03}"));
+            push_json(out, format_args!("{time},{millis:03}"));
             out.push_str(", \"levelname\": ");
-            push_json_string(out, format_args!("{}", level_name(line.level)));
+            push_json(out, level_name(line.level));
             let _ = write!(out, ", \"process\": {}, \"message\": ", pid());
-            push_json_string(out, format_args!("{}", line.message));
+            push_json(out, &line.message);
             if let Some(service) = &line.service {
                 out.push_str(", \"ip_address\": ");
-                push_json_string(out, format_args!("{}", service.ip_address));
+                push_json(out, &service.ip_address);
                 let _ = write!(out, ", \"prefix_length\": {}, \"status\": ", service.prefix_length);
-                push_json_string(out, format_args!("{}", service.status));
+                push_json(out, service.status);
                 let _ = write!(out, ", \"ip_check_disabled\": {}", service.ip_check_disabled);
             }
             if let Some(event) = line.event {
                 out.push_str(", \"event\": ");
-                push_json_string(out, format_args!("{event}"));
+                push_json(out, event);
             }
             if let Some(about) = line.about.as_ref().filter(|about| **about != line.thread) {
                 out.push_str(", \"service\": ");
-                push_json_string(out, format_args!("{about}"));
+                push_json(out, about);
             }
             out.push_str(", \"version\": ");
-            push_json_string(out, format_args!("{}", env!("CARGO_PKG_VERSION")));
+            push_json(out, env!("CARGO_PKG_VERSION"));
             out.push_str(", \"program\": ");
-            push_json_string(out, format_args!("{PROGRAM}"));
+            push_json(out, PROGRAM);
             out.push_str(", \"service_name\": ");
-            push_json_string(out, format_args!("{}", line.thread));
+            push_json(out, &line.thread);
             out.push('}');
             Ok(())
         }
     };
 }
 
-/// Appends `text` as a JSON string literal.
-fn push_json_string(out: &mut String, text: std::fmt::Arguments<'_>) {
+/// Appends `value`, as it displays, as a JSON string literal.
+fn push_json(out: &mut String, value: impl std::fmt::Display) {
     out.push('"');
-    let _ = JsonEscaped(out).write_fmt(text);
+    let _ = write!(JsonEscaped(out), "{value}");
     out.push('"');
 }
 

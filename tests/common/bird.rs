@@ -305,7 +305,7 @@ impl Lab {
     /// Stops the speaker (SIGTERM) and waits for it: Bird is "down".
     pub fn stop_speaker(&mut self) {
         for mut child in self.speakers.drain(..) {
-            terminate(&mut child);
+            super::terminate(&mut child, Duration::from_secs(5));
         }
     }
 
@@ -313,7 +313,7 @@ impl Lab {
     pub fn stop_bird16_v4(&mut self) {
         assert_eq!(self.kind, Speaker::Bird16);
         let mut v4 = self.speakers.remove(0);
-        terminate(&mut v4);
+        super::terminate(&mut v4, Duration::from_secs(5));
     }
 
     /// Bird 1.6 only: starts the IPv4 daemon again after [`Lab::stop_bird16_v4`].
@@ -410,28 +410,12 @@ impl Drop for Lab {
     fn drop(&mut self) {
         self.stop_speaker();
         if let Some(mut peer) = self.peer.take() {
-            terminate(&mut peer);
+            super::terminate(&mut peer, Duration::from_secs(5));
         }
         for namespace in &self.namespaces {
             let _ = Command::new("ip").args(["netns", "del", namespace]).status();
         }
     }
-}
-
-fn terminate(child: &mut Child) {
-    // SAFETY: kill has no memory effects.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 fn wait_for_socket(path: &Path) {

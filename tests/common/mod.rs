@@ -390,19 +390,25 @@ impl DaemonProcess {
 /// the sandbox as it is removed), then SIGKILL if it has not exited within 10 s.
 impl Drop for DaemonProcess {
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            self.signal(libc::SIGTERM);
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-            while std::time::Instant::now() < deadline {
-                if let Ok(Some(_)) = self.child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        terminate(&mut self.child, std::time::Duration::from_secs(10));
     }
+}
+
+/// SIGTERM, then SIGKILL if `child` has not exited within `patience`; reaps it.
+pub fn terminate(child: &mut std::process::Child, patience: std::time::Duration) {
+    if let Ok(None) = child.try_wait() {
+        // SAFETY: kill has no memory effects.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + patience;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// A stand-in for systemd's notify socket: the daemon's messages, in order.
