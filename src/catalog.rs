@@ -77,6 +77,7 @@ pub enum Event {
     ReconfigureRecovered,
     BirdBehind,
     ThreadDied,
+    WriterHung,
     ReloadApplied,
     ReloadRejected,
     LogLinesDropped,
@@ -98,7 +99,7 @@ const fn entry(
     Entry { target, severity, text, upstream, meaning }
 }
 
-pub const CATALOG: [Entry; 18] = [
+pub const CATALOG: [Entry; 19] = [
     entry("event:started", Severity::Notice, "starting anycast-healthchecker", false, "the daemon started"),
     entry("event:stopped", Severity::Notice, "shutdown is complete", false, "the daemon stopped"),
     entry(
@@ -191,6 +192,13 @@ pub const CATALOG: [Entry; 18] = [
         "died",
         false,
         "a service thread (or the writer) died; its prefixes are withdrawn and it is restarted",
+    ),
+    entry(
+        "event:writer_hung",
+        Severity::Critical,
+        "has not answered",
+        false,
+        "the Bird writer is stuck: the watchdog is no longer pinged, so systemd restarts the daemon",
     ),
     entry(
         "event:reload_applied",
@@ -303,6 +311,7 @@ mod tests {
             Event::ReconfigureRecovered,
             Event::BirdBehind,
             Event::ThreadDied,
+            Event::WriterHung,
             Event::ReloadApplied,
             Event::ReloadRejected,
             Event::LogLinesDropped,

@@ -31,6 +31,29 @@ Options:
     -v, --version              show version
     -h, --help                 show this screen";
 
+/// How bad a line on stderr is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gravity {
+    Error,
+    Warning,
+}
+
+/// A line for stderr: `anycast-healthchecker: [warning: ]MESSAGE`. When stderr is the
+/// journal (`-c` run by the unit's `ExecReload`) it starts with its syslog priority, so
+/// `journalctl -p err` shows a rejected configuration as an error.
+pub fn stderr_line(gravity: Gravity, message: &str) -> String {
+    stderr_line_to(gravity, message, crate::logging::stderr_is_journal())
+}
+
+fn stderr_line_to(gravity: Gravity, message: &str, journal: bool) -> String {
+    let (priority, word) = match gravity {
+        Gravity::Error => ("<3>", ""),
+        Gravity::Warning => ("<4>", "warning: "),
+    };
+    let priority = if journal { priority } else { "" };
+    format!("{priority}{}: {word}{message}", crate::PROGRAM)
+}
+
 const DEFAULT_FILE: &str = "/etc/anycast-healthchecker.conf";
 const DEFAULT_DIR: &str = "/etc/anycast-healthchecker.d";
 
@@ -138,6 +161,22 @@ mod tests {
         assert_eq!(action(&["-c", "-p"]), Ok(Mode::PrintDefaults));
         assert_eq!(action(&["-p", "-v"]), Ok(Mode::Version));
         assert_eq!(action(&["-v", "-h"]), Ok(Mode::Help));
+    }
+
+    #[test]
+    fn stderr_lines_carry_a_priority_only_into_the_journal() {
+        assert_eq!(
+            stderr_line_to(Gravity::Error, "m.conf: bad", false),
+            "anycast-healthchecker: m.conf: bad"
+        );
+        assert_eq!(
+            stderr_line_to(Gravity::Error, "m.conf: bad", true),
+            "<3>anycast-healthchecker: m.conf: bad"
+        );
+        assert_eq!(
+            stderr_line_to(Gravity::Warning, "unknown key", true),
+            "<4>anycast-healthchecker: warning: unknown key"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anycast_healthchecker::cli::{self, Mode};
+use anycast_healthchecker::cli::{self, stderr_line, Gravity, Mode};
 use anycast_healthchecker::config::{self, Loaded, Programs, Sources};
 use anycast_healthchecker::PROGRAM;
 use anycast_healthchecker::{daemon, status};
@@ -13,7 +13,7 @@ fn main() -> ExitCode {
     let mode = match cli::parse(std::env::args_os().skip(1)) {
         Ok(mode) => mode,
         Err(message) => {
-            eprintln!("{PROGRAM}: {message}\n{}", cli::USAGE);
+            eprintln!("{}\n{}", stderr_line(Gravity::Error, &message), cli::USAGE);
             return ExitCode::FAILURE;
         }
     };
@@ -29,7 +29,7 @@ fn main() -> ExitCode {
     match run(mode) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Message(message)) => {
-            eprintln!("{PROGRAM}: {message}");
+            eprintln!("{}", stderr_line(Gravity::Error, &message));
             ExitCode::FAILURE
         }
         Err(Failure::Logged) => ExitCode::FAILURE,
@@ -107,7 +107,7 @@ fn run(mode: Mode) -> Result<(), Failure> {
 fn load(sources: &Sources, programs: Programs) -> Result<Loaded, String> {
     let warn = |warnings: &[String]| {
         for warning in warnings {
-            eprintln!("{PROGRAM}: warning: {warning}");
+            eprintln!("{}", stderr_line(Gravity::Warning, warning));
         }
     };
     match config::load(sources, programs) {

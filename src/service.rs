@@ -309,6 +309,7 @@ impl Worker {
                 prefix_length: first.prefix_len(),
                 status: Health::Unknown.as_str(),
                 ip_check_disabled: self.service.ip_check_disabled,
+                ip_prefixes: self.service.ip_prefixes.iter().map(ToString::to_string).collect(),
             });
         }
         if let Some(splay) = splay.filter(|s| !s.is_zero()) {
@@ -727,16 +728,27 @@ struct Maintenance {
     withdraw_at: Option<Instant>,
 }
 
-/// Test-only fault injection (debug builds): a thread whose service has a file
-/// `$ANYCAST_HEALTHCHECKER_TEST_PANIC.<service>` removes it and panics, once, as a bug
-/// in its code would. Release builds have no such hook.
+/// Test-only fault injection (debug builds), for the thread named `name` (a service,
+/// or `bird-writer`): a file `$ANYCAST_HEALTHCHECKER_TEST_PANIC.<name>` is removed and
+/// the thread panics, once, as a bug in its code would; while a file
+/// `$ANYCAST_HEALTHCHECKER_TEST_STALL.<name>` exists the thread stands still, as one
+/// stuck in a write that never returns. Release builds have no such hook.
 #[cfg(debug_assertions)]
 pub(crate) fn test_fault(name: &str) {
-    if let Some(base) = std::env::var_os("ANYCAST_HEALTHCHECKER_TEST_PANIC") {
-        let mut path = base;
-        path.push(format!(".{name}"));
-        if std::fs::remove_file(&path).is_ok() {
+    let path = |variable: &str| {
+        std::env::var_os(variable).map(|mut base| {
+            base.push(format!(".{name}"));
+            PathBuf::from(base)
+        })
+    };
+    if let Some(panic) = path("ANYCAST_HEALTHCHECKER_TEST_PANIC") {
+        if std::fs::remove_file(&panic).is_ok() {
             panic!("test fault injected into {name}");
+        }
+    }
+    if let Some(stall) = path("ANYCAST_HEALTHCHECKER_TEST_STALL") {
+        while stall.exists() {
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }

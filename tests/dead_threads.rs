@@ -75,3 +75,51 @@ fn the_writer_dying_stops_the_daemon_with_exit_1() {
     let prefixes = setup.bird_prefixes();
     assert_eq!(prefixes, ["10.189.200.255/32"], "the file is whole, as last written");
 }
+
+/// systemd's watchdog is fed only while the Bird writer answers: a writer stuck (a
+/// write that never returns, injected here) goes unpinged, with a CRITICAL event and
+/// the unit's status line saying so, so that systemd restarts the daemon; pings
+/// resume when it answers again.
+#[test]
+fn a_stuck_writer_stops_the_watchdog_pings() {
+    let setup = Setup::new("", "");
+    setup.flag_service("web", "10.52.12.1", "ok", "");
+    let socket_path = setup.path("notify.sock");
+    let mut systemd = common::NotifySocket::bind(&socket_path);
+    let stall = setup.path("stall");
+    let daemon = DaemonProcess::start_with_env(
+        setup.root(),
+        &["-f", "main.conf", "-d", "conf.d"],
+        &[
+            ("NOTIFY_SOCKET", socket_path.to_str().unwrap()),
+            ("WATCHDOG_USEC", "1000000"),
+            ("ANYCAST_HEALTHCHECKER_TEST_STALL", stall.to_str().unwrap()),
+        ],
+    );
+    systemd.collect_until("two pings", WAIT, |m| m.iter().filter(|m| *m == "WATCHDOG=1").count() >= 2);
+
+    setup.touch("stall.bird-writer");
+    let stuck = |m: &String| m.starts_with("STATUS=the Bird writer does not answer");
+    systemd.collect_until("the stuck status", WAIT, |m| m.iter().any(stuck));
+    daemon.wait_for_log("event=writer_hung", WAIT);
+    // The main loop goes on (its status file is rewritten every 2 s) while no ping
+    // goes out: wait for two rewrites, where a daemon still pinging sends eight.
+    let updated = || {
+        let text = std::fs::read_to_string(setup.path("run/ahc.pid.status")).unwrap_or_default();
+        text.lines().find_map(|l| l.strip_prefix("updated=")).map(str::to_string)
+    };
+    for _ in 0..2 {
+        let before = updated();
+        common::wait_for("the status file rewritten", WAIT, || updated() != before);
+    }
+    setup.remove("stall.bird-writer");
+    let at = systemd.messages.iter().position(stuck).unwrap();
+    systemd.collect_until("a ping after the writer answers", WAIT, |m| {
+        m[at..].iter().any(|m| m == "WATCHDOG=1")
+    });
+    let after: Vec<&String> = systemd.messages[at..].iter().collect();
+    let ping = after.iter().position(|m| *m == "WATCHDOG=1").unwrap();
+    let recovered = after.iter().position(|m| m.starts_with("STATUS=") && !stuck(m));
+    assert!(recovered.is_some_and(|r| r < ping), "no ping while stuck, the status line first: {after:?}");
+    assert!(daemon.log().contains("the Bird writer answers again"), "{}", daemon.log());
+}

@@ -112,11 +112,16 @@ fn every_event_is_emitted_with_its_token_words_severity_and_json_field() {
     setup.touch("doomed-ok");
     setup.flag_service("doomed", "10.52.12.8", "doomed-ok", "");
 
-    let hook = setup.path("panic");
+    let (panic, stall) = (setup.path("panic"), setup.path("stall"));
     let mut daemon = DaemonProcess::start_with_env(
         setup.root(),
         &["-f", "main.conf", "-d", "conf.d"],
-        &[("ANYCAST_HEALTHCHECKER_TEST_PANIC", hook.to_str().unwrap())],
+        &[
+            ("ANYCAST_HEALTHCHECKER_TEST_PANIC", panic.to_str().unwrap()),
+            ("ANYCAST_HEALTHCHECKER_TEST_STALL", stall.to_str().unwrap()),
+            // systemd's watchdog (no socket: the pings go nowhere), for writer_hung.
+            ("WATCHDOG_USEC", "1000000"),
+        ],
     );
     let log = || std::fs::read_to_string(setup.path("events.log")).unwrap_or_default();
     let wait_event = |name: &str| {
@@ -170,6 +175,11 @@ fn every_event_is_emitted_with_its_token_words_severity_and_json_field() {
     setup.sandbox.write("main.conf", &main);
     daemon.signal(libc::SIGHUP);
     wait_event("reload_applied");
+
+    // The writer stands still: the watchdog is no longer fed.
+    setup.touch("stall.bird-writer");
+    wait_event("writer_hung");
+    setup.remove("stall.bird-writer");
 
     daemon.signal(libc::SIGTERM);
     assert_eq!(daemon.wait_exit(WAIT), Some(0));

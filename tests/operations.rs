@@ -141,6 +141,133 @@ fn journald_prefixes_on_the_console() {
     assert!(log.contains("<4>MainThread - ") || log.contains("<6>MainThread - "), "{log}");
 }
 
+/// With stderr a stream into the journal (as systemd runs the shipped unit, with
+/// upstream's console settings), each line starts with its catalog priority, which
+/// journald takes as the level; the rest of the line is upstream's.
+#[test]
+fn stderr_into_the_journal_carries_the_catalogs_priorities() {
+    let setup = Setup::new("", "");
+    setup.touch("ok");
+    setup.flag_service("web", "10.52.12.1", "ok", "");
+    let daemon = DaemonProcess::start_into_journal(setup.root(), &["-f", "main.conf", "-d", "conf.d"]);
+    setup.wait_for_prefixes(&["10.52.12.1/32"], WAIT);
+    setup.remove("ok");
+    daemon.wait_for_log("event=down service=web", WAIT);
+    let log = daemon.log();
+    let line =
+        |token: &str| log.lines().find(|l| l.contains(token)).unwrap_or_else(|| panic!("{token}:\n{log}"));
+    let pid = daemon.pid();
+    for (token, priority, level) in [
+        ("event=started", "<5>", "INFO"),
+        ("event=up service=web", "<5>", "INFO"),
+        ("event=down service=web", "<4>", "WARNING"),
+        ("running /bin/sh -c", "<6>", "INFO"),
+        ("sleeping for", "<7>", "DEBUG"),
+    ] {
+        let line = line(token);
+        assert!(line.starts_with(priority), "{token}: {line}");
+        assert!(
+            line.contains(&format!(" anycast-healthchecker[{pid}] {level} ")),
+            "upstream's layout: {line}"
+        );
+    }
+    assert!(log.lines().all(|l| l.starts_with('<')), "{log}");
+
+    // A stream that is not our stderr changes nothing.
+    let other = Setup::new("", "");
+    other.service("web", "check_cmd = /bin/false\nip_prefix = 10.52.12.1");
+    let plain = DaemonProcess::start_with_env(
+        other.root(),
+        &["-f", "main.conf", "-d", "conf.d"],
+        &[("JOURNAL_STREAM", "0:1")],
+    );
+    plain.wait_for_log("event=down service=web", WAIT);
+    assert!(plain.log().lines().all(|l| l.starts_with("20")), "{}", plain.log());
+}
+
+/// `-c`, as the unit's ExecReload runs it: an error into the journal is an error there.
+#[test]
+fn a_rejected_check_into_the_journal_is_logged_at_err() {
+    use std::os::unix::fs::MetadataExt;
+    let setup = Setup::new("", "");
+    setup.service("web", "check_cmd = /bin/true\nip_prefix = 10.52.12.1\ncheck_rise = 0\nchek_fail = 1");
+    let stderr_path = setup.path("stderr");
+    let stderr = std::fs::File::create(&stderr_path).unwrap();
+    let meta = stderr.metadata().unwrap();
+    let status = Command::new(binary())
+        .args(["-f", "main.conf", "-d", "conf.d", "-c"])
+        .current_dir(setup.root())
+        .env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()))
+        .stderr(stderr)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+    let text = std::fs::read_to_string(&stderr_path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].starts_with("<4>anycast-healthchecker: warning: ") && lines[0].contains("chek_fail"),
+        "{text}"
+    );
+    assert!(lines[1].starts_with("<3>anycast-healthchecker: ") && lines[1].contains("check_rise"), "{text}");
+}
+
+/// `log_journald = true`: each line is a native journald datagram whose fields name
+/// the event, the service and its prefixes, at the catalog's priority; the console
+/// is quiet.
+#[test]
+fn journald_gets_fields_over_its_native_protocol() {
+    use std::os::unix::net::UnixDatagram;
+    let setup = Setup::new(
+        "log_journald = true\nlog_journald_socket = journal.sock\nlog_syslog_facility = local2",
+        "",
+    );
+    let socket = UnixDatagram::bind(setup.path("journal.sock")).unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    setup.touch("ok");
+    setup.flag_service("web", "10.52.12.1", "ok", "");
+    setup.service("two", "check_cmd = /bin/true\nip_prefix = 10.52.12.2, 10.52.12.3");
+    let daemon = setup.start();
+    setup.wait_for_prefixes(&["10.52.12.1/32", "10.52.12.2/32", "10.52.12.3/32"], WAIT);
+    setup.remove("ok");
+    let parse = |datagram: &[u8]| -> Vec<(String, String)> {
+        String::from_utf8_lossy(datagram)
+            .lines()
+            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+            .collect()
+    };
+    let mut entries: Vec<Vec<(String, String)>> = Vec::new();
+    let field = |entry: &[(String, String)], name: &str| -> Vec<String> {
+        entry.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
+    };
+    let deadline = Instant::now() + WAIT;
+    let mut buffer = vec![0u8; 65536];
+    while !entries.iter().any(|e| field(e, "EVENT") == ["down"]) {
+        assert!(Instant::now() < deadline, "no EVENT=down entry in {entries:#?}");
+        if let Ok(n) = socket.recv(&mut buffer) {
+            entries.push(parse(&buffer[..n]));
+        }
+    }
+    let down = entries.iter().find(|e| field(e, "EVENT") == ["down"]).unwrap();
+    assert_eq!(field(down, "SERVICE"), ["web"]);
+    assert_eq!(field(down, "IP_PREFIX"), ["10.52.12.1/32"]);
+    assert_eq!(field(down, "PRIORITY"), ["4"]);
+    assert_eq!(field(down, "SYSLOG_FACILITY"), ["18"]);
+    assert_eq!(field(down, "SYSLOG_IDENTIFIER"), ["anycast-healthchecker"]);
+    assert_eq!(field(down, "SYSLOG_PID"), [daemon.pid().to_string()]);
+    assert_eq!(field(down, "MESSAGE"), ["web status changed to DOWN event=down service=web"]);
+    let up_two = entries
+        .iter()
+        .find(|e| field(e, "EVENT") == ["up"] && field(e, "SERVICE") == ["two"])
+        .unwrap_or_else(|| panic!("no up of two in {entries:#?}"));
+    assert_eq!(field(up_two, "IP_PREFIX"), ["10.52.12.2/32", "10.52.12.3/32"], "one field per prefix");
+    assert_eq!(field(up_two, "PRIORITY"), ["5"]);
+    let per_check = entries.iter().find(|e| field(e, "MESSAGE").iter().any(|m| m.contains(" running ")));
+    assert_eq!(per_check.map(|e| field(e, "PRIORITY")), Some(vec!["6".to_string()]), "{entries:#?}");
+    assert!(per_check.is_some_and(|e| field(e, "EVENT").is_empty()));
+    assert_eq!(daemon.log(), "", "the console is quiet");
+}
+
 #[test]
 fn a_full_disk_for_the_log_does_not_stall_the_checks() {
     // /dev/full fails every write with ENOSPC.
@@ -296,6 +423,43 @@ fn systemd_hears_ready_reloading_watchdog_and_stopping_in_order() {
     let first_ready = messages.iter().position(|m| m == "READY=1").unwrap();
     assert!(first_ready < reloading);
     assert!(messages.iter().position(|m| m == "STOPPING=1").unwrap() > reloading);
+}
+
+/// The unit's status line (`systemctl status`) is there when READY comes and follows
+/// the services and reloads.
+#[test]
+fn systemd_status_line_follows_services_and_reloads() {
+    let setup = Setup::new("", "");
+    setup.touch("ok");
+    setup.flag_service("web", "10.52.12.1", "ok", "");
+    let socket_path = setup.path("notify.sock");
+    let mut systemd = common::NotifySocket::bind(&socket_path);
+    let daemon = DaemonProcess::start_with_env(
+        setup.root(),
+        &["-f", "main.conf", "-d", "conf.d"],
+        &[("NOTIFY_SOCKET", socket_path.to_str().unwrap())],
+    );
+    systemd.collect_until("READY=1", WAIT, |m| m.iter().any(|m| m == "READY=1"));
+    let ready = systemd.messages.iter().position(|m| m == "READY=1").unwrap();
+    assert!(
+        systemd.messages[..ready].iter().any(|m| m.starts_with("STATUS=1 service: 1 ")),
+        "the status line before READY: {:?}",
+        systemd.messages
+    );
+    let status_with = |text: &'static str| {
+        move |m: &[String]| m.iter().any(|m| m.starts_with("STATUS=") && m.contains(text))
+    };
+    systemd.collect_until("1 up", WAIT, status_with("1 service: 1 up; Bird in sync"));
+    setup.remove("ok");
+    systemd.collect_until("1 down", WAIT, status_with("1 service: 1 down; Bird in sync"));
+    setup.flag_service("dns", "10.52.12.2", "dns-ok", "");
+    daemon.signal(libc::SIGHUP);
+    systemd.collect_until("2 services after the reload", WAIT, status_with("2 services: "));
+    systemd.collect_until("reloaded", WAIT, status_with("; reloaded 20"));
+    let main = std::fs::read_to_string(setup.path("main.conf")).unwrap();
+    setup.sandbox.write("main.conf", &format!("{main}\nloglevel = loud\n"));
+    daemon.signal(libc::SIGHUP);
+    systemd.collect_until("rejected", WAIT, status_with("rejected, old config kept: "));
 }
 
 fn status(setup: &Setup) -> (i32, String) {

@@ -18,6 +18,7 @@
 //! file to learn what is advertised now, so that a route stays until its check decides.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -38,6 +39,8 @@ enum Message {
     Event(Event),
     Routing(Box<Routing>),
     Flush(Sender<()>),
+    /// Liveness for systemd's watchdog: the thread stores the number as answered.
+    Ping(u64),
     Stop,
 }
 
@@ -61,6 +64,9 @@ pub struct Writer {
     tx: Sender<Message>,
     thread: Option<JoinHandle<()>>,
     lag: Lag,
+    /// The last ping sent, and the last one the thread answered.
+    pinged: u64,
+    answered: Arc<AtomicU64>,
 }
 
 impl Writer {
@@ -69,14 +75,25 @@ impl Writer {
     pub fn start(routing: Routing) -> Result<Writer> {
         let (reports_tx, reports) = crossbeam_channel::unbounded();
         let lag = Lag::default();
-        let mut state = State::new(routing, reports_tx, Arc::clone(&lag));
+        let answered = Arc::new(AtomicU64::new(0));
+        let mut state = State::new(routing, reports_tx, Arc::clone(&lag), Arc::clone(&answered));
         state.sync();
         let (tx, rx) = crossbeam_channel::unbounded();
         let thread = std::thread::Builder::new()
             .name("bird-writer".into())
             .spawn(move || state.run(&rx, &reports))
             .context("failed to start the Bird writer thread")?;
-        Ok(Writer { tx, thread: Some(thread), lag })
+        Ok(Writer { tx, thread: Some(thread), lag, pinged: 0, answered })
+    }
+
+    /// True if the thread answered the previous call's ping (or this is the first
+    /// call); each call sends a new ping. A thread stuck in a write never answers, so
+    /// the daemon stops telling systemd's watchdog that it works.
+    pub fn answered_last_ping(&mut self) -> bool {
+        let answered = self.answered.load(Ordering::Acquire) >= self.pinged;
+        self.pinged += 1;
+        let _ = self.tx.send(Message::Ping(self.pinged));
+        answered
     }
 
     /// Seconds each IP version's Bird has been behind its file (0 when in sync).
@@ -290,6 +307,8 @@ struct State {
     write_retry_at: Option<Instant>,
     flushes: Vec<PendingFlush>,
     lag: Lag,
+    /// The last ping answered (see [`Writer::answered_last_ping`]).
+    answered: Arc<AtomicU64>,
 }
 
 /// What one wake-up of the writer brought.
@@ -301,7 +320,7 @@ enum Wake {
 }
 
 impl State {
-    fn new(routing: Routing, reports: Sender<worker::Report>, lag: Lag) -> State {
+    fn new(routing: Routing, reports: Sender<worker::Report>, lag: Lag, answered: Arc<AtomicU64>) -> State {
         let families = routing.bird.iter().map(|settings| Family::load(settings.clone(), &routing)).collect();
         State {
             routing,
@@ -314,6 +333,7 @@ impl State {
             write_retry_at: None,
             flushes: Vec::new(),
             lag,
+            answered,
         }
     }
 
@@ -388,6 +408,7 @@ impl State {
                     touched = true;
                 }
                 Message::Flush(done) => flushes.push(done),
+                Message::Ping(number) => self.answered.store(number, Ordering::Release),
                 Message::Stop => stop = true,
             }
         }

@@ -78,6 +78,10 @@ pub struct LogSettings {
     pub syslog_facility: u8,
     /// Extension: `log_syslog_socket`.
     pub syslog_socket: PathBuf,
+    /// Extension: log to journald over its native protocol, with fields.
+    pub journald: bool,
+    /// Extension: `log_journald_socket`.
+    pub journald_socket: PathBuf,
     /// The UDP server's facility: `log_syslog_facility` when set, else upstream's user.
     pub server_facility: u8,
 }
@@ -335,6 +339,8 @@ fn parse_log(fields: &Fields) -> Result<LogSettings, ConfigError> {
         each_check: fields.boolean("log_each_check")?,
         syslog_facility,
         syslog_socket: PathBuf::from(non_empty(fields, "log_syslog_socket")?),
+        journald: fields.boolean("log_journald")?,
+        journald_socket: PathBuf::from(non_empty(fields, "log_journald_socket")?),
         server_facility,
     })
 }

@@ -106,6 +106,10 @@ pub const DAEMON_KEYS: &[Key] = &[
     // facility when set; upstream's UDP packets say user).
     key("log_syslog_facility", "daemon"),
     key("log_syslog_socket", "/dev/log"),
+    // Extensions: log to journald over its native protocol (fields EVENT, SERVICE,
+    // IP_PREFIX...), on this socket.
+    key("log_journald", "false"),
+    key("log_journald_socket", "/run/systemd/journal/socket"),
     // Extension: Bird behind its prefix file for this long is a CRITICAL event.
     key("bird_behind_critical_seconds", "60"),
     // Extension: upstream hard-codes 2 s for the daemon-level reconfigure command.

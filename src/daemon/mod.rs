@@ -14,6 +14,7 @@
 mod instance;
 mod pidfile;
 mod reload;
+mod status_text;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use signal_hook::iterator::Signals;
 use crate::bird::{Action, CustomCommand, Event, Routing, ServiceRoutes, Writer};
 use crate::catalog::{self, event};
 use crate::config::{self, Config, OnDisabled, OnExit, Programs, PrometheusSettings, Service, Sources};
+use crate::localtime::LocalTime;
 use crate::notify::Notifier;
 use crate::prefix::IpVersion;
 use crate::service::{disabled_event, Exit, ServiceThread};
@@ -36,6 +38,7 @@ use crate::{logging, metrics, scrape, status};
 use instance::InstanceLock;
 pub use pidfile::{lock_path as pidfile_lock_path, Pidfile};
 use reload::DaemonChange;
+use status_text::{status_text, Facts, LastReload};
 
 /// How often the main loop checks that every thread is alive.
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
@@ -63,7 +66,7 @@ pub enum Fatal {
 /// Runs the daemon until it is told to stop: `Ok` for a clean stop (exit 0).
 pub fn run(sources: Sources, config: Config) -> Result<(), Fatal> {
     if let Err(err) = logging::init(&config.daemon.log, &section_names(&config)) {
-        eprintln!("{}: {err}", crate::PROGRAM);
+        eprintln!("{}", crate::cli::stderr_line(crate::cli::Gravity::Error, &err));
         return Err(Fatal::NotStarted);
     }
     // Before anything else: a HUP or TERM during start-up must not kill us unhandled.
@@ -142,6 +145,13 @@ struct Daemon {
     /// IP versions whose Bird has been reported behind (once per episode).
     behind_alerted: Vec<IpVersion>,
     last_watchdog: Instant,
+    /// How the last reload went, for the unit's status line.
+    last_reload: LastReload,
+    /// The status line systemd has now.
+    status_sent: String,
+    /// When the Bird writer last answered a ping, and whether the watchdog is withheld.
+    writer_answered: Instant,
+    watchdog_withheld: bool,
 }
 
 /// The running metrics exporters: the textfile thread (dropping `stop` ends it) and
@@ -223,6 +233,10 @@ impl Daemon {
             last_report: Instant::now(),
             behind_alerted: Vec::new(),
             last_watchdog: Instant::now(),
+            last_reload: LastReload::None,
+            status_sent: String::new(),
+            writer_answered: Instant::now(),
+            watchdog_withheld: false,
             config,
         };
         let services = daemon.config.services.clone();
@@ -230,9 +244,9 @@ impl Daemon {
             daemon.start_service(service)?;
         }
         log::info!("{}", summary(&daemon.config));
+        // The status line goes first, so that systemd shows it when `start` returns.
         daemon.report();
         daemon.notifier.ready();
-        daemon.notifier.status(&format!("checking {} services", daemon.config.services.len()));
         Ok(daemon)
     }
 
@@ -278,8 +292,7 @@ impl Daemon {
             self.watch_writer()?;
             if let Some(interval) = self.notifier.watchdog_interval() {
                 if self.last_watchdog.elapsed() >= interval.min(WATCH_INTERVAL * 2) {
-                    self.notifier.watchdog();
-                    self.last_watchdog = Instant::now();
+                    self.feed_watchdog(interval);
                 }
             }
             if self.last_report.elapsed() >= REPORT_INTERVAL {
@@ -297,26 +310,65 @@ impl Daemon {
         }
     }
 
-    /// Updates `<pidfile>.status` for `--status`.
+    /// Tells systemd's watchdog that the daemon works, as long as the Bird writer
+    /// answers: a writer stuck for half the watchdog's time (`interval`) goes unpinged,
+    /// so systemd kills and restarts us (a dead writer stops the daemon at once).
+    fn feed_watchdog(&mut self, interval: Duration) {
+        let now = Instant::now();
+        self.last_watchdog = now;
+        if self.writer.answered_last_ping() {
+            self.writer_answered = now;
+            if self.watchdog_withheld {
+                log::warn!("the Bird writer answers again; pinging systemd's watchdog again");
+                self.watchdog_withheld = false;
+                self.report();
+            }
+        }
+        if now.duration_since(self.writer_answered) < interval {
+            self.notifier.watchdog();
+        } else if !self.watchdog_withheld {
+            event!(
+                catalog::Event::WriterHung,
+                "the Bird writer thread has not answered for {:.0}s; no longer pinging systemd's watchdog, \
+                 so that systemd restarts the daemon",
+                now.duration_since(self.writer_answered).as_secs_f64()
+            );
+            self.watchdog_withheld = true;
+            self.report();
+        }
+    }
+
+    /// Updates `<pidfile>.status` for `--status`, and systemd's status line when it
+    /// changed.
     fn report(&mut self) {
+        let behind = self.writer.behind();
+        let services_view = self.services_view();
+        let text = status_text(&Facts {
+            states: services_view.iter().map(|line| line.state.as_str()).collect(),
+            behind: &behind,
+            reload: &self.last_reload,
+            writer_stuck: self.watchdog_withheld,
+        });
         let report = status::Report {
             pid: std::process::id(),
             services: self.config.services.len(),
             threads_expected: self.config.services.iter().filter(|s| !s.check_disabled).count(),
             threads_alive: self.threads.values().filter(|t| !t.is_finished()).count(),
-            bird_behind: self
-                .writer
-                .behind()
+            bird_behind: behind
                 .into_iter()
                 .map(|(version, seconds)| (version.number().to_string(), seconds))
                 .collect(),
-            services_view: self.services_view(),
+            services_view,
         };
         if let Err(err) = status::write(&self.config.daemon.pidfile, &report) {
             log::warn!(
                 "failed to write {}: {err}",
                 status::status_path(&self.config.daemon.pidfile).display()
             );
+        }
+        if text != self.status_sent {
+            self.notifier.status(&text);
+            self.status_sent = text;
         }
         self.last_report = Instant::now();
     }
@@ -506,6 +558,7 @@ impl Daemon {
                     "reload failed, keeping the running configuration: {}",
                     rejected.error
                 );
+                self.last_reload = LastReload::Rejected(LocalTime::now(), rejected.error.to_string());
                 return;
             }
         };
@@ -578,6 +631,7 @@ impl Daemon {
             plan.stop.len()
         );
         log::info!("{}", summary(&self.config));
+        self.last_reload = LastReload::Applied(LocalTime::now());
     }
 
     fn shutdown(&mut self, signals: &Receiver<i32>) -> Result<()> {
@@ -649,7 +703,8 @@ fn newly_behind(
 fn summary(config: &Config) -> String {
     let total = config.services.len();
     let checked: Vec<&Service> = config.services.iter().map(|s| &**s).filter(|s| !s.check_disabled).collect();
-    let rate: f64 = checked.iter().map(|s| 1.0 / s.check_interval.as_secs_f64()).sum();
+    // Folded from +0.0: an empty `sum()` of floats is -0.0, printed "-0.0".
+    let rate = checked.iter().map(|s| 1.0 / s.check_interval.as_secs_f64()).fold(0.0, |a, b| a + b);
     let noun = if total == 1 { "service" } else { "services" };
     let mut line = format!(
         "{total} {noun} ({} checked, {} disabled), {} checks/s",
@@ -754,6 +809,12 @@ mod tests {
             summary(&one).starts_with("1 service (1 checked, 0 disabled), 0.02 checks/s;"),
             "{}",
             summary(&one)
+        );
+        let none = load("");
+        assert!(
+            summary(&none).starts_with("0 services (0 checked, 0 disabled), 0.0 checks/s;"),
+            "{}",
+            summary(&none)
         );
     }
 }

@@ -168,6 +168,7 @@ mod tests {
             prefix_length: 32,
             status: "up",
             ip_check_disabled: false,
+            ip_prefixes: vec!["10.0.0.1/32".to_string()].into(),
         };
         let json = render(&line(Some(fields)), Format::Json, 11);
         assert!(json.contains("\"message\": \"status \\\"changed\\\" to UP\\n\""), "{json}");

@@ -25,12 +25,15 @@ use crate::config::{LogLevel, LogSettings};
 
 mod file;
 mod format;
+mod journald;
 mod panic;
 mod syslogd;
 
 use crate::localtime::LocalTime;
 use file::RotatingFile;
 use format::{render_into, Format};
+pub use journald::stderr_is_journal;
+use journald::Journald;
 use panic::install_panic_hook;
 use syslogd::{send, LocalSyslog, Upstream3164};
 
@@ -54,6 +57,8 @@ pub struct ServiceFields {
     pub prefix_length: u8,
     pub status: &'static str,
     pub ip_check_disabled: bool,
+    /// Every prefix of the service (journald's `IP_PREFIX` fields).
+    pub ip_prefixes: Arc<[String]>,
 }
 
 thread_local! {
@@ -331,6 +336,9 @@ struct Sinks {
     file: Option<(RotatingFile, Format)>,
     server: Option<(syslog::Logger<syslog::LoggerBackend, Upstream3164>, Format)>,
     local_syslog: Option<LocalSyslog>,
+    journald: Option<Journald>,
+    /// Console lines start with their syslog priority: stderr is the journal.
+    console_priority: bool,
     /// Every destination took the last line: lines dropped before can be reported.
     healthy: bool,
     /// The line being written, rendered; reused.
@@ -368,7 +376,15 @@ impl Sinks {
         } else {
             None
         };
-        let console = if file.is_none() && server.is_none() && local_syslog.is_none() {
+        let journald = if settings.journald {
+            Some(
+                Journald::open(settings.journald_socket.clone(), settings.syslog_facility)
+                    .map_err(|err| format!("failed to open a socket for journald: {err}"))?,
+            )
+        } else {
+            None
+        };
+        let console = if file.is_none() && server.is_none() && local_syslog.is_none() && journald.is_none() {
             Some(if settings.json_stdout {
                 Format::Json
             } else if settings.format_journalctl {
@@ -379,7 +395,17 @@ impl Sinks {
         } else {
             None
         };
-        Ok(Sinks { name_width, console, file, server, local_syslog, healthy: true, scratch: String::new() })
+        Ok(Sinks {
+            name_width,
+            console,
+            file,
+            server,
+            local_syslog,
+            journald,
+            console_priority: stderr_is_journal(),
+            healthy: true,
+            scratch: String::new(),
+        })
     }
 
     /// Writes `line` everywhere; a destination that fails loses it (counted once).
@@ -388,6 +414,9 @@ impl Sinks {
         let text = &mut self.scratch;
         if let Some(format) = self.console {
             render_into(text, line, format, self.name_width);
+            if self.console_priority && format != Format::Journald {
+                text.insert_str(0, &journald::priority_prefix(line.level));
+            }
             text.push('\n');
             ok &= std::io::stderr().lock().write_all(text.as_bytes()).is_ok();
         }
@@ -406,6 +435,9 @@ impl Sinks {
         if let Some(local) = &self.local_syslog {
             let text = format!("{} {}", line.thread, line.tagged_message());
             ok &= local.send(line.level, &text).is_ok();
+        }
+        if let Some(journald) = &self.journald {
+            ok &= journald.send(line).is_ok();
         }
         if !ok {
             count_dropped();

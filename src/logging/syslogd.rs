@@ -51,28 +51,47 @@ impl syslog::LogFormat<String> for Upstream3164 {
     }
 }
 
-/// The local syslog socket (rsyslog's or journald's `/dev/log`). Each line is sent to
-/// the path, not over a connected socket, so a restarted syslog daemon (a new socket
-/// file) gets lines again at once; the socket never blocks: a full or absent syslog
-/// loses the line (counted), never a check's time.
-pub(super) struct LocalSyslog {
+/// A local datagram socket a logging daemon reads (syslog's `/dev/log`, journald's
+/// native socket). Each line is sent to the path, not over a connected socket, so a
+/// restarted daemon (a new socket file) gets lines again at once. A reader that is
+/// momentarily behind (Linux queues only `net.unix.max_dgram_qlen` datagrams, 10 by
+/// default, and a storm logs thousands of lines at once) is waited for, briefly: the
+/// logging thread waits, never a check. One that stays stuck, or is gone, loses the
+/// line (counted).
+pub(super) struct DatagramSink {
     socket: UnixDatagram,
     path: PathBuf,
+}
+
+/// How long one line may wait for a reader whose queue is full.
+const SEND_PATIENCE: std::time::Duration = std::time::Duration::from_millis(250);
+
+impl DatagramSink {
+    pub fn open(path: PathBuf) -> io::Result<DatagramSink> {
+        let socket = UnixDatagram::unbound()?;
+        socket.set_write_timeout(Some(SEND_PATIENCE))?;
+        Ok(DatagramSink { socket, path })
+    }
+
+    pub fn send(&self, datagram: &[u8]) -> io::Result<()> {
+        self.socket.send_to(datagram, &self.path).map(drop)
+    }
+}
+
+/// The local syslog socket (rsyslog's or journald's `/dev/log`).
+pub(super) struct LocalSyslog {
+    sink: DatagramSink,
     facility: u8,
 }
 
 impl LocalSyslog {
     pub fn open(path: PathBuf, facility: u8) -> io::Result<LocalSyslog> {
-        let socket = UnixDatagram::unbound()?;
-        socket.set_nonblocking(true)?;
-        Ok(LocalSyslog { socket, path, facility })
+        Ok(LocalSyslog { sink: DatagramSink::open(path)?, facility })
     }
 
     /// `<PRI>Nov 24 12:16:02 anycast-healthchecker[pid]: message`.
     pub fn send(&self, level: Severity, message: &str) -> io::Result<()> {
-        self.socket
-            .send_to(format_3164(self.facility, level, &LocalTime::now(), message).as_bytes(), &self.path)?;
-        Ok(())
+        self.sink.send(format_3164(self.facility, level, &LocalTime::now(), message).as_bytes())
     }
 }
 

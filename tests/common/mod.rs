@@ -293,11 +293,25 @@ impl DaemonProcess {
     /// Starts `program` with `args`, which must exec the daemon in the same process
     /// (e.g. `unshare -m sh -c '...; exec anycast-healthchecker ...'`).
     pub fn start_via(dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)]) -> DaemonProcess {
+        DaemonProcess::spawn(dir, program, args, env, false)
+    }
+
+    /// Starts the daemon with its stderr named by `$JOURNAL_STREAM`, as systemd does
+    /// when a unit's stderr is a stream into the journal.
+    pub fn start_into_journal(dir: &Path, args: &[&str]) -> DaemonProcess {
+        DaemonProcess::spawn(dir, binary(), args, &[], true)
+    }
+
+    fn spawn(dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)], journal: bool) -> DaemonProcess {
+        use std::os::unix::fs::MetadataExt;
         let log = dir.join(format!("daemon-{}.log", unique()));
         let stderr = std::fs::File::create(&log).expect("log file");
+        let meta = stderr.metadata().expect("stat the log file");
+        let stream = format!("{}:{}", meta.dev(), meta.ino());
+        let journal_env = journal.then_some(("JOURNAL_STREAM", stream.as_str()));
         let child = Command::new(program)
             .args(args)
-            .envs(env.iter().copied())
+            .envs(env.iter().copied().chain(journal_env))
             .current_dir(dir)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
