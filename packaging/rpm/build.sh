@@ -13,11 +13,16 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 src="$work/$name-$version"
 mkdir -p "$src"
-# Only what git tracks: no target/, no local files.
-(cd "$top" && git ls-files -z | xargs -0 cp --parents -t "$src")
+# Only what git tracks: no target/, no local files. Times are kept, so that two builds
+# of one checkout sharing a CARGO_TARGET_DIR compile once.
+(cd "$top" && git ls-files -z | xargs -0 cp -p --parents -t "$src")
 (cd "$src" && cargo vendor --locked --versioned-dirs vendor >/dev/null)
 tar -C "$work" -czf "$topdir/SOURCES/$name-$version.tar.gz" "$name-$version"
-cp "$top/packaging/rpm/$name.spec" "$topdir/SPECS/"
+# RPM_RELEASE: another release of the same version (an upgrade test).
+sed "s/^Release:\( *\)1%{?dist}$/Release:\1${RPM_RELEASE:-1}%{?dist}/" "$top/packaging/rpm/$name.spec" \
+    > "$topdir/SPECS/$name.spec"
+grep -q "^Release: *${RPM_RELEASE:-1}%{?dist}$" "$topdir/SPECS/$name.spec" || { echo "cannot set the release" >&2; exit 1; }
+cp "$top/packaging/rpm/$name.sysusers" "$top/packaging/rpm/$name.tmpfiles" "$topdir/SOURCES/"
 
 # On a distribution whose rpm is not the system's package manager (Debian in CI) the
 # build requirements cannot be checked and systemd-rpm-macros is missing: skip the
@@ -30,14 +35,7 @@ fi
 if ! rpm -q rpm >/dev/null 2>&1; then
     flags+=(--nodeps)
     if [ "$(rpm --eval '%{?_unitdir}')" = "" ]; then
-        flags+=(
-            --define "_unitdir /usr/lib/systemd/system"
-            --define "_tmpfilesdir /usr/lib/tmpfiles.d"
-            --define "_sysusersdir /usr/lib/sysusers.d"
-            --define 'systemd_post() if [ $1 -eq 1 ]; then systemctl --no-reload preset %{?*} >/dev/null 2>&1 || :; fi'
-            --define 'systemd_preun() if [ $1 -eq 0 ]; then systemctl --no-reload disable --now %{?*} >/dev/null 2>&1 || :; fi'
-            --define 'systemd_postun_with_restart() if [ $1 -ge 1 ]; then systemctl try-restart %{?*} >/dev/null 2>&1 || :; fi'
-        )
+        flags+=(--load "$top/packaging/rpm/macros.systemd-compat")
     fi
 fi
 rpmbuild --define "_topdir $topdir" "${flags[@]}" -ba "$topdir/SPECS/$name.spec"
