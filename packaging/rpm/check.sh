@@ -9,6 +9,9 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 here="$top/packaging/rpm"
 topdir=${RPM_TOPDIR:-$top/target/rpm}
 export RPM_TOPDIR=$topdir
+# One cargo target directory for every build of the package, so that systemd-test.sh's
+# release 2 (the upgrade) compiles nothing again.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$top/target/rpm-cargo}
 rm -rf "$topdir"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

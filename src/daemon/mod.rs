@@ -49,6 +49,10 @@ const REPORT_INTERVAL: Duration = Duration::from_secs(2);
 /// How long stopping may wait for running checks to end after they are killed.
 const STOP_PATIENCE: Duration = Duration::from_secs(10);
 
+/// How long a stop that changed the routes (`on_exit` other than keep) waits after
+/// Bird took the last file, for Bird's sessions to send the change.
+const STOP_LINGER: Duration = Duration::from_millis(250);
+
 /// The first wait before restarting a service thread that died; it doubles up to
 /// [`RESTART_CAP`] for a thread that keeps dying.
 const RESTART_FIRST: Duration = Duration::from_secs(1);
@@ -668,6 +672,11 @@ impl Daemon {
         let patience = self.config.daemon.bird_reconfigure_timeout * 2 + Duration::from_secs(5);
         if !self.writer.flush(patience) {
             log::error!("the Bird writer did not finish in {}s; stopping anyway", patience.as_secs());
+        } else if self.config.services.iter().any(|s| s.on_exit != OnExit::Keep) {
+            // Bird answers `configure` before its sessions carry the change out (a few
+            // ms later): a stop that changed the routes lingers, so that the peers
+            // have them when the unit is inactive.
+            std::thread::sleep(STOP_LINGER);
         }
         self.writer.stop();
         if let Some(exporter) = self.exporter.take() {
