@@ -47,8 +47,10 @@ fn daemon_setup_with(kind: Speaker, socket: bool, extra: &str, speaker_extra: &s
         &format!(
             "{main}\nipv6 = true\nbird6_conf = {}\nloglevel = info\n\
              bird_degraded_variable = ACAST_PS_DEGRADED\nbird6_degraded_variable = ACAST6_PS_DEGRADED\n\
-             {reconfigure}\n{extra}\n",
-            p6.display()
+             bird_degraded_conf = {}\nbird6_degraded_conf = {}\n{reconfigure}\n{extra}\n",
+            p6.display(),
+            common::bird::degraded_path(&p4).display(),
+            common::bird::degraded_path(&p6).display(),
         ),
     );
     Some((setup, lab))
@@ -488,10 +490,8 @@ fn shipped_bird_examples_parse_with_their_bird() {
     }
     let tools = common::bird::tools();
     let sandbox = common::Sandbox::new();
-    let p4 =
-        sandbox.write("p4.conf", "define ACAST_PS_ADVERTISE =\n    [\n        10.189.200.255/32\n    ];\ndefine ACAST_PS_DEGRADED =\n    [\n        10.189.200.255/32\n    ];\n");
-    let p6 =
-        sandbox.write("p6.conf", "define ACAST6_PS_ADVERTISE =\n    [\n        2001:db8::1/128\n    ];\ndefine ACAST6_PS_DEGRADED =\n    [\n        2001:db8::1/128\n    ];\n");
+    let (p4, p6) = (sandbox.path("p4.conf"), sandbox.path("p6.conf"));
+    common::bird::write_prefix_files(&p4, &p6);
     let mut cases = vec![
         ("bird2.conf", tools.bird2.clone()),
         ("bird16.conf", tools.bird16_dir.join("bird")),
@@ -501,12 +501,14 @@ fn shipped_bird_examples_parse_with_their_bird() {
         cases.push(("bird3.conf", dir.join("sbin/bird")));
     }
     for (example, bird) in cases {
-        let text = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("conf.d/bird").join(example),
-        )
-        .unwrap()
-        .replace("/var/lib/anycast-healthchecker/6/anycast-prefixes.conf", &p6.display().to_string())
-        .replace("/var/lib/anycast-healthchecker/anycast-prefixes.conf", &p4.display().to_string());
+        let text = common::bird::point_at_prefix_files(
+            &std::fs::read_to_string(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("conf.d/bird").join(example),
+            )
+            .unwrap(),
+            &p4,
+            &p6,
+        );
         let config = sandbox.write(example, &text);
         let output = std::process::Command::new(&bird).args(["-p", "-c"]).arg(&config).output().unwrap();
         let said =
@@ -635,4 +637,81 @@ fn bird2_native_http_check_follows_a_real_web_server() {
     let _server = WebServer::start(&site, port);
     lab.wait_for_peer(&["10.52.12.1/32", "fd12:aba6:57db:ffff::1/128"], WAIT);
     assert_eq!(daemon.service_lines("web", " running "), 0, "no process is run:\n{}", daemon.log());
+}
+
+/// The way back: our daemon ran with the shipped layout (degraded sets in files of
+/// their own), a service degraded at the peer; it stops; the Python program (upstream,
+/// from PyPI) takes over the same files. Bird's `configure` keeps working and the peer
+/// has what upstream decides. With the degraded set inside the prefix file (our earlier
+/// layout), upstream's rewrite would leave Bird's filter naming a set no file defines.
+#[test]
+fn rolling_back_to_the_python_program_keeps_bird_loading() {
+    let Some((setup, lab)) = daemon_setup(Speaker::Bird2, false, "") else { return };
+    let Some(upstream) = common::upstream::upstream_or_skip() else { return };
+    setup.touch("web-ok");
+    setup.flag_service("web", "10.52.12.1", "web-ok", "");
+    setup.sandbox.write("deg.code", "3");
+    let code = setup.path("deg.code");
+    setup.service(
+        "deg",
+        &format!(
+            "check_cmd = /bin/sh -c 'exit $(cat {})'\nip_prefix = 10.52.12.2\ncheck_degraded_exit_codes = 3",
+            code.display()
+        ),
+    );
+    setup.service("down", "check_cmd = /bin/false\nip_prefix = 10.52.12.3");
+    let mut ours = setup.start();
+    lab.wait_for_peer(&["10.52.12.1/32", "10.52.12.2/32"], WAIT);
+    common::wait_for("deg degraded at the peer", WAIT, || {
+        lab.peer_route("10.52.12.2/32").is_some_and(|r| r.path_length == 4)
+    });
+    ours.signal(libc::SIGTERM);
+    assert_eq!(ours.wait_exit(WAIT), Some(0));
+    // Stopped, ours leaves no degraded mark: deg is announced plainly (on_exit = keep).
+    common::wait_for("deg plain at the peer", WAIT, || {
+        lab.peer_route("10.52.12.2/32").is_some_and(|r| r.path_length == 1)
+    });
+
+    // Upstream binds its fixed abstract socket: it runs in the speaker's namespace.
+    let upstream = DaemonProcess::start_via(
+        setup.root(),
+        "ip",
+        &[
+            "netns",
+            "exec",
+            lab.speaker_namespace(),
+            &upstream.display().to_string(),
+            "-f",
+            "main.conf",
+            "-d",
+            "conf.d",
+        ],
+        &[],
+    );
+    // deg's exit code 3 is a failure to upstream: it withdraws it.
+    lab.wait_for_peer(&["10.52.12.1/32"], WAIT);
+    upstream.wait_for_log("reconfigured BIRD daemon", WAIT);
+    let log = upstream.log();
+    assert!(!log.contains("ERROR"), "upstream's reconfigures all worked:\n{log}");
+    let (birdc, _) = lab.reconfigure_commands();
+    let words: Vec<&str> = birdc.split_whitespace().collect();
+    let configure = std::process::Command::new(words[0]).args(&words[1..]).output().unwrap();
+    assert!(String::from_utf8_lossy(&configure.stdout).contains("Reconfigured"), "{configure:?}");
+
+    // The same files under a Bird config that includes only the prefix files (the
+    // degraded set inside them, our earlier layout): upstream's file lacks the set.
+    let example = std::fs::read_to_string(setup.path("a.conf")).unwrap();
+    let legacy: String =
+        example.lines().filter(|l| !l.contains("-degraded.conf")).map(|l| format!("{l}\n")).collect();
+    let legacy_path = setup.sandbox.write("legacy.conf", &legacy);
+    let parsed = std::process::Command::new(common::bird::tools().bird2)
+        .args(["-p", "-c"])
+        .arg(&legacy_path)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&parsed.stderr);
+    assert!(
+        !parsed.status.success() && said.contains("CF_SYM_UNDEFINED"),
+        "the earlier layout breaks Bird: {said}"
+    );
 }

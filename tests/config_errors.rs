@@ -50,6 +50,40 @@ fn main_conf(sandbox: &Sandbox, changes: &[(&str, Option<&str>)]) -> String {
 
 const DAEMON_CASES: &[Case] = &[
     case(
+        "bird_degraded_conf without its variable",
+        &[("bird_degraded_conf", Some("@ROOT@/lib/4-degraded.conf"))],
+        GOOD_SERVICE,
+        &["main.conf: [daemon] bird_degraded_conf:", "bird_degraded_variable is not"],
+    ),
+    case(
+        "bird_degraded_conf is the prefix file",
+        &[
+            ("bird_degraded_variable", Some("ACAST_PS_DEGRADED")),
+            ("bird_degraded_conf", Some("@ROOT@/lib/4.conf")),
+        ],
+        GOOD_SERVICE,
+        &["main.conf: [daemon] bird_degraded_conf:", "must differ from"],
+    ),
+    case(
+        "bird6_degraded_conf is the IPv4 prefix file",
+        &[
+            ("ipv6", Some("true")),
+            ("bird6_degraded_variable", Some("ACAST6_PS_DEGRADED")),
+            ("bird6_degraded_conf", Some("@ROOT@/lib/4.conf")),
+        ],
+        GOOD_SERVICE,
+        &["main.conf: [daemon] bird6_degraded_conf:", "other IP version"],
+    ),
+    case(
+        "bird_degraded_conf in a missing directory",
+        &[
+            ("bird_degraded_variable", Some("ACAST_PS_DEGRADED")),
+            ("bird_degraded_conf", Some("@ROOT@/nodir/d.conf")),
+        ],
+        GOOD_SERVICE,
+        &["main.conf: [daemon] bird_degraded_conf:", "does not exist"],
+    ),
+    case(
         "prometheus textfile dir missing",
         &[("prometheus_exporter", Some("true")), ("prometheus_collector_textfile_dir", Some("@ROOT@/nodir"))],
         GOOD_SERVICE,

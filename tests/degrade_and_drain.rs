@@ -145,3 +145,57 @@ fn a_second_sigterm_cuts_the_drain_short_and_systemd_is_asked_for_time() {
     assert!(daemon.log().contains("the drain is cut short"), "{}", daemon.log());
     assert_eq!(set_of(&setup, "ACAST_PS_ADVERTISE"), ["10.189.200.255/32"], "withdrawn at once");
 }
+
+/// The prefixes of `variable` in the file at `relative`.
+fn set_in(setup: &Setup, relative: &str, variable: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(setup.path(relative)).unwrap_or_default();
+    let Some(start) = text.find(&format!("define {variable} =")) else { return Vec::new() };
+    let body = &text[start..];
+    let body = &body[..body.find("];").unwrap_or(body.len())];
+    body.split(['[', ',', '\n']).map(str::trim).filter(|w| w.contains('/')).map(String::from).collect()
+}
+
+/// `bird_degraded_conf`: the degraded set lives in a file of its own, so the prefix
+/// file stays upstream's alone (the Python program can take it over again); a stale
+/// degraded file is reset at start; a stop leaves it holding only the dummy, the kept
+/// prefix announced plainly.
+#[test]
+fn a_degraded_set_in_its_own_file_leaves_the_prefix_file_upstreams_and_is_cleared_on_stop() {
+    let setup = Setup::new(
+        &format!("{DEGRADED}\nbird_degraded_conf = lib/4-degraded.conf"),
+        "check_interval = 0.1\ncheck_timeout = 0.09",
+    );
+    // Left by a daemon that was killed while web was degraded.
+    setup.sandbox.write(
+        "lib/4-degraded.conf",
+        "define ACAST_PS_DEGRADED =\n    [\n        10.189.200.255/32,\n        10.52.12.9/32\n    ];\n",
+    );
+    coded_service(&setup, "web", "10.52.12.1", "check_degraded_exit_codes = 3");
+    let mut daemon = setup.start();
+    setup.wait_for_prefixes(&["10.52.12.1/32"], WAIT);
+    assert_eq!(
+        set_in(&setup, "lib/4-degraded.conf", "ACAST_PS_DEGRADED"),
+        ["10.189.200.255/32"],
+        "reset at start"
+    );
+    setup.sandbox.write("web.code", "3");
+    common::wait_for("web in the degraded file", WAIT, || {
+        set_in(&setup, "lib/4-degraded.conf", "ACAST_PS_DEGRADED") == ["10.189.200.255/32", "10.52.12.1/32"]
+    });
+    let prefix_file = std::fs::read_to_string(setup.path("lib/4.conf")).unwrap();
+    assert!(!prefix_file.contains("DEGRADED"), "the prefix file is upstream's alone:\n{prefix_file}");
+    assert_eq!(set_in(&setup, "lib/4.conf", "ACAST_PS_ADVERTISE"), ["10.189.200.255/32", "10.52.12.1/32"]);
+
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait_exit(WAIT), Some(0));
+    assert_eq!(
+        set_in(&setup, "lib/4-degraded.conf", "ACAST_PS_DEGRADED"),
+        ["10.189.200.255/32"],
+        "a stopped daemon leaves no degraded mark"
+    );
+    assert_eq!(
+        set_in(&setup, "lib/4.conf", "ACAST_PS_ADVERTISE"),
+        ["10.189.200.255/32", "10.52.12.1/32"],
+        "on_exit = keep: still announced"
+    );
+}

@@ -400,6 +400,7 @@ mod tests {
             version,
             conf: PathBuf::from(format!("/b/{version}.conf")),
             degraded_variable: None,
+            degraded_conf: None,
             variable: if version == IpVersion::V4 { "ACAST_PS_ADVERTISE" } else { "ACAST6_PS_ADVERTISE" }
                 .into(),
             reconfigure: Reconfigure::Socket(PathBuf::from(reconfigure)),

@@ -41,6 +41,8 @@ enum Message {
     Flush(Sender<()>),
     /// Liveness for systemd's watchdog: the thread stores the number as answered.
     Ping(u64),
+    /// Stopping: nothing will judge a service degraded any more.
+    ForgetDegraded,
     Stop,
 }
 
@@ -104,6 +106,13 @@ impl Writer {
 
     pub fn events(&self) -> EventSender {
         EventSender(self.tx.clone())
+    }
+
+    /// Drops every degraded mark (the daemon is stopping): the prefixes it keeps are
+    /// announced plainly, and a degraded set in a file of its own is left holding only
+    /// the dummy, which the Python program's Bird setup still loads after a rollback.
+    pub fn forget_degraded(&self) {
+        let _ = self.tx.send(Message::ForgetDegraded);
     }
 
     /// Replaces the routing (a reload): removed services' prefixes are withdrawn,
@@ -185,7 +194,37 @@ impl Family {
         for note in &startup.notes {
             log::warn!("{note}");
         }
-        Family::new(settings, startup.advertised, !startup.fix_needed)
+        let degraded_ok = Family::degraded_file_ok(&settings);
+        Family::new(settings, startup.advertised, !startup.fix_needed && degraded_ok)
+    }
+
+    /// A degraded set in a file of its own starts as the dummy alone: nothing has been
+    /// judged degraded yet. False if the file says otherwise (or is missing), so it is
+    /// rewritten at start.
+    fn degraded_file_ok(settings: &BirdSettings) -> bool {
+        let (Some(path), Some(variable)) = (&settings.degraded_conf, &settings.degraded_variable) else {
+            return true;
+        };
+        let text = match store::read(path) {
+            Ok(Some(text)) => text,
+            Ok(None) => {
+                log::warn!("{} does not exist, creating it", path.display());
+                return false;
+            }
+            Err(err) => {
+                log::error!("{err:#}; rewriting it");
+                return false;
+            }
+        };
+        let parsed = file::parse(&text);
+        let dummy_only: Vec<IpPrefix> = settings.dummy_ip_prefix.into_iter().collect();
+        let ok = parsed.variable.as_deref() == Some(variable.as_str())
+            && parsed.prefixes == dummy_only
+            && parsed.unreadable.is_empty();
+        if !ok {
+            log::warn!("{} is not {variable} with only the dummy; rewriting it", path.display());
+        }
+        ok
     }
 
     fn new(settings: BirdSettings, advertised: Vec<IpPrefix>, current: bool) -> Family {
@@ -211,12 +250,12 @@ impl Family {
         }
     }
 
+    /// The prefix file's text: byte for byte upstream's, unless the degraded set is
+    /// in it too.
     fn render(&self) -> String {
         let (variable, dummy) = (&self.settings.variable, self.settings.dummy_ip_prefix.as_ref());
-        match &self.settings.degraded_variable {
-            // Without a degraded set, byte for byte upstream's file.
-            None => file::render(variable, dummy, &self.listed, &Header::now()),
-            Some(degraded) => file::render_with_degraded(
+        match (&self.settings.degraded_variable, &self.settings.degraded_conf) {
+            (Some(degraded), None) => file::render_with_degraded(
                 variable,
                 dummy,
                 &self.listed,
@@ -224,7 +263,16 @@ impl Family {
                 &self.listed_degraded,
                 &Header::now(),
             ),
+            _ => file::render(variable, dummy, &self.listed, &Header::now()),
         }
+    }
+
+    /// The degraded set's own file and its text, when it has one.
+    fn render_degraded(&self) -> Option<(&std::path::Path, String)> {
+        let (path, variable) =
+            (self.settings.degraded_conf.as_ref()?, self.settings.degraded_variable.as_ref()?);
+        let dummy = self.settings.dummy_ip_prefix.as_ref();
+        Some((path, file::render(variable, dummy, &self.listed_degraded, &Header::now())))
     }
 
     /// The desired lists differ from what the file lists.
@@ -238,6 +286,10 @@ impl Family {
             if let Err(err) = store::archive(path, self.settings.changes_counter) {
                 log::warn!("failed to keep a copy of {} in history: {err:#}", path.display());
             }
+        }
+        // The degraded set first: Bird is told only after both are written.
+        if let Some((degraded_path, text)) = self.render_degraded() {
+            store::write_atomically(degraded_path, &text)?;
         }
         store::write_atomically(path, &self.render())?;
         self.file_current = true;
@@ -409,6 +461,11 @@ impl State {
                 }
                 Message::Flush(done) => flushes.push(done),
                 Message::Ping(number) => self.answered.store(number, Ordering::Release),
+                Message::ForgetDegraded => {
+                    for family in &mut self.families {
+                        family.degraded.clear();
+                    }
+                }
                 Message::Stop => stop = true,
             }
         }

@@ -29,6 +29,9 @@ pub struct BirdSettings {
     pub variable: String,
     /// Extension: the name of the degraded set the file also defines, if any.
     pub degraded_variable: Option<String>,
+    /// Extension: the degraded set's own file (the prefix file is then upstream's
+    /// alone, and upstream's program can write it again); None: in the prefix file.
+    pub degraded_conf: Option<PathBuf>,
     pub reconfigure: Reconfigure,
     /// Always listed so the set is never empty (Bird 1.6 rejects an empty set); `None`
     /// when set to `none` (extension, for Bird 2 and later).
@@ -151,6 +154,19 @@ pub fn parse_daemon(
             bird.push(settings?);
         }
     }
+    // A degraded set's own file is no other file the daemon writes.
+    for (index, settings) in bird.iter().enumerate() {
+        let Some(degraded) = &settings.degraded_conf else { continue };
+        let others = bird.iter().enumerate().filter(|(other, _)| *other != index);
+        let clash = others
+            .flat_map(|(_, other)| std::iter::once(&other.conf).chain(&other.degraded_conf))
+            .any(|path| path == degraded);
+        if clash {
+            let key =
+                if settings.version == IpVersion::V4 { "bird_degraded_conf" } else { "bird6_degraded_conf" };
+            return Err(fields.error(key, "must differ from the other IP version's files"));
+        }
+    }
     let bird_reconfigure_timeout = fields.seconds("bird_reconfigure_timeout")?;
     let bird_behind_critical = fields.seconds("bird_behind_critical_seconds")?;
     let purge_ip_prefixes = fields.boolean("purge_ip_prefixes")?;
@@ -207,7 +223,7 @@ fn parse_bird(
     programs: Programs,
     warnings: &mut Vec<String>,
 ) -> Result<Result<BirdSettings, ConfigError>, ConfigError> {
-    let (conf, variable, cmd, socket, dummy, keep, counter, degraded) = match version {
+    let (conf, variable, cmd, socket, dummy, keep, counter, degraded, degraded_file) = match version {
         IpVersion::V4 => (
             "bird_conf",
             "bird_variable",
@@ -217,6 +233,7 @@ fn parse_bird(
             "bird_keep_changes",
             "bird_changes_counter",
             "bird_degraded_variable",
+            "bird_degraded_conf",
         ),
         IpVersion::V6 => (
             "bird6_conf",
@@ -227,6 +244,7 @@ fn parse_bird(
             "bird6_keep_changes",
             "bird6_changes_counter",
             "bird6_degraded_variable",
+            "bird6_degraded_conf",
         ),
     };
     let keep_changes = fields.boolean(keep)?;
@@ -256,6 +274,22 @@ fn parse_bird(
                 Some(name)
             }
         };
+        let degraded_conf = match fields.get(degraded_file) {
+            None => None,
+            Some(_) => {
+                if degraded_variable.is_none() {
+                    return Err(fields.error(
+                        degraded_file,
+                        format!("is set but {degraded} is not: name the set this file defines"),
+                    ));
+                }
+                let path = file_in_existing_dir(fields, degraded_file)?;
+                if path == conf {
+                    return Err(fields.error(degraded_file, format!("must differ from {}", conf.display())));
+                }
+                Some(path)
+            }
+        };
         let reconfigure = match fields.get(socket) {
             Some(_) => Reconfigure::Socket(
                 absolute(Path::new(non_empty(fields, socket)?))
@@ -278,6 +312,7 @@ fn parse_bird(
             conf,
             variable: variable_name,
             degraded_variable,
+            degraded_conf,
             reconfigure,
             dummy_ip_prefix,
             keep_changes,

@@ -120,6 +120,9 @@ pub const DAEMON_KEYS: &[Key] = &[
     // Extensions: the names of the degraded sets (advertised, less preferred).
     no_default("bird_degraded_variable"),
     no_default("bird6_degraded_variable"),
+    // Extensions: the degraded sets' own files (else they are in the prefix files).
+    no_default("bird_degraded_conf"),
+    no_default("bird6_degraded_conf"),
     // Extensions: reconfigure Bird over its control socket instead of a command.
     no_default("bird_control_socket"),
     no_default("bird6_control_socket"),

@@ -669,6 +669,7 @@ impl Daemon {
             let generation = self.generations.get(&service.name).copied().unwrap_or_default();
             events.send(Event { service: service.name.clone(), generation, action });
         }
+        self.writer.forget_degraded();
         let patience = self.config.daemon.bird_reconfigure_timeout * 2 + Duration::from_secs(5);
         if !self.writer.flush(patience) {
             log::error!("the Bird writer did not finish in {}s; stopping anyway", patience.as_secs());

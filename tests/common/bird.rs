@@ -140,6 +140,39 @@ pub struct Lab {
     speaker_extra: String,
 }
 
+/// The degraded set's own file beside a prefix file: `lib/4.conf` -> `lib/4-degraded.conf`
+/// (as the shipped `anycast-prefixes.conf` has `anycast-prefixes-degraded.conf`).
+pub fn degraded_path(prefix_file: &Path) -> PathBuf {
+    let stem = prefix_file.file_stem().expect("a file name").to_string_lossy();
+    prefix_file.with_file_name(format!("{stem}-degraded.conf"))
+}
+
+/// Writes each prefix file and its degraded file, holding only the dummy, where missing.
+pub fn write_prefix_files(p4: &Path, p6: &Path) {
+    let set = |variable: &str, dummy: &str| format!("define {variable} =\n    [\n        {dummy}\n    ];\n");
+    for (path, text) in [
+        (p4.to_path_buf(), set("ACAST_PS_ADVERTISE", "10.189.200.255/32")),
+        (p6.to_path_buf(), set("ACAST6_PS_ADVERTISE", "2001:db8::1/128")),
+        (degraded_path(p4), set("ACAST_PS_DEGRADED", "10.189.200.255/32")),
+        (degraded_path(p6), set("ACAST6_PS_DEGRADED", "2001:db8::1/128")),
+    ] {
+        if !path.exists() {
+            std::fs::write(&path, text).expect("prefix file");
+        }
+    }
+}
+
+/// A shipped Bird example with its includes pointed at `p4`, `p6` and their degraded
+/// files instead of /var/lib/anycast-healthchecker.
+pub fn point_at_prefix_files(example: &str, p4: &Path, p6: &Path) -> String {
+    let lib = "/var/lib/anycast-healthchecker";
+    example
+        .replace(&format!("{lib}/6/anycast-prefixes-degraded.conf"), &degraded_path(p6).display().to_string())
+        .replace(&format!("{lib}/anycast-prefixes-degraded.conf"), &degraded_path(p4).display().to_string())
+        .replace(&format!("{lib}/6/anycast-prefixes.conf"), &p6.display().to_string())
+        .replace(&format!("{lib}/anycast-prefixes.conf"), &p4.display().to_string())
+}
+
 impl Lab {
     /// Starts a lab whose speaker includes the prefix files `p4` and `p6` (created with
     /// only the dummy if missing). `dir` holds configs, sockets and logs: keep it short.
@@ -163,14 +196,7 @@ impl Lab {
             p6: p6.to_path_buf(),
             speaker_extra: speaker_extra.to_string(),
         };
-        for (path, text) in [
-            (p4, "define ACAST_PS_ADVERTISE =\n    [\n        10.189.200.255/32\n    ];\ndefine ACAST_PS_DEGRADED =\n    [\n        10.189.200.255/32\n    ];\n"),
-            (p6, "define ACAST6_PS_ADVERTISE =\n    [\n        2001:db8::1/128\n    ];\ndefine ACAST6_PS_DEGRADED =\n    [\n        2001:db8::1/128\n    ];\n"),
-        ] {
-            if !path.exists() {
-                std::fs::write(path, text).expect("prefix file");
-            }
-        }
+        write_prefix_files(p4, p6);
         lab.make_network(&id);
         lab.write_configs();
         let peer_bird = match kind {
@@ -207,7 +233,6 @@ impl Lab {
     }
 
     fn write_configs(&self) {
-        let (p4, p6) = (self.p4.display(), self.p6.display());
         let timers = "connect delay time 1; connect retry time 1; error wait time 1, 2;";
         let peer = "router id 192.0.2.2;\nprotocol device {}\n\
              protocol bgp to_a4 { local 192.0.2.2 as 65002; neighbor 192.0.2.1 as 65001; passive yes;\n  \
@@ -219,11 +244,12 @@ impl Lab {
         // lab's prefix files and with fast BGP reconnects.
         let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf.d/bird");
         let adapt = |example: &str| {
-            std::fs::read_to_string(examples.join(example))
-                .expect("example Bird config")
-                .replace("/var/lib/anycast-healthchecker/6/anycast-prefixes.conf", &p6.to_string())
-                .replace("/var/lib/anycast-healthchecker/anycast-prefixes.conf", &p4.to_string())
-                .replace("as 65002;", &format!("as 65002; {timers}"))
+            point_at_prefix_files(
+                &std::fs::read_to_string(examples.join(example)).expect("example Bird config"),
+                &self.p4,
+                &self.p6,
+            )
+            .replace("as 65002;", &format!("as 65002; {timers}"))
                 + &self.speaker_extra
         };
         match self.kind {
@@ -249,6 +275,12 @@ impl Lab {
             .stderr(log)
             .spawn()
             .expect("start bird")
+    }
+
+    /// The network namespace the speaker runs in, where a daemon that binds
+    /// upstream's fixed abstract socket name can run beside other tests.
+    pub fn speaker_namespace(&self) -> &str {
+        &self.namespaces[0]
     }
 
     /// The control sockets the daemon reconfigures: (IPv4, IPv6).

@@ -77,6 +77,7 @@ pub fn stderr(output: &Output) -> String {
 
 pub mod bird;
 pub mod servers;
+pub mod upstream;
 
 /// A test that cannot run here (no root, no Bird): one loud line and a skip, except
 /// with `CI=true`, where it fails, so CI can never go green by skipping.
