@@ -6,6 +6,7 @@ mod daemon;
 mod error;
 mod ini;
 mod keys;
+mod sandbox;
 mod service;
 mod value;
 
@@ -88,7 +89,7 @@ pub fn load(sources: &Sources, programs: Programs) -> Result<Loaded, Rejected> {
     for file in files_to_read(sources)? {
         ini.read_file(&file)?;
     }
-    finish(ini, programs)
+    finish(ini, programs, sandbox::installed().as_ref())
 }
 
 /// Like [`load`], for texts already in memory, each named as the file it stands for
@@ -98,7 +99,7 @@ pub fn load_texts(files: &[(&std::path::Path, &str)]) -> Result<Loaded, Rejected
     for (path, text) in files {
         ini.read_str(text, path)?;
     }
-    finish(ini, Programs::MustExist)
+    finish(ini, Programs::MustExist, None)
 }
 
 /// The pidfile as the main file (`-f`) sets it, or the default, without reading or
@@ -128,13 +129,35 @@ fn ini_with_defaults() -> Ini {
     ini
 }
 
-fn finish(ini: Ini, programs: Programs) -> Result<Loaded, Rejected> {
+/// Validates `ini`, and holds the result against the systemd unit the daemon will run
+/// under (`unit`, if any): what it cannot allow is an error where `programs` must exist
+/// (`-c`), a warning for the daemon itself.
+fn finish(ini: Ini, programs: Programs, unit: Option<&sandbox::Installed>) -> Result<Loaded, Rejected> {
     let mut warnings = unknown_key_warnings(&ini);
     warnings.extend(redefinition_warnings(&ini));
-    match validate(&ini, programs, &mut warnings) {
-        Ok((daemon, services)) => Ok(Loaded { config: Config { daemon, services }, warnings, ini }),
-        Err(error) => Err(Rejected { error, warnings }),
+    let config = match validate(&ini, programs, &mut warnings) {
+        Ok((daemon, services)) => Config { daemon, services },
+        Err(error) => return Err(Rejected { error, warnings }),
+    };
+    if let Some(unit) = unit {
+        warnings.extend(unit.notes.iter().cloned());
+        let mut first_error = None;
+        for finding in sandbox::findings(&config, &unit.sandbox, &sandbox::inspect) {
+            let error = match fields(&ini, &finding.section) {
+                Ok(fields) => fields.error(&finding.key, finding.message),
+                Err(error) => error,
+            };
+            if finding.breaks && programs == Programs::MustExist && first_error.is_none() {
+                first_error = Some(error);
+            } else {
+                warnings.push(error.to_string());
+            }
+        }
+        if let Some(error) = first_error {
+            return Err(Rejected { error, warnings });
+        }
     }
+    Ok(Loaded { config, warnings, ini })
 }
 
 /// A service written in two files merges key by key, the later file winning: legal

@@ -16,7 +16,12 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new() -> Sandbox {
-        let dir = tempfile::Builder::new().prefix("ahc-").tempdir().expect("temp dir");
+        Sandbox::new_in(&std::env::temp_dir())
+    }
+
+    /// A scratch directory under `parent` (a test that must not be in /tmp).
+    pub fn new_in(parent: &Path) -> Sandbox {
+        let dir = tempfile::Builder::new().prefix("ahc-").tempdir_in(parent).expect("temp dir");
         Sandbox { dir }
     }
 
@@ -128,7 +133,15 @@ pub struct Setup {
 impl Setup {
     /// `daemon_extra` is added to `[daemon]`; `defaults` to `[DEFAULT]`.
     pub fn new(daemon_extra: &str, defaults: &str) -> Setup {
-        let sandbox = Sandbox::new();
+        Setup::in_sandbox(Sandbox::new(), daemon_extra, defaults)
+    }
+
+    /// Like [`Setup::new`], in a sandbox under `parent`.
+    pub fn new_in(parent: &Path, daemon_extra: &str, defaults: &str) -> Setup {
+        Setup::in_sandbox(Sandbox::new_in(parent), daemon_extra, defaults)
+    }
+
+    fn in_sandbox(sandbox: Sandbox, daemon_extra: &str, defaults: &str) -> Setup {
         sandbox.mkdir("run");
         sandbox.mkdir("lib");
         sandbox.mkdir("conf.d");
