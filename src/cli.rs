@@ -3,16 +3,17 @@
 use std::path::PathBuf;
 
 use crate::config::{ServiceSource, Sources};
+use crate::prefix::IpPrefix;
 
 pub const USAGE: &str = "Usage:
     anycast-healthchecker [ -f <file> -c -p -P ] [ -d <directory> | -F <file> ]
-    anycast-healthchecker [ -f <file> ] --status [ -d <directory> | -F <file> ]";
+    anycast-healthchecker [ -f <file> ] --status [ <prefix> ] [ -d <directory> | -F <file> ]";
 
 pub const HELP: &str = "A simple healthchecker for Anycasted services.
 
 Usage:
     anycast-healthchecker [ -f <file> -c -p -P ] [ -d <directory> | -F <file> ]
-    anycast-healthchecker [ -f <file> ] --status [ -d <directory> | -F <file> ]
+    anycast-healthchecker [ -f <file> ] --status [ <prefix> ] [ -d <directory> | -F <file> ]
 
 Options:
     -f, --file=<file>          read settings from <file>
@@ -27,7 +28,9 @@ Options:
                                and service checks
     -P, --print-conf           show running configuration with default settings
                                applied
-    --status                   check a running daemon (Nagios exit codes)
+    --status                   check a running daemon (Nagios exit codes); with
+                               <prefix> (or an address), only the services
+                               that announce or withhold it, and why
     -v, --version              show version
     -h, --help                 show this screen";
 
@@ -65,7 +68,8 @@ pub enum Mode {
     PrintDefaults,
     Check(Sources),
     PrintConf(Sources),
-    Status(Sources),
+    /// `--status`, for every service or only those covering a prefix.
+    Status(Sources, Option<IpPrefix>),
     Run(Sources),
 }
 
@@ -79,6 +83,7 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Mode,
     let mut service_file = None;
     let (mut check, mut print, mut print_conf, mut version, mut help) = (false, false, false, false, false);
     let mut status = false;
+    let mut positional = Vec::new();
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
             Short('f') | Long("file") => file = Some(path_value(&mut parser)?),
@@ -90,12 +95,21 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Mode,
             Long("status") => status = true,
             Short('v') | Long("version") => version = true,
             Short('h') | Long("help") => help = true,
+            Value(value) => positional.push(value),
             other => return Err(other.unexpected().to_string()),
         }
     }
     if help {
         return Ok(Mode::Help);
     }
+    let prefix = match (status, &positional[..]) {
+        (_, []) => None,
+        (true, [value]) => {
+            let text = value.to_string_lossy();
+            Some(text.parse::<IpPrefix>().map_err(|why| format!("--status {text}: {why}"))?)
+        }
+        (_, [first, ..]) => return Err(format!("unexpected argument {:?}", first.to_string_lossy())),
+    };
     if version {
         return Ok(Mode::Version);
     }
@@ -108,7 +122,7 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Mode,
     Ok(if print {
         Mode::PrintDefaults
     } else if status {
-        Mode::Status(sources)
+        Mode::Status(sources, prefix)
     } else if check {
         Mode::Check(sources)
     } else if print_conf {
@@ -177,6 +191,21 @@ mod tests {
             stderr_line_to(Gravity::Warning, "unknown key", true),
             "<4>anycast-healthchecker: warning: unknown key"
         );
+    }
+
+    #[test]
+    fn status_takes_one_prefix_or_address() {
+        let prefix = |text: &str| text.parse::<IpPrefix>().ok();
+        assert!(matches!(action(&["--status"]), Ok(Mode::Status(_, None))));
+        assert_eq!(
+            action(&["--status", "10.52.12.1"])
+                .map(|m| matches!(m, Mode::Status(_, p) if p == prefix("10.52.12.1/32"))),
+            Ok(true)
+        );
+        assert!(matches!(action(&["-f", "a.conf", "--status", "fd00::/64"]), Ok(Mode::Status(_, Some(_)))));
+        assert!(action(&["--status", "10.52.12.1/24"]).unwrap_err().contains("host bits"));
+        assert!(action(&["--status", "a", "b"]).is_err());
+        assert!(action(&["-c", "10.52.12.1"]).is_err());
     }
 
     #[test]

@@ -67,7 +67,7 @@ fn run(mode: Mode) -> Result<(), Failure> {
             let text = loaded.print_conf().map_err(|e| e.to_string())?;
             print(&text)
         }
-        Mode::Status(sources) => {
+        Mode::Status(sources, prefix) => {
             // What the running daemon published counts; a config broken on disk since
             // is said too (a reload would be refused), as a WARNING at least.
             let (pidfile, broken) = match config::load(&sources, Programs::MayBeMissing) {
@@ -81,10 +81,12 @@ fn run(mode: Mode) -> Result<(), Failure> {
                     }
                 },
             };
-            let (mut severity, mut text) = status::check(&pidfile);
+            let (mut severity, mut text) = status::check(&pidfile, prefix.as_ref());
             if let Some(error) = broken {
                 severity = severity.max(status::Severity::Warning);
-                text.push_str(&format!("; on-disk config invalid: {error}"));
+                // On the first line, with the verdict; the services' lines follow.
+                let end = text.find('\n').unwrap_or(text.len());
+                text.insert_str(end, &format!("; on-disk config invalid: {error}"));
             }
             println!("{}: {PROGRAM} {text}", severity.word());
             match severity {

@@ -79,6 +79,12 @@ impl IpPrefix {
             IpAddr::V6(_) => IpVersion::V6,
         }
     }
+
+    /// One of the two prefixes holds the other (`10.0.0.0/8` and `10.52.12.1/32`).
+    pub fn overlaps(&self, other: &IpPrefix) -> bool {
+        let shorter = self.len.min(other.len);
+        self.version() == other.version() && masked(self.addr, shorter) == masked(other.addr, shorter)
+    }
 }
 
 impl FromStr for IpPrefix {
@@ -173,6 +179,25 @@ mod tests {
     fn host_bits_are_rejected() {
         assert_eq!("10.0.0.1/24".parse::<IpPrefix>(), Err(PrefixError::HostBitsSet));
         assert_eq!("2001:db8::5/64".parse::<IpPrefix>(), Err(PrefixError::HostBitsSet));
+    }
+
+    #[test]
+    fn prefixes_overlap_when_one_holds_the_other() {
+        let p = |text: &str| text.parse::<IpPrefix>().unwrap();
+        // (a, b, overlap)
+        let cases = [
+            ("10.0.0.0/8", "10.52.12.1/32", true),
+            ("10.52.12.1/32", "10.0.0.0/8", true),
+            ("10.52.12.1/32", "10.52.12.1/32", true),
+            ("10.52.12.1/32", "10.52.12.2/32", false),
+            ("10.52.12.0/24", "10.52.13.0/24", false),
+            ("0.0.0.0/0", "192.0.2.1/32", true),
+            ("fd00::/8", "fd12::1/128", true),
+            ("::/0", "10.0.0.0/8", false),
+        ];
+        for (a, b, overlap) in cases {
+            assert_eq!(p(a).overlaps(&p(b)), overlap, "{a} {b}");
+        }
     }
 
     #[test]

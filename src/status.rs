@@ -9,7 +9,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use crate::prefix::IpPrefix;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::localtime::LocalTime;
 
 /// After this long without an update the daemon counts as hung.
 const STALE_AFTER: Duration = Duration::from_secs(30);
@@ -30,13 +34,47 @@ pub struct Report {
     pub services_view: Vec<ServiceLine>,
 }
 
-/// One service in the report: its state, since when (seconds since the epoch), why.
+/// One service in the report: its state, since when (seconds since the epoch), why,
+/// and what the prefix files say of each of its prefixes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceLine {
     pub name: String,
     pub state: String,
     pub since: u64,
     pub reason: String,
+    pub prefixes: Vec<(IpPrefix, Listing)>,
+}
+
+/// What the prefix files say of a prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    Announced,
+    /// Announced, in the degraded set: less preferred.
+    Degraded,
+    Withdrawn,
+}
+
+impl Listing {
+    fn word(self) -> &'static str {
+        match self {
+            Listing::Announced => "announced",
+            Listing::Degraded => "degraded",
+            Listing::Withdrawn => "withdrawn",
+        }
+    }
+
+    fn from_word(word: &str) -> Option<Listing> {
+        [Listing::Announced, Listing::Degraded, Listing::Withdrawn].into_iter().find(|l| l.word() == word)
+    }
+
+    /// As `--status` says it.
+    fn said(self) -> &'static str {
+        match self {
+            Listing::Announced => "announced",
+            Listing::Degraded => "announced, less preferred (degraded set)",
+            Listing::Withdrawn => "withdrawn",
+        }
+    }
 }
 
 pub fn status_path(pidfile: &Path) -> PathBuf {
@@ -64,12 +102,15 @@ pub fn write(pidfile: &Path, report: &Report) -> std::io::Result<()> {
     }
     for line in &report.services_view {
         let clean = |text: &str| text.replace(['\n', '\t'], " ");
+        let prefixes: Vec<String> =
+            line.prefixes.iter().map(|(prefix, listing)| format!("{prefix}={}", listing.word())).collect();
         text.push_str(&format!(
-            "service={}\t{}\t{}\t{}\n",
+            "service={}\t{}\t{}\t{}\t{}\n",
             clean(&line.name),
             line.state,
             line.since,
-            clean(&line.reason)
+            clean(&line.reason),
+            prefixes.join(",")
         ));
     }
     crate::atomic::replace(&status_path(pidfile), text.as_bytes())
@@ -100,8 +141,9 @@ impl Severity {
     }
 }
 
-/// Checks the daemon that uses `pidfile`; the verdict and one line for the operator.
-pub fn check(pidfile: &Path) -> (Severity, String) {
+/// Checks the daemon that uses `pidfile`; the verdict and the text for the operator:
+/// one line, then one per service (or only those whose prefixes cover `only`).
+pub fn check(pidfile: &Path, only: Option<&IpPrefix>) -> (Severity, String) {
     let lock = crate::daemon::pidfile_lock_path(pidfile);
     let Some(pid) = lock_holder(&lock) else {
         return (Severity::Critical, format!("not running: no process holds {}", lock.display()));
@@ -117,7 +159,7 @@ pub fn check(pidfile: &Path) -> (Severity, String) {
     };
     let fields: BTreeMap<&str, &str> =
         text.lines().filter(|l| !l.starts_with("service=")).filter_map(|l| l.split_once('=')).collect();
-    let services = service_lines(&text);
+    let services = service_lines(&text, only);
     let number = |key: &str| fields.get(key).and_then(|v| v.parse::<f64>().ok());
     let (Some(updated), Some(expected), Some(alive), Some(_)) =
         (number("updated"), number("threads_expected"), number("threads_alive"), number("services"))
@@ -151,20 +193,64 @@ pub fn check(pidfile: &Path) -> (Severity, String) {
 }
 
 /// The services of a report, one line each after the summary (Nagios long output):
-/// `web: up since 2026-11-30 00:01:02 (check passed)`.
-fn service_lines(text: &str) -> String {
+/// `web: up since 2026-11-30 00:01:02 (check passed); 10.52.12.1/32 announced`. With
+/// `only`, first what the prefix files say of it, then only the services whose
+/// prefixes cover it (or that it covers).
+fn service_lines(text: &str, only: Option<&IpPrefix>) -> String {
+    let lines: Vec<ServiceLine> =
+        text.lines().filter_map(|l| l.strip_prefix("service=")).filter_map(parse_line).collect();
     let mut out = String::new();
-    for line in text.lines().filter_map(|l| l.strip_prefix("service=")) {
-        let parts: Vec<&str> = line.splitn(4, '\t').collect();
-        if let [name, state, since, reason] = parts[..] {
-            let since = since.parse::<u64>().map_or_else(
-                |_| "?".to_string(),
-                |s| crate::localtime::LocalTime::at(UNIX_EPOCH + Duration::from_secs(s)).to_string(),
-            );
-            out.push_str(&format!("\n{name}: {state} since {since} ({reason})"));
+    if let Some(only) = only {
+        let mut said: Vec<(IpPrefix, Listing)> = lines
+            .iter()
+            .flat_map(|line| line.prefixes.iter().copied())
+            .filter(|(prefix, _)| prefix.overlaps(only))
+            .collect();
+        said.sort_by_key(|(prefix, _)| *prefix);
+        said.dedup();
+        if said.is_empty() {
+            out.push_str(&format!("\n{only}: no service's ip_prefix covers it: it is not ours to announce"));
+        }
+        for (prefix, listing) in said {
+            out.push_str(&format!("\n{prefix} is {}", listing.said()));
+        }
+    }
+    let shown = lines
+        .iter()
+        .filter(|line| only.map_or(true, |only| line.prefixes.iter().any(|(p, _)| p.overlaps(only))));
+    for line in shown {
+        let since = LocalTime::at(UNIX_EPOCH + Duration::from_secs(line.since));
+        out.push_str(&format!("\n{}: {} since {since} ({})", line.name, line.state, line.reason));
+        let prefixes: Vec<String> =
+            line.prefixes.iter().map(|(prefix, listing)| format!("{prefix} {}", listing.said())).collect();
+        if !prefixes.is_empty() {
+            out.push_str(&format!("; {}", prefixes.join(", ")));
         }
     }
     out
+}
+
+/// A `service=` line of the status file: `NAME\tSTATE\tSINCE\tREASON\tPREFIX=LISTING,...`.
+fn parse_line(line: &str) -> Option<ServiceLine> {
+    let parts: Vec<&str> = line.splitn(5, '\t').collect();
+    let [name, state, since, reason, ref rest @ ..] = parts[..] else { return None };
+    let prefixes = rest
+        .first()
+        .map(|listed| {
+            listed
+                .split(',')
+                .filter_map(|item| item.split_once('='))
+                .filter_map(|(prefix, word)| Some((prefix.parse().ok()?, Listing::from_word(word)?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(ServiceLine {
+        name: name.to_string(),
+        state: state.to_string(),
+        since: since.parse().unwrap_or(0),
+        reason: reason.to_string(),
+        prefixes,
+    })
 }
 
 /// The pid holding a flock on `path`, from /proc/locks (read only: taking the lock to
@@ -182,4 +268,65 @@ fn lock_holder(path: &Path) -> Option<u32> {
         }
         fields.get(4)?.parse().ok()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REPORT: &str = "pid=1\nupdated=2\nservices=3\nthreads_expected=3\nthreads_alive=3\n\
+        service=web\tdown\t0\tcheck exited 7\t10.52.12.1/32=withdrawn\n\
+        service=dns\tdegraded\t0\tcheck exited 3: degraded\t10.52.12.2/32=degraded,fd00::53/128=degraded\n\
+        service=lb\tup\t0\tcheck passed\t10.52.0.0/16=announced\n";
+
+    fn lines(only: Option<&str>) -> Vec<String> {
+        let only = only.map(|p| p.parse::<IpPrefix>().unwrap());
+        let text = service_lines(REPORT, only.as_ref());
+        // Each line: everything but the local time in "since ...".
+        text.lines()
+            .skip(1)
+            .map(|l| match l.split_once(" since ") {
+                Some((head, rest)) => format!("{head} ({}", rest.split_once(" (").map_or("", |(_, r)| r)),
+                None => l.to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_service_names_its_prefixes_and_what_the_files_say() {
+        assert_eq!(
+            lines(None),
+            [
+                "web: down (check exited 7); 10.52.12.1/32 withdrawn",
+                "dns: degraded (check exited 3: degraded); 10.52.12.2/32 announced, less preferred (degraded set), \
+                 fd00::53/128 announced, less preferred (degraded set)",
+                "lb: up (check passed); 10.52.0.0/16 announced",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_prefix_or_address_shows_what_covers_it_and_why() {
+        assert_eq!(
+            lines(Some("10.52.12.1")),
+            [
+                "10.52.0.0/16 is announced",
+                "10.52.12.1/32 is withdrawn",
+                "web: down (check exited 7); 10.52.12.1/32 withdrawn",
+                "lb: up (check passed); 10.52.0.0/16 announced",
+            ]
+        );
+        assert_eq!(
+            lines(Some("fd00::/64")),
+            [
+                "fd00::53/128 is announced, less preferred (degraded set)",
+                "dns: degraded (check exited 3: degraded); 10.52.12.2/32 announced, less preferred (degraded set), \
+                 fd00::53/128 announced, less preferred (degraded set)",
+            ]
+        );
+        assert_eq!(
+            lines(Some("192.0.2.1")),
+            ["192.0.2.1/32: no service's ip_prefix covers it: it is not ours to announce"]
+        );
+    }
 }

@@ -487,13 +487,33 @@ fn status_exit_codes_follow_nagios() {
     common::wait_for("web's line", WAIT, || status(&setup).1.contains("\nweb: up since "));
     let text = status(&setup).1;
     let lines: Vec<&str> = text.lines().collect();
+    // ... and what the prefix files say of each of its prefixes.
     assert!(
-        lines.iter().any(|l| l.starts_with("web: up since 20") && l.ends_with(" (check passed)")),
+        lines
+            .iter()
+            .any(|l| l.starts_with("web: up since 20")
+                && l.ends_with(" (check passed); 10.52.12.1/32 announced")),
         "{text}"
     );
     assert!(
         lines.iter().any(|l| l.starts_with("off: disabled since ")
-            && l.ends_with("(check_disabled = true, on_disabled = withdraw)")),
+            && l.ends_with("(check_disabled = true, on_disabled = withdraw); 10.52.12.2/32 withdrawn")),
+        "{text}"
+    );
+    // "Why is 10.52.12.2 withdrawn?": only what covers it, and why.
+    let output = Command::new(binary())
+        .args(["-f", "main.conf", "-d", "conf.d", "--status", "10.52.12.2"])
+        .current_dir(setup.root())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].starts_with("OK: anycast-healthchecker process"), "{text}");
+    assert_eq!(lines[1], "10.52.12.2/32 is withdrawn", "{text}");
+    assert!(
+        lines[2].starts_with("off: disabled since ") && lines[2].contains("check_disabled = true"),
         "{text}"
     );
 

@@ -57,9 +57,16 @@ impl EventSender {
     }
 }
 
-/// Since when each IP version's Bird lacks its file (None: Bird has it). The writer
-/// thread owns the truth and publishes it here for `--status`.
-type Lag = Arc<Mutex<BTreeMap<IpVersion, Option<Instant>>>>;
+/// What the writer thread publishes for `--status`: since when each IP version's Bird
+/// lacks its file (None: Bird has it), and what the files list (dummies aside), each
+/// prefix with whether it is in the degraded set. The thread owns the truth.
+#[derive(Default)]
+struct Published {
+    lag: BTreeMap<IpVersion, Option<Instant>>,
+    listed: BTreeMap<IpPrefix, bool>,
+}
+
+type Lag = Arc<Mutex<Published>>;
 
 /// The running writer thread.
 pub struct Writer {
@@ -100,8 +107,18 @@ impl Writer {
 
     /// Seconds each IP version's Bird has been behind its file (0 when in sync).
     pub fn behind(&self) -> Vec<(IpVersion, f64)> {
-        let lag = self.lag.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        lag.iter().map(|(v, since)| (*v, since.map_or(0.0, |s| s.elapsed().as_secs_f64()))).collect()
+        let published = self.lag.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        published
+            .lag
+            .iter()
+            .map(|(v, since)| (*v, since.map_or(0.0, |s| s.elapsed().as_secs_f64())))
+            .collect()
+    }
+
+    /// What the prefix files list (or are about to): each prefix, and whether it is in
+    /// the degraded set. A prefix not here is withdrawn.
+    pub fn listed(&self) -> BTreeMap<IpPrefix, bool> {
+        self.lag.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).listed.clone()
     }
 
     pub fn events(&self) -> EventSender {
@@ -643,7 +660,13 @@ impl State {
         for target in due {
             self.start_job(&target, now);
         }
-        let mut lag = self.lag.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut published = self.lag.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        published.listed = self
+            .families
+            .iter()
+            .flat_map(|f| f.listed.iter().map(|p| (*p, f.listed_degraded.contains(p))))
+            .collect();
+        let lag = &mut published.lag;
         lag.retain(|version, _| self.families.iter().any(|f| f.settings.version == *version));
         for family in &self.families {
             let in_sync = family.file_current && family.bird_current;

@@ -31,7 +31,7 @@ use crate::catalog::{self, event};
 use crate::config::{self, Config, OnDisabled, OnExit, Programs, PrometheusSettings, Service, Sources};
 use crate::localtime::LocalTime;
 use crate::notify::Notifier;
-use crate::prefix::IpVersion;
+use crate::prefix::{IpPrefix, IpVersion};
 use crate::service::{disabled_event, Exit, ServiceThread};
 use crate::signal_name::signal_name;
 use crate::{logging, metrics, scrape, status};
@@ -432,6 +432,12 @@ impl Daemon {
     /// Each service as the operator sees it, for `--status`.
     fn services_view(&self) -> Vec<status::ServiceLine> {
         let epoch = |time: SystemTime| time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let listed = self.writer.listed();
+        let listing = |prefix: &IpPrefix| match listed.get(prefix) {
+            Some(true) => status::Listing::Degraded,
+            Some(false) => status::Listing::Announced,
+            None => status::Listing::Withdrawn,
+        };
         self.config
             .services
             .iter()
@@ -456,7 +462,14 @@ impl Daemon {
                 } else {
                     ("dead".to_string(), SystemTime::now(), "its thread died; restarting it".to_string())
                 };
-                status::ServiceLine { name: service.name.clone(), state, since: epoch(since), reason }
+                let prefixes = service.ip_prefixes.iter().map(|p| (*p, listing(p))).collect();
+                status::ServiceLine {
+                    name: service.name.clone(),
+                    state,
+                    since: epoch(since),
+                    reason,
+                    prefixes,
+                }
             })
             .collect()
     }
