@@ -1,9 +1,12 @@
 //! The shipped logrotate file (packaging/logrotate) rotates a running daemon's
-//! log_file with the real `logrotate`: the old lines move to `.1`, the daemon goes on
-//! writing to the live file from its start (copytruncate and append mode: no hole of
-//! NUL bytes, no line lost to a stale descriptor).
+//! log_file with the real `logrotate`, as the daemon's user: the old lines move to
+//! `.1`, the daemon goes on writing to the live file from its start (copytruncate and
+//! append mode: no hole of NUL bytes, no line lost to a stale descriptor). The
+//! root-owned event log that the shipped rsyslog drop-in writes beside it is rotated
+//! too, as root, and never makes the daemon's rotation fail.
 //!
-//! Without logrotate the test prints one `SKIPPED:` line and passes, except under CI=true.
+//! Without logrotate or root the test prints one `SKIPPED:` line and passes, except
+//! under CI=true.
 
 mod common;
 
@@ -23,6 +26,9 @@ fn the_shipped_logrotate_file_rotates_a_running_daemons_log() {
         common::skip_or_fail("logrotate not found (apt-get install logrotate, or set LOGROTATE)");
         return;
     }
+    if !common::root_or_skip() {
+        return;
+    }
     let setup =
         Setup::new("log_file = logs/anycast-healthchecker.log\nlog_maxbytes = 0\nloglevel = info", "");
     let logs = setup.sandbox.mkdir("logs");
@@ -34,8 +40,22 @@ fn the_shipped_logrotate_file_rotates_a_running_daemons_log() {
     common::wait_for("the daemon to log", WAIT, || {
         String::from_utf8_lossy(&read(&live)).contains("status changed to UP")
     });
+    // As the package lays it out: the directory and the daemon's log are its user's
+    // (nobody stands in for healthchecker); rsyslog's event log is root's, 0640.
+    let chown = |path: &PathBuf| {
+        let status = Command::new("chown").arg("nobody:nogroup").arg(path).status().unwrap();
+        assert!(status.success(), "chown {}", path.display());
+    };
+    chown(&logs);
+    chown(&live);
+    std::fs::set_permissions(&logs, std::os::unix::fs::PermissionsExt::from_mode(0o750)).unwrap();
+    let events = setup.sandbox.write(
+        "logs/events.log",
+        "Dec  2 10:00:00 anycast-healthchecker[1]: web status changed to UP event=up service=web\n",
+    );
+    std::fs::set_permissions(&events, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
 
-    // The shipped file, pointed at this directory; `su` only where the user exists.
+    // The shipped file, pointed at this directory, with nobody as the daemon's user.
     let shipped = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/packaging/logrotate/anycast-healthchecker"
@@ -43,10 +63,7 @@ fn the_shipped_logrotate_file_rotates_a_running_daemons_log() {
     .unwrap();
     let config = shipped
         .replace("/var/log/anycast-healthchecker", &logs.display().to_string())
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("su "))
-        .collect::<Vec<_>>()
-        .join("\n");
+        .replace("su healthchecker healthchecker", "su nobody nogroup");
     let config_path = setup.sandbox.write("logrotate.conf", &config);
     let output = Command::new(&program)
         .arg("-f")
@@ -59,6 +76,8 @@ fn the_shipped_logrotate_file_rotates_a_running_daemons_log() {
 
     let rotated = String::from_utf8_lossy(&read(&logs.join("anycast-healthchecker.log.1"))).into_owned();
     assert!(rotated.contains("status changed to UP"), "the old lines moved: {rotated}");
+    let events_rotated = String::from_utf8_lossy(&read(&logs.join("events.log.1"))).into_owned();
+    assert!(events_rotated.contains("event=up"), "rsyslog's file rotated as root: {events_rotated}");
     // The daemon keeps writing, to the live file, from offset 0.
     setup.remove("ok");
     common::wait_for("new lines in the live file", WAIT, || {
