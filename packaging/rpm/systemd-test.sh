@@ -543,5 +543,121 @@ in_lab grep -q "FLOCK.*:$lock_inode " /proc/locks && fail "the pidfile lock is s
 in_lab grep -q '@anycast-healthchecker$' /proc/net/unix && fail "the instance lock is still bound"
 peer_has 10.52.12.1/32 || fail "web was withdrawn on erase (on_exit = keep)"
 
+step "25. switching from the Python package of the same name: rpm -U replaces it in one transaction"
+# Stand-ins of the Python anycast-healthchecker 0.9.10 as distributions package it:
+# its name, version, file list and scriptlets; its daemon holds upstream's lock.
+build_standin() {
+    local name=$1 dir=$lab/standin
+    local files=$dir/files
+    mkdir -p "$dir/SPECS" "$files/usr/bin" "$files/usr/lib/systemd/system" "$files/etc/sysconfig" \
+        "$files/etc/anycast-healthchecker.d" "$files/usr/lib/python3.9/site-packages/anycast_healthchecker"
+    cat >"$files/usr/bin/anycast-healthchecker" <<'DAEMON'
+#!/usr/bin/python3
+import socket, time
+lock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+lock.bind("\0anycast-healthchecker")
+time.sleep(1e9)
+DAEMON
+    chmod 0755 "$files/usr/bin/anycast-healthchecker"
+    # upstream's contrib unit
+    cat >"$files/usr/lib/systemd/system/anycast-healthchecker.service" <<'UNIT'
+[Unit]
+Description=anycast-healthchecker
+After=network.target
+[Service]
+Type=simple
+User=healthchecker
+EnvironmentFile=/etc/sysconfig/anycast-healthchecker
+ExecStart=/usr/bin/anycast-healthchecker $OPTIONS
+Restart=on-failure
+[Install]
+WantedBy=multi-user.target
+UNIT
+    echo 'OPTIONS="-f /etc/anycast-healthchecker.conf -d /etc/anycast-healthchecker.d"' \
+        >"$files/etc/sysconfig/anycast-healthchecker"
+    printf '[daemon]\npidfile = /var/run/anycast-healthchecker/anycast-healthchecker.pid\n' \
+        >"$files/etc/anycast-healthchecker.conf"
+    touch "$files/usr/lib/python3.9/site-packages/anycast_healthchecker/__init__.py"
+    cat >"$dir/SPECS/$name.spec" <<'SPEC'
+Name: %{standin}
+Version: 0.9.10
+Release: 1
+Summary: stand-in of the Python anycast-healthchecker
+License: Apache-2.0
+BuildArch: noarch
+%description
+The Python anycast-healthchecker's name, version, files and scriptlets, for a test.
+%install
+cp -a %{files}/. %{buildroot}/
+%preun
+if [ $1 -eq 0 ]; then systemctl --no-reload disable --now anycast-healthchecker.service >/dev/null 2>&1 || :; fi
+%postun
+if [ $1 -ge 1 ]; then systemctl try-restart anycast-healthchecker.service >/dev/null 2>&1 || :; fi
+%files
+/usr/bin/anycast-healthchecker
+/usr/lib/systemd/system/anycast-healthchecker.service
+%config(noreplace) /etc/sysconfig/anycast-healthchecker
+%config(noreplace) /etc/anycast-healthchecker.conf
+%dir /etc/anycast-healthchecker.d
+/usr/lib/python3.9/site-packages/anycast_healthchecker
+SPEC
+    rpmbuild --define "_topdir $dir" --define "standin $name" --define "files $files" --nodeps \
+        -bb "$dir/SPECS/$name.spec" >"$dir/$name.log" 2>&1 || { cat "$dir/$name.log" >&2; fail "building the stand-in $name"; }
+    cp "$dir/RPMS/noarch/$name-0.9.10-1.noarch.rpm" "$root/var/tmp/"
+}
+build_standin anycast-healthchecker
+build_standin python3-anycast-healthchecker
+# The host as the Python program left it: its package, the operator's edited config
+# (here one that suits this daemon: Bird over its control socket) and service files.
+in_lab rm -rf /etc/systemd/system/anycast-healthchecker.service.d /etc/anycast-healthchecker.conf.rpmsave
+in_lab rpm -i --nodeps /var/tmp/anycast-healthchecker-0.9.10-1.noarch.rpm 2>"$lab/rpm.err" || { cat "$lab/rpm.err" >&2; fail "rpm -i the stand-in"; }
+cp "$top/conf.d/anycast-healthchecker.conf" "$root/var/tmp/operator.conf"
+in_lab sh -c 'cat /var/tmp/operator.conf > /etc/anycast-healthchecker.conf && echo "# the operator was here" >> /etc/anycast-healthchecker.conf'
+in_lab systemctl daemon-reload
+in_lab systemctl enable --now anycast-healthchecker 2>/dev/null
+wait_for "the Python stand-in to hold upstream's lock" in_lab grep -q '@anycast-healthchecker$' /proc/net/unix
+in_lab rpm -U --nodeps /var/tmp/ahc-1.rpm >"$lab/swap.out" 2>&1 || { cat "$lab/swap.out" >&2; fail "rpm -U over the stand-in"; }
+sed 's/^/   | /' "$lab/swap.out" | grep -v 'should not be used\|assuming you know' || true
+grep -q 'replaced the Python anycast-healthchecker' "$lab/swap.out" || fail "the switch was not said"
+grep -q 'kept your /etc/anycast-healthchecker.conf; the package.s is /etc/anycast-healthchecker.conf.rpmnew' "$lab/swap.out" ||
+    fail "the kept config and the .rpmnew were not said"
+grep -q 'restarted anycast-healthchecker.service' "$lab/swap.out" || fail "not restarted"
+[ "$(in_lab anycast-healthchecker -v)" = 0.1.0 ] || fail "the binary is not ours"
+in_lab test ! -e /usr/lib/python3.9/site-packages/anycast_healthchecker || fail "the Python files are left"
+in_lab grep -q '^# the operator was here$' /etc/anycast-healthchecker.conf || fail "the operator's config was replaced"
+in_lab test -e /etc/anycast-healthchecker.conf.rpmnew || fail "no .rpmnew"
+in_lab test -e /etc/anycast-healthchecker.d/web.conf || fail "the operator's service file is gone"
+[ "$(unit Type)" = notify ] && [ "$(unit ActiveState)" = active ] || fail "not our unit, running: $(unit Type) $(unit ActiveState)"
+[ "$(in_lab readlink "/proc/$(unit MainPID)/exe")" = /usr/bin/anycast-healthchecker ] || fail "the stand-in still runs"
+[ "$(in_lab systemctl is-enabled anycast-healthchecker)" = enabled ] || fail "not enabled"
+wait_for "web at the peer, from the new daemon" peer_has 10.52.12.1/32
+
+step "25. switching from python3-anycast-healthchecker (Obsoletes), with an old unit in /etc and a config that cannot work"
+in_lab rpm -e --nodeps anycast-healthchecker 2>"$lab/rpm.err" || { cat "$lab/rpm.err" >&2; fail "rpm -e"; }
+in_lab rm -f /etc/anycast-healthchecker.conf.rpmsave /etc/anycast-healthchecker.conf.rpmnew
+in_lab rpm -i --nodeps /var/tmp/python3-anycast-healthchecker-0.9.10-1.noarch.rpm 2>"$lab/rpm.err" || { cat "$lab/rpm.err" >&2; fail "rpm -i the stand-in"; }
+# Upstream's default reload (sudo birdc configure): the unit's sandbox cannot run it.
+in_lab sh -c 'grep -v "_control_socket" /var/tmp/operator.conf > /etc/anycast-healthchecker.conf && echo "# the operator was here" >> /etc/anycast-healthchecker.conf'
+in_lab cp /usr/lib/systemd/system/anycast-healthchecker.service /etc/systemd/system/
+in_lab systemctl daemon-reload
+in_lab systemctl enable --now anycast-healthchecker 2>/dev/null
+wait_for "the Python stand-in to hold upstream's lock" in_lab grep -q '@anycast-healthchecker$' /proc/net/unix
+in_lab rpm -U --nodeps /var/tmp/ahc-1.rpm >"$lab/swap.out" 2>&1 || { cat "$lab/swap.out" >&2; fail "rpm -U over python3-anycast-healthchecker"; }
+sed 's/^/   | /' "$lab/swap.out" | grep -v 'should not be used\|assuming you know' || true
+in_lab rpm -q python3-anycast-healthchecker >/dev/null && fail "python3-anycast-healthchecker was not replaced"
+grep -q '/etc/systemd/system/anycast-healthchecker.service overrides the package.s unit' "$lab/swap.out" ||
+    fail "the overriding unit was not said"
+grep -q 'NOT restarted: the configuration fails the check' "$lab/swap.out" || fail "a config that cannot work was restarted"
+grep -q 'bird_reconfigure_cmd: runs sudo' "$lab/swap.out" || fail "-c did not say why"
+in_lab grep -q '^# the operator was here$' /etc/anycast-healthchecker.conf || fail "the operator's config was replaced"
+[ "$(in_lab systemctl is-enabled anycast-healthchecker)" = enabled ] || fail "the Python package's %preun left it disabled"
+# The README's steps: the package's unit, a config that suits it, start.
+in_lab systemctl revert anycast-healthchecker >/dev/null
+in_lab sh -c 'cat /var/tmp/operator.conf > /etc/anycast-healthchecker.conf'
+in_lab anycast-healthchecker -c >/dev/null
+in_lab systemctl restart anycast-healthchecker
+[ "$(unit Type)" = notify ] && [ "$(unit ActiveState)" = active ] || fail "not our unit, running"
+wait_for "web at the peer" peer_has 10.52.12.1/32
+
 step "done"
 echo "systemd test passed in $((SECONDS - started_at))s"
