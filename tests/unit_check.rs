@@ -2,7 +2,8 @@
 //! (found through `$SYSTEMD_UNIT_PATH`, as systemd itself looks it up) a reconfigure
 //! command or a check that needs privileges or another network namespace is an error
 //! naming file, section and key, with what would happen and the fix; a flag file in
-//! `/tmp` is a warning; a drop-in that relaxes the unit is honoured; an override in
+//! `/tmp` is a warning; the shipped drop-in that relaxes the unit for sudo is honoured
+//! (and half of it is not enough, as under systemd); an override in
 //! `/etc/systemd/system` and a unit that is not ours are said. The daemon itself only
 //! warns. Configurations that are safe pass untouched.
 
@@ -93,10 +94,18 @@ fn a_setuid_reconfigure_command_under_the_package_unit_is_an_error_naming_the_ke
     }
 
     // A drop-in that gives privileges back (as the unit's comments say) is honoured.
+    // NoNewPrivileges=no alone is not enough: systemd implies it for a user's unit
+    // with any seccomp option.
     setup.sandbox.write(
         "units/etc/anycast-healthchecker.service.d/sudo.conf",
-        "[Service]\nNoNewPrivileges=no\nCapabilityBoundingSet=~\nSystemCallFilter=\nReadWritePaths=/run/sudo\n",
+        "[Service]\nNoNewPrivileges=no\nCapabilityBoundingSet=~\nSystemCallFilter=\n",
     );
+    let (code, err) = check(&setup, &units);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("which, for a unit with User=, implies NoNewPrivileges=yes"), "{err}");
+    let drop_in =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/systemd/sudo.conf"));
+    setup.sandbox.write("units/etc/anycast-healthchecker.service.d/sudo.conf", &drop_in.unwrap());
     let (code, err) = check(&setup, &units);
     assert_eq!(code, 0, "{err}");
 

@@ -53,6 +53,7 @@ for want in \
     /usr/share/doc/anycast-healthchecker/examples/prometheus/anycast-healthchecker.rules.yml \
     /usr/share/doc/anycast-healthchecker/examples/grafana/anycast-healthchecker.json \
     /usr/share/doc/anycast-healthchecker/examples/rsyslog/anycast-healthchecker.conf \
+    /usr/share/doc/anycast-healthchecker/examples/systemd/sudo.conf \
     /etc/logrotate.d/anycast-healthchecker \
     /var/log/anycast-healthchecker \
     /usr/share/licenses/anycast-healthchecker-0.1.0/LICENSE; do
@@ -66,7 +67,11 @@ config=$(rpm -qp --configfiles "$rpm_file")
 for want in /etc/anycast-healthchecker.conf /etc/sysconfig/anycast-healthchecker /etc/logrotate.d/anycast-healthchecker; do
     grep -qx "$want" <<<"$config" || { echo "FAILED: $want is not %config" >&2; exit 1; }
 done
-rpm -qp --scripts "$rpm_file" | grep -q 'systemctl' || { echo "FAILED: no systemd scriptlets" >&2; exit 1; }
+scripts=$(rpm -qp --scripts "$rpm_file")
+grep -q 'systemctl' <<<"$scripts" || { echo "FAILED: no systemd scriptlets" >&2; exit 1; }
+# The sysusers text is a here-document: its end marker must stand alone on its line,
+# or it swallows the rest of %pre.
+grep -qx 'SYSTEMD_INLINE_EOF' <<<"$scripts" || { echo "FAILED: %pre's here-document never ends" >&2; exit 1; }
 echo "all present"
 
 echo "== rpmlint"

@@ -60,6 +60,8 @@ fail() {
     if [ -n "$leader" ]; then
         in_lab systemctl status anycast-healthchecker --no-pager -l -n 0 >&2 || true
         in_lab journalctl -u anycast-healthchecker -u bird --no-pager -n 40 -o short-precise >&2 || true
+        echo "-- the last errors:" >&2
+        in_lab journalctl -u anycast-healthchecker --no-pager -n 10 -p err -o short-precise >&2 || true
     fi
     exit 1
 }
@@ -496,6 +498,9 @@ DROPIN
 in_lab systemctl daemon-reload
 in_lab systemctl restart anycast-healthchecker
 wait_for "the raw-socket check to pass with the drop-in" peer_has 10.52.12.3/32
+in_lab rm -r /etc/anycast-healthchecker.d/raw.conf /etc/systemd/system/anycast-healthchecker.service.d
+in_lab systemctl daemon-reload
+in_lab systemctl reload anycast-healthchecker
 
 step "7. power off and boot again: tmpfiles, then Bird with the dummies, then the daemon"
 power_off
@@ -588,7 +593,7 @@ BuildArch: noarch
 %description
 The Python anycast-healthchecker's name, version, files and scriptlets, for a test.
 %install
-cp -a %{files}/. %{buildroot}/
+cp -a %{standin_files}/. %{buildroot}/
 %preun
 if [ $1 -eq 0 ]; then systemctl --no-reload disable --now anycast-healthchecker.service >/dev/null 2>&1 || :; fi
 %postun
@@ -601,7 +606,7 @@ if [ $1 -ge 1 ]; then systemctl try-restart anycast-healthchecker.service >/dev/
 %dir /etc/anycast-healthchecker.d
 /usr/lib/python3.9/site-packages/anycast_healthchecker
 SPEC
-    rpmbuild --define "_topdir $dir" --define "standin $name" --define "files $files" --nodeps \
+    rpmbuild --define "_topdir $dir" --define "standin $name" --define "standin_files $files" --nodeps \
         -bb "$dir/SPECS/$name.spec" >"$dir/$name.log" 2>&1 || { cat "$dir/$name.log" >&2; fail "building the stand-in $name"; }
     cp "$dir/RPMS/noarch/$name-0.9.10-1.noarch.rpm" "$root/var/tmp/"
 }
@@ -632,12 +637,16 @@ in_lab test -e /etc/anycast-healthchecker.d/web.conf || fail "the operator's ser
 [ "$(in_lab systemctl is-enabled anycast-healthchecker)" = enabled ] || fail "not enabled"
 wait_for "web at the peer, from the new daemon" peer_has 10.52.12.1/32
 
-step "25. switching from python3-anycast-healthchecker (Obsoletes), with an old unit in /etc and a config that cannot work"
+step "25. switching from python3-anycast-healthchecker (Obsoletes), its unit copied to /etc, upstream's sudo birdc"
 in_lab rpm -e --nodeps anycast-healthchecker 2>"$lab/rpm.err" || { cat "$lab/rpm.err" >&2; fail "rpm -e"; }
 in_lab rm -f /etc/anycast-healthchecker.conf.rpmsave /etc/anycast-healthchecker.conf.rpmnew
 in_lab rpm -i --nodeps /var/tmp/python3-anycast-healthchecker-0.9.10-1.noarch.rpm 2>"$lab/rpm.err" || { cat "$lab/rpm.err" >&2; fail "rpm -i the stand-in"; }
-# Upstream's default reload (sudo birdc configure): the unit's sandbox cannot run it.
-in_lab sh -c 'grep -v "_control_socket" /var/tmp/operator.conf > /etc/anycast-healthchecker.conf && echo "# the operator was here" >> /etc/anycast-healthchecker.conf'
+# Upstream's way of reloading Bird (sudo birdc configure), and the old unit copied to
+# /etc/systemd/system, as operators did to edit it.
+in_lab sh -c 'grep -v "_control_socket" /var/tmp/operator.conf > /etc/anycast-healthchecker.conf && \
+    printf "bird_reconfigure_cmd = sudo /usr/sbin/birdc configure\nbird6_reconfigure_cmd = sudo /usr/sbin/birdc configure\n# the operator was here\n" >> /etc/anycast-healthchecker.conf'
+cp "$top/conf.d/bird/sudoers" "$root/var/tmp/ahc-sudoers"
+in_lab install -m 0440 /var/tmp/ahc-sudoers /etc/sudoers.d/anycast-healthchecker
 in_lab cp /usr/lib/systemd/system/anycast-healthchecker.service /etc/systemd/system/
 in_lab systemctl daemon-reload
 in_lab systemctl enable --now anycast-healthchecker 2>/dev/null
@@ -645,19 +654,34 @@ wait_for "the Python stand-in to hold upstream's lock" in_lab grep -q '@anycast-
 in_lab rpm -U --nodeps /var/tmp/ahc-1.rpm >"$lab/swap.out" 2>&1 || { cat "$lab/swap.out" >&2; fail "rpm -U over python3-anycast-healthchecker"; }
 sed 's/^/   | /' "$lab/swap.out" | grep -v 'should not be used\|assuming you know' || true
 in_lab rpm -q python3-anycast-healthchecker >/dev/null && fail "python3-anycast-healthchecker was not replaced"
+in_lab test ! -e /usr/lib/python3.9/site-packages/anycast_healthchecker || fail "the Python files are left"
 grep -q '/etc/systemd/system/anycast-healthchecker.service overrides the package.s unit' "$lab/swap.out" ||
     fail "the overriding unit was not said"
-grep -q 'NOT restarted: the configuration fails the check' "$lab/swap.out" || fail "a config that cannot work was restarted"
-grep -q 'bird_reconfigure_cmd: runs sudo' "$lab/swap.out" || fail "-c did not say why"
 in_lab grep -q '^# the operator was here$' /etc/anycast-healthchecker.conf || fail "the operator's config was replaced"
 [ "$(in_lab systemctl is-enabled anycast-healthchecker)" = enabled ] || fail "the Python package's %preun left it disabled"
-# The README's steps: the package's unit, a config that suits it, start.
+# It runs (this daemon, under the old unit that overrides ours: no sandbox, so sudo works).
+[ "$(unit ActiveState)" = active ] && [ "$(unit Type)" = simple ] || fail "not running under the old unit"
+[ "$(in_lab readlink "/proc/$(unit MainPID)/exe")" = /usr/bin/anycast-healthchecker ] || fail "the stand-in still runs"
+
+step "25. the README's steps: the package's unit; -c says sudo cannot work there; the shipped sudo drop-in, for real"
 in_lab systemctl revert anycast-healthchecker >/dev/null
-in_lab sh -c 'cat /var/tmp/operator.conf > /etc/anycast-healthchecker.conf'
-in_lab anycast-healthchecker -c >/dev/null
+if in_lab anycast-healthchecker -c 2>"$lab/check.err"; then
+    fail "-c accepted sudo birdc under the package's unit"
+fi
+grep -q 'bird_reconfigure_cmd: runs sudo, which gains privileges, but .* NoNewPrivileges=yes' "$lab/check.err" ||
+    fail "-c did not say why: $(cat "$lab/check.err")"
+echo "   -c: $(grep -v ': warning: ' "$lab/check.err" | cut -c1-160)..."
+in_lab mkdir -p /etc/systemd/system/anycast-healthchecker.service.d
+in_lab cp /usr/share/doc/anycast-healthchecker/examples/systemd/sudo.conf /etc/systemd/system/anycast-healthchecker.service.d/
+in_lab systemctl daemon-reload
+in_lab anycast-healthchecker -c >/dev/null || fail "-c still refuses sudo with the drop-in"
 in_lab systemctl restart anycast-healthchecker
 [ "$(unit Type)" = notify ] && [ "$(unit ActiveState)" = active ] || fail "not our unit, running"
-wait_for "web at the peer" peer_has 10.52.12.1/32
+in_lab rm /etc/ahc-lab/db-up
+wait_for "db withdrawn through sudo birdc configure" peer_lacks 10.52.12.2/32
+in_lab touch /etc/ahc-lab/db-up
+wait_for "db announced through sudo birdc configure" peer_has 10.52.12.2/32
+journal_has "reconfigured BIRD daemon with sudo /usr/sbin/birdc configure" || fail "Bird was not reloaded through sudo"
 
 step "done"
 echo "systemd test passed in $((SECONDS - started_at))s"

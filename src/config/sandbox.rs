@@ -33,6 +33,25 @@ const UNIT_PATH: [&str; 5] = [
     "/lib/systemd/system",
 ];
 
+/// The options with which systemd sets no_new_privs for a service that runs as a user
+/// (systemd.exec(5), NoNewPrivileges=): each uses seccomp or needs the flag.
+const IMPLY_NO_NEW_PRIVILEGES: [&str; 14] = [
+    "SystemCallFilter",
+    "SystemCallArchitectures",
+    "RestrictAddressFamilies",
+    "RestrictNamespaces",
+    "RestrictRealtime",
+    "RestrictSUIDSGID",
+    "LockPersonality",
+    "MemoryDenyWriteExecute",
+    "PrivateDevices",
+    "ProtectKernelTunables",
+    "ProtectKernelModules",
+    "ProtectKernelLogs",
+    "ProtectClock",
+    "DynamicUser",
+];
+
 /// Programs that gain privileges by their setuid bit, known by name too (a host that
 /// checks a config before installing them).
 const PRIVILEGED_PROGRAMS: [&str; 5] = ["sudo", "su", "doas", "pkexec", "run0"];
@@ -44,6 +63,9 @@ pub struct Sandbox {
     pub files: Vec<PathBuf>,
     pub user: Option<String>,
     pub no_new_privileges: bool,
+    /// The options in force that make systemd set no_new_privs for a service that
+    /// runs as a user, as `NoNewPrivileges=yes` does (they use seccomp).
+    pub implying_no_new_privileges: Vec<String>,
     pub capabilities: Capabilities,
     /// `SystemCallFilter=` takes away setuid() and friends (`~@privileged`, `~@setuid`).
     pub setuid_calls_blocked: bool,
@@ -137,9 +159,17 @@ pub enum Program {
 /// The unit on this host, or None when the daemon would not run under systemd here.
 pub fn installed() -> Option<Installed> {
     let search = unit_path()?;
-    // Every copy of the unit, highest first: the first is what systemd loads.
-    let copies: Vec<PathBuf> =
-        search.iter().map(|dir| dir.join(UNIT)).filter(|path| path.symlink_metadata().is_ok()).collect();
+    // Every copy of the unit, highest first: the first is what systemd loads. One file
+    // seen through two directories (Debian's /lib is /usr/lib) is one copy.
+    let mut copies: Vec<PathBuf> = Vec::new();
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for path in search.iter().map(|dir| dir.join(UNIT)).filter(|path| path.symlink_metadata().is_ok()) {
+        let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if !seen.contains(&real) {
+            seen.push(real);
+            copies.push(path);
+        }
+    }
     let main = copies.first()?.clone();
     let mut notes = Vec::new();
     if std::fs::read_link(&main).is_ok_and(|target| target == Path::new("/dev/null")) {
@@ -257,6 +287,7 @@ impl Sandbox {
             files: Vec::new(),
             user: None,
             no_new_privileges: false,
+            implying_no_new_privileges: Vec::new(),
             capabilities: Capabilities::AllBut(Vec::new()),
             setuid_calls_blocked: false,
             namespaces_restricted: false,
@@ -281,6 +312,17 @@ impl Sandbox {
     }
 
     fn apply(&mut self, key: &str, value: &str) {
+        if IMPLY_NO_NEW_PRIVILEGES.contains(&key) {
+            let in_force = match boolean(value) {
+                Some(on) => on,
+                // A list (or a mode such as RestrictNamespaces=net): in force unless empty.
+                None => !value.is_empty(),
+            };
+            self.implying_no_new_privileges.retain(|k| k != key);
+            if in_force {
+                self.implying_no_new_privileges.push(key.to_string());
+            }
+        }
         let words = || value.split_whitespace().map(str::to_string);
         match key {
             "User" => self.user = (!value.is_empty()).then(|| value.to_string()),
@@ -330,16 +372,18 @@ impl Sandbox {
     }
 
     /// Why a setuid program run by the daemon gains nothing, if it does not.
-    fn setuid_blocked_by(&self) -> Option<&'static str> {
+    fn setuid_blocked_by(&self) -> Option<String> {
         if self.as_root() {
             return None;
         }
         if self.no_new_privileges {
-            Some("NoNewPrivileges=yes")
+            Some("NoNewPrivileges=yes".to_string())
+        } else if let Some(key) = self.implying_no_new_privileges.first() {
+            Some(format!("{key}= (which, for a unit with User=, implies NoNewPrivileges=yes)"))
         } else if !self.capabilities.has("CAP_SETUID") {
-            Some("a CapabilityBoundingSet= without CAP_SETUID")
+            Some("a CapabilityBoundingSet= without CAP_SETUID".to_string())
         } else if self.setuid_calls_blocked {
-            Some("a SystemCallFilter= without @privileged")
+            Some("a SystemCallFilter= without @privileged".to_string())
         } else {
             None
         }
@@ -495,8 +539,7 @@ pub fn findings(config: &Config, sandbox: &Sandbox, inspect: &dyn Fn(&str) -> Pr
                     key,
                     format!(
                         "runs {name}, which gains privileges, but {unit} runs the daemon with {blocked_by}: {consequence}; \
-                         {fix} (NoNewPrivileges=no, CapabilityBoundingSet=~, SystemCallFilter=, \
-                         ReadWritePaths=/run/sudo; the unit's comments say how)"
+                         {fix} (the examples' systemd/sudo.conf turns off what it must)"
                     ),
                     true,
                 );
@@ -671,7 +714,19 @@ mod tests {
 
     #[test]
     fn drop_ins_apply_in_order_and_reset_lists() {
-        let sudo = "[Service]\nNoNewPrivileges=no\nCapabilityBoundingSet=~\nSystemCallFilter=\nReadWritePaths=/run/sudo\n";
+        // NoNewPrivileges=no alone: the seccomp options still imply it for a user's unit.
+        let half = "[Service]\nNoNewPrivileges=no\nCapabilityBoundingSet=~\nSystemCallFilter=\n";
+        let sandbox = Sandbox::from_files(&[
+            (PathBuf::from("unit"), SHIPPED_UNIT.to_string()),
+            (PathBuf::from("half.conf"), half.to_string()),
+        ]);
+        let blocked = sandbox.setuid_blocked_by().unwrap_or_default();
+        assert!(
+            blocked.contains("implies NoNewPrivileges=yes") && !blocked.starts_with("SystemCallFilter"),
+            "{blocked}"
+        );
+        // The shipped sudo drop-in turns off all of it.
+        let sudo = include_str!("../../packaging/systemd/sudo.conf");
         let files = [
             (PathBuf::from("unit"), SHIPPED_UNIT.to_string()),
             (PathBuf::from("sudo.conf"), sudo.to_string()),
@@ -679,7 +734,7 @@ mod tests {
         let sandbox = Sandbox::from_files(&files);
         assert!(!sandbox.no_new_privileges && !sandbox.setuid_calls_blocked);
         assert!(sandbox.capabilities.has("CAP_SETUID"), "{:?}", sandbox.capabilities);
-        assert_eq!(sandbox.setuid_blocked_by(), None);
+        assert_eq!(sandbox.setuid_blocked_by(), None, "{:?}", sandbox.implying_no_new_privileges);
         assert!(sandbox.read_write.contains(&PathBuf::from("/run/sudo")));
         let reset = "[Service]\nReadWritePaths=\nReadWritePaths=/srv\nCapabilityBoundingSet=CAP_NET_RAW\n";
         let sandbox = Sandbox::from_files(&[
