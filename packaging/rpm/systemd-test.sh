@@ -373,7 +373,7 @@ in_lab systemctl restart anycast-healthchecker
 [ "$(unit MainPID)" != "$pid" ] || fail "not restarted"
 wait_for "db checked by the new daemon" status_has "2 services: 1 up"
 [ "$(peer_line 10.52.12.1/32)" = "$web_line" ] && [ "$(peer_line 10.52.12.2/32)" = "$db_line" ] ||
-    fail "a route blinked on restart"
+    fail "a route blinked on restart: $web_line / $db_line -> $(peer_line 10.52.12.1/32) / $(peer_line 10.52.12.2/32)"
 
 step "4. the watchdog: a daemon stopped with SIGSTOP is killed and restarted; Bird keeps the last file"
 runtime_dropin watchdog <<'DROPIN'
@@ -392,7 +392,7 @@ wait_for "the new daemon" sh -c "[ \"\$(nsenter -t $leader -a systemctl show any
 [ "$(unit MainPID)" != "$pid" ] || fail "the stopped daemon still runs"
 wait_for "db checked by the new daemon" status_has "2 services: 1 up"
 [ "$(peer_line 10.52.12.1/32)" = "$web_line" ] && [ "$(peer_line 10.52.12.2/32)" = "$db_line" ] ||
-    fail "a route blinked across the watchdog's restart"
+    fail "a route blinked across the watchdog's restart: $web_line / $db_line -> $(peer_line 10.52.12.1/32) / $(peer_line 10.52.12.2/32)"
 drop_runtime_dropins
 in_lab systemctl restart anycast-healthchecker
 

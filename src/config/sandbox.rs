@@ -35,7 +35,7 @@ const UNIT_PATH: [&str; 5] = [
 
 /// The options with which systemd sets no_new_privs for a service that runs as a user
 /// (systemd.exec(5), NoNewPrivileges=): each uses seccomp or needs the flag.
-const IMPLY_NO_NEW_PRIVILEGES: [&str; 14] = [
+const IMPLY_NO_NEW_PRIVILEGES: [&str; 16] = [
     "SystemCallFilter",
     "SystemCallArchitectures",
     "RestrictAddressFamilies",
@@ -49,6 +49,8 @@ const IMPLY_NO_NEW_PRIVILEGES: [&str; 14] = [
     "ProtectKernelModules",
     "ProtectKernelLogs",
     "ProtectClock",
+    "ProtectHostname",
+    "RestrictFileSystems",
     "DynamicUser",
 ];
 
