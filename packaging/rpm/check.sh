@@ -49,6 +49,7 @@ for want in \
     /var/lib/anycast-healthchecker/6 \
     /run/anycast-healthchecker \
     /usr/share/doc/anycast-healthchecker/README.rst \
+    /usr/share/doc/anycast-healthchecker/docs/configuration.rst \
     /usr/share/doc/anycast-healthchecker/examples/bird/bird2.conf \
     /usr/share/doc/anycast-healthchecker/examples/prometheus/anycast-healthchecker.rules.yml \
     /usr/share/doc/anycast-healthchecker/examples/grafana/anycast-healthchecker.json \

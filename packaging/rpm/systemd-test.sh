@@ -472,6 +472,21 @@ for token in "event=down service=web.example.com" "event=reconfigure_failed" "ev
 done
 grep -qF "running /usr/bin/" <<<"$warnings" && fail "a per-check line at -p warning"
 
+step "25. the runbook's host drain, as shipped: touch the maintenance file, degrade, withdraw, back"
+in_lab touch /run/anycast-healthchecker/maintenance
+wait_for "db degraded at the peer" as_path_is 10.52.12.2/32 "65001 65001 65001 65001"
+wait_for "web degraded at the peer" as_path_is 10.52.12.1/32 "65001 65001 65001 65001"
+wait_for "db withdrawn after drain_seconds" peer_lacks 10.52.12.2/32
+wait_for "web withdrawn after drain_seconds" peer_lacks 10.52.12.1/32
+wait_for "the status line to say maintenance" status_has "2 services: 2 maintenance"
+why=$(in_lab anycast-healthchecker --status 10.52.12.1)
+grep -q '^web.example.com: maintenance since .*(/run/anycast-healthchecker/maintenance exists); 10.52.12.1/32 withdrawn$' <<<"$why" ||
+    fail "--status: $why"
+in_lab rm /run/anycast-healthchecker/maintenance
+in_lab systemctl kill -s URG anycast-healthchecker
+wait_for "db back" as_path_is 10.52.12.2/32 65001
+wait_for "web back" as_path_is 10.52.12.1/32 65001
+
 step "8. the sandbox's score, and a drop-in that gives a check CAP_NET_RAW"
 score=$(in_lab systemd-analyze security anycast-healthchecker --no-pager | sed -n 's/.*Overall exposure level for anycast-healthchecker.service: \([0-9.]*\) .*/\1/p')
 echo "   systemd-analyze security anycast-healthchecker: $score"
