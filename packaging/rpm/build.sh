@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the source tarball (tracked files plus vendored crates, so rpmbuild works
-# offline) and then the binary and source RPMs under target/rpm (or $RPM_TOPDIR).
+# Builds the source tarball (tracked files plus the vendored crates a Linux build
+# needs, so rpmbuild works offline) and then the binary and source RPMs under
+# target/rpm (or $RPM_TOPDIR). Needs cargo (and crates.io or its cache) and python3.
 #   packaging/rpm/build.sh
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -17,6 +18,12 @@ mkdir -p "$src"
 # of one checkout sharing a CARGO_TARGET_DIR compile once.
 (cd "$top" && git ls-files -z | xargs -0 cp -p --parents -t "$src")
 (cd "$src" && cargo vendor --locked --versioned-dirs vendor >/dev/null)
+# From Cargo.lock, so they never drift: the spec's bundled(crate()) provides and licence
+# (Source3), the licence texts of the crates linked in (shipped as %license), and the
+# crates no Linux build uses (Windows' among them) reduced to empty stubs.
+(cd "$src" && python3 packaging/rpm/crates.py spec) >"$topdir/SOURCES/$name-crates.inc"
+(cd "$src" && python3 packaging/rpm/crates.py licenses vendor crate-licenses)
+(cd "$src" && python3 packaging/rpm/crates.py prune vendor)
 tar -C "$work" -czf "$topdir/SOURCES/$name-$version.tar.gz" "$name-$version"
 # RPM_RELEASE: another release of the same version (an upgrade test).
 sed "s/^Release:\( *\)1%{?dist}$/Release:\1${RPM_RELEASE:-1}%{?dist}/" "$top/packaging/rpm/$name.spec" \

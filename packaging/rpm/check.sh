@@ -75,6 +75,37 @@ grep -q 'systemctl' <<<"$scripts" || { echo "FAILED: no systemd scriptlets" >&2;
 grep -qx 'SYSTEMD_INLINE_EOF' <<<"$scripts" || { echo "FAILED: %pre's here-document never ends" >&2; exit 1; }
 echo "all present"
 
+echo "== what it declares: BuildRequires, bundled crates, licence"
+# Every tool a linked crate's build script calls is a build requirement (a minimal
+# mock buildroot has none of them otherwise).
+build_requires=$(rpm -qp --requires "$srpm_file")
+tools=$(cd "$top" && python3 packaging/rpm/crates.py build-tools)
+[ -n "$tools" ] || { echo "FAILED: no crate build script found (ring needs gcc)" >&2; exit 1; }
+while read -r crate tool; do
+    grep -q "^$tool\b" <<<"$build_requires" || { echo "FAILED: $crate's build script needs $tool: BuildRequires: $tool" >&2; exit 1; }
+done <<<"$tools"
+# One bundled(crate()) per crate linked in, as Cargo.lock has them, and the licence
+# of the whole.
+generated=$(find "$topdir/SOURCES" -name 'anycast-healthchecker-crates.inc')
+want_provides=$(sed -n 's/^Provides: *//p' "$generated" | sort)
+have_provides=$(rpm -qp --provides "$rpm_file" | grep '^bundled(crate(' | sort)
+[ "$want_provides" = "$have_provides" ] || {
+    diff <(echo "$want_provides") <(echo "$have_provides") >&2
+    echo "FAILED: the bundled(crate()) provides" >&2; exit 1
+}
+grep -qx 'bundled(crate(ring)) = [0-9.]*' <<<"$have_provides" || { echo "FAILED: no bundled ring" >&2; exit 1; }
+want_license=$(sed -n 's/^%global crates_license //p' "$generated")
+have_license=$(rpm -qp --qf '%{LICENSE}' "$rpm_file")
+[ "$have_license" = "$want_license" ] && [[ $have_license == "Apache-2.0 AND "*ISC* ]] ||
+    { echo "FAILED: License is '$have_license', want '$want_license'" >&2; exit 1; }
+rpm -qlp "$rpm_file" | grep -q '^/usr/share/licenses/anycast-healthchecker[^/]*/crate-licenses/ring-[0-9.]*/LICENSE$' ||
+    { echo "FAILED: ring's licence text is not shipped" >&2; exit 1; }
+echo "$(wc -l <<<"$have_provides") bundled crates; License: $have_license"
+# The source carries only what a Linux build needs: Windows' crates are empty stubs.
+windows_bytes=$(tar -tzvf "$topdir/SOURCES/anycast-healthchecker-"*.tar.gz | awk '$6 ~ /\/vendor\/win/ {sum += $3} END {print sum + 0}')
+[ "$windows_bytes" -lt 100000 ] || { echo "FAILED: $windows_bytes bytes of Windows crates in the source" >&2; exit 1; }
+echo "SRPM: $(du -k "$srpm_file" | cut -f1) KiB; Windows crates: $windows_bytes bytes"
+
 echo "== rpmlint"
 lint=$(rpmlint -r "$here/anycast-healthchecker.rpmlintrc" "$rpm_file" "$srpm_file" "$here/anycast-healthchecker.spec" 2>&1 || true)
 echo "$lint" | tail -n 20

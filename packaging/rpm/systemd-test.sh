@@ -60,6 +60,10 @@ fail() {
     if [ -n "$leader" ]; then
         in_lab systemctl status anycast-healthchecker --no-pager -l -n 0 >&2 || true
         in_lab journalctl -u anycast-healthchecker -u bird --no-pager -n 40 -o short-precise >&2 || true
+        echo "-- what the daemons decided of the routes:" >&2
+        in_lab journalctl -u anycast-healthchecker --no-pager -o short-precise |
+            grep -E 'announcing|withdrawing|degrading|changed to|maintenance|drain|starting anycast|shutdown is complete' |
+            tail -n 25 >&2 || true
         echo "-- the last errors:" >&2
         in_lab journalctl -u anycast-healthchecker --no-pager -n 10 -p err -o short-precise >&2 || true
     fi
@@ -548,7 +552,7 @@ in_lab rpm -U --nodeps /var/tmp/ahc-2.rpm 2>"$lab/rpm.err" || { cat "$lab/rpm.er
 in_lab rpm -q anycast-healthchecker | has -- '-2\.' || fail "not upgraded: $(in_lab rpm -q anycast-healthchecker)"
 [ "$(unit MainPID)" != "$pid" ] && [ "$(unit ActiveState)" = active ] || fail "the daemon was not restarted"
 wait_for "db checked by the new daemon" status_has "up"
-[ "$(peer_line 10.52.12.1/32)" = "$web_line" ] || fail "web's route blinked on the upgrade"
+[ "$(peer_line 10.52.12.1/32)" = "$web_line" ] || fail "web's route blinked on the upgrade: $web_line -> $(peer_line 10.52.12.1/32)"
 in_lab grep -q '^# edited by the operator$' /etc/anycast-healthchecker.conf || fail "the edited config was replaced"
 
 step "9. rpm -e: stopped and disabled, the edited config kept, no process or lock left"
