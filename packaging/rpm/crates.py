@@ -171,8 +171,16 @@ def tree_size(path):
 
 
 def command_licenses(vendor, out):
-    """Copies each linked crate's licence texts to OUT/NAME-VERSION/."""
+    """Copies each linked crate's licence texts to OUT/NAME-VERSION/; a text the same
+    as one copied already (the Apache licence, many times) is a relative link to it.
+    Run from the source root, where LICENSE is."""
     copied = 0
+    # Our own LICENSE is shipped beside OUT (%license LICENSE crate-licenses): a crate's
+    # identical Apache text links to it.
+    first_of = {}
+    if os.path.isfile("LICENSE"):
+        with open("LICENSE", "rb") as f:
+            first_of[f.read()] = "LICENSE"
     for (name, version), package in sorted(linked_packages().items()):
         crate = os.path.dirname(package["manifest_path"])
         if vendor:
@@ -186,10 +194,18 @@ def command_licenses(vendor, out):
         os.makedirs(dest, exist_ok=True)
         for text in sorted(set(texts)):
             source = os.path.join(crate, text)
-            if os.path.isfile(source):
-                shutil.copy(source, os.path.join(dest, os.path.basename(text)))
+            if not os.path.isfile(source):
+                continue
+            target = os.path.join(dest, os.path.basename(text))
+            with open(source, "rb") as f:
+                content = f.read()
+            if content in first_of:
+                os.symlink(os.path.relpath(first_of[content], dest), target)
+            else:
+                shutil.copy(source, target)
+                first_of[content] = target
                 copied += 1
-    print(f"copied {copied} licence texts", file=sys.stderr)
+    print(f"copied {copied} distinct licence texts", file=sys.stderr)
 
 
 def command_build_tools():
