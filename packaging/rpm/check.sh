@@ -22,6 +22,7 @@ if ! "$here/build.sh" >"$log" 2>&1; then
     echo "FAILED: rpmbuild" >&2
     exit 1
 fi
+grep -E '^(pruned|copied) ' "$log" || true
 rpm_file=$(find "$topdir/RPMS" -name 'anycast-healthchecker-*.rpm' | head -n 1)
 srpm_file=$(find "$topdir/SRPMS" -name 'anycast-healthchecker-*.src.rpm' | head -n 1)
 [ -n "$rpm_file" ] && [ -n "$srpm_file" ] || { echo "FAILED: no RPM or SRPM was built" >&2; exit 1; }

@@ -28,11 +28,13 @@ step_name="setup"
 step_started=$SECONDS
 
 say() { printf '== %s\n' "$*"; }
+step_count=0
 step() {
     printf '   (%ds)\n' $((SECONDS - step_started))
-    step_name=$1
+    step_count=$((step_count + 1))
+    step_name="$step_count. $1"
     step_started=$SECONDS
-    say "$1"
+    say "$step_name"
 }
 
 [ "$(id -u)" = 0 ] || { echo "FAILED: needs root (it boots a container)" >&2; exit 1; }
@@ -235,7 +237,7 @@ mkdir -p "$root/var/spool/rsyslog"
 boot_started=$SECONDS
 boot
 
-step "1. rpm -i: the user from sysusers, the files from tmpfiles, both applied by systemd"
+step "rpm -i: the user from sysusers, the files from tmpfiles, both applied by systemd"
 # (Debian's rpm warns that it is not the system's package manager: kept for failures.)
 in_lab rpm -i --nodeps /var/tmp/ahc-1.rpm 2>"$lab/rpm.err" || { cat "$lab/rpm.err" >&2; fail "rpm -i"; }
 in_lab getent passwd healthchecker | has ':/var/lib/anycast-healthchecker:' || fail "no healthchecker user"
@@ -247,7 +249,7 @@ in_lab grep -q '10.189.200.255/32' /var/lib/anycast-healthchecker/anycast-prefix
 [ "$(in_lab stat -c %U "/run/anycast-healthchecker")" = healthchecker ] || fail "no /run/anycast-healthchecker"
 in_lab systemctl cat anycast-healthchecker >/dev/null
 
-step "1. Bird, the distribution's unit with the shipped example, and the daemon with no service"
+step "Bird, the distribution's unit with the shipped example, and the daemon with no service"
 in_lab cp /usr/share/doc/anycast-healthchecker/examples/bird/bird2.conf /etc/bird/bird.conf
 in_lab systemctl enable --now bird 2>/dev/null
 wait_for "Bird's control socket" in_lab birdc -s /run/bird/bird.ctl show status
@@ -258,7 +260,7 @@ in_lab systemctl enable --now anycast-healthchecker 2>/dev/null
 journal_has "0 services (0 checked, 0 disabled), 0.0 checks/s;" || fail "the start summary: $(journal | grep checks/s)"
 journal | has -- '-0.0 checks/s' && fail "the summary says -0.0 checks/s"
 
-step "2. systemctl reload adds the shipped web.conf: the status line and the peer follow"
+step "systemctl reload adds the shipped web.conf: the status line and the peer follow"
 in_lab cp /usr/share/doc/anycast-healthchecker/examples/anycast-healthchecker.d/web.conf /etc/anycast-healthchecker.d/
 in_lab systemctl reload anycast-healthchecker
 wait_for "the reload" journal_has "reload applied: 0 services kept, 0 retuned (state kept), 0 changed, 1 added, 0 removed"
@@ -267,7 +269,7 @@ wait_for "the peer to learn web's 10.52.12.1/32" peer_has 10.52.12.1/32
 wait_for "the status line to say up" status_has "1 service: 1 up; Bird in sync; reloaded 20"
 echo "   status: $(unit StatusText)"
 
-step "1. the shipped service flipped both ways at the peer"
+step "the shipped service flipped both ways at the peer"
 in_lab systemctl stop ahc-web
 wait_for "the peer to lose 10.52.12.1/32" peer_lacks 10.52.12.1/32
 wait_for "the status line to say down" status_has "1 service: 1 down"
@@ -279,7 +281,7 @@ done
 [ -z "$(journal -p err)" ] || fail "errors logged: $(journal -p err)"
 journal_has "reconfigured BIRD daemon with 'configure' on /run/bird/bird.ctl" || fail "Bird never reconfigured"
 
-step "3. reload with a new service: the peer learns it, web's route does not blink"
+step "reload with a new service: the peer learns it, web's route does not blink"
 in_lab touch /etc/ahc-lab/db-up
 service_file db <<'CONF'
 [db.example.com]
@@ -297,7 +299,7 @@ in_lab systemctl reload anycast-healthchecker
 wait_for "the peer to learn db's 10.52.12.2/32" peer_has 10.52.12.2/32
 [ "$(peer_line 10.52.12.1/32)" = "$web_line" ] || fail "web's route blinked: $web_line -> $(peer_line 10.52.12.1/32)"
 
-step "3. a broken config: systemctl reload fails, routes stay, one err line; the next good reload applies"
+step "a broken config: systemctl reload fails, routes stay, one err line; the next good reload applies"
 in_lab sed -i 's/^check_rise = 1$/check_rise = 0/' /etc/anycast-healthchecker.d/db.conf
 db_line=$(peer_line 10.52.12.2/32)
 if in_lab systemctl reload anycast-healthchecker 2>"$lab/reload.err"; then
@@ -316,7 +318,7 @@ in_lab sed -i -e 's/^check_rise = 0$/check_rise = 1/' -e 's/check_interval = 0.5
 in_lab systemctl reload anycast-healthchecker
 wait_for "the good reload" journal_has "reload applied: 1 services kept, 1 retuned (state kept), 0 changed, 0 added, 0 removed"
 
-step "6. journald, as installed: the catalog's priorities, in the journal and at rsyslog"
+step "journald, as installed: the catalog's priorities, in the journal and at rsyslog"
 warnings=$(journal -p warning)
 grep -q 'status changed to DOWN event=down service=web.example.com' <<<"$warnings" || fail "no down at -p warning: $warnings"
 grep -q 'running /usr/bin/curl' <<<"$warnings" && fail "per-check lines at -p warning"
@@ -336,7 +338,7 @@ wait_for "rsyslog to file the down as a warning" in_lab grep -q '^warning anycas
 in_lab grep -q '^notice anycast-healthchecker: .*event=up service=web' /var/log/ahc-severity.log || fail "rsyslog: up is not notice"
 in_lab grep -q '^info anycast-healthchecker: .*running /usr/bin/curl' /var/log/ahc-severity.log || fail "rsyslog: a check line is not info"
 
-step "6. journald's native protocol (log_journald = true): fields, and the same severities at rsyslog"
+step "journald's native protocol (log_journald = true): fields, and the same severities at rsyslog"
 in_lab sed -i 's/^log_syslog = false$/log_syslog = false\nlog_journald = true/' /etc/anycast-healthchecker.conf
 in_lab systemctl reload anycast-healthchecker
 wait_for "the reload with log_journald" in_lab journalctl --no-pager EVENT=reload_applied
@@ -352,7 +354,7 @@ in_lab sed -i '/^log_journald = true$/d' /etc/anycast-healthchecker.conf
 in_lab systemctl reload anycast-healthchecker
 wait_for "the peer to learn db again" peer_has 10.52.12.2/32
 
-step "6. a dead service thread is crit in the journal (the debug build's fault hook)"
+step "a dead service thread is crit in the journal (the debug build's fault hook)"
 in_lab mkdir -p /run/ahc-hooks
 in_lab chown healthchecker /run/ahc-hooks
 runtime_dropin debug <<'DROPIN'
@@ -369,7 +371,7 @@ drop_runtime_dropins
 in_lab systemctl restart anycast-healthchecker
 wait_for "web back at the peer" peer_has 10.52.12.1/32
 
-step "5. systemctl restart keeps the routes (on_exit = keep, the default)"
+step "systemctl restart keeps the routes (on_exit = keep, the default)"
 web_line=$(peer_line 10.52.12.1/32)
 db_line=$(peer_line 10.52.12.2/32)
 pid=$(unit MainPID)
@@ -379,7 +381,7 @@ wait_for "db checked by the new daemon" status_has "2 services: 1 up"
 [ "$(peer_line 10.52.12.1/32)" = "$web_line" ] && [ "$(peer_line 10.52.12.2/32)" = "$db_line" ] ||
     fail "a route blinked on restart: $web_line / $db_line -> $(peer_line 10.52.12.1/32) / $(peer_line 10.52.12.2/32)"
 
-step "4. the watchdog: a daemon stopped with SIGSTOP is killed and restarted; Bird keeps the last file"
+step "the watchdog: a daemon stopped with SIGSTOP is killed and restarted; Bird keeps the last file"
 runtime_dropin watchdog <<'DROPIN'
 [Service]
 WatchdogSec=3s
@@ -400,7 +402,7 @@ wait_for "db checked by the new daemon" status_has "2 services: 1 up"
 drop_runtime_dropins
 in_lab systemctl restart anycast-healthchecker
 
-step "5. systemctl stop with on_exit = withdraw: the peer has lost the routes when stop returns"
+step "systemctl stop with on_exit = withdraw: the peer has lost the routes when stop returns"
 for name in web db; do
     in_lab sh -c "echo 'on_exit = withdraw' >> /etc/anycast-healthchecker.d/$name.conf"
 done
@@ -413,7 +415,7 @@ peer_lacks 10.52.12.1/32 && peer_lacks 10.52.12.2/32 || fail "the peer still had
 [ "$(unit Result)" = success ] || fail "stop: $(unit Result)"
 in_lab test ! -e /run/anycast-healthchecker/anycast-healthchecker.pid || fail "the pidfile is still there"
 
-step "5. on_exit = drain longer than TimeoutStopSec: systemd waits, the peer sees degrade then withdraw"
+step "on_exit = drain longer than TimeoutStopSec: systemd waits, the peer sees degrade then withdraw"
 runtime_dropin stop <<'DROPIN'
 [Service]
 TimeoutStopSec=3s
@@ -431,7 +433,7 @@ wait "$stopping" || fail "systemctl stop failed"
     fail "after the drain: $(unit ActiveState), $(unit Result)"
 journal_has "db.example.com is drained; withdrawing it" || fail "no drained line"
 
-step "5. a second stop signal cuts the drain short"
+step "a second stop signal cuts the drain short"
 in_lab systemctl start anycast-healthchecker
 wait_for "db announced" as_path_is 10.52.12.2/32 65001
 in_lab systemctl stop anycast-healthchecker &
@@ -448,7 +450,7 @@ in_lab systemctl start anycast-healthchecker
 wait_for "web announced" peer_has 10.52.12.1/32
 wait_for "db announced" peer_has 10.52.12.2/32
 
-step "7. Bird stopped under the daemon: it runs on, says so once per retry, recovers"
+step "Bird stopped under the daemon: it runs on, says so once per retry, recovers"
 in_lab systemctl stop bird
 failures_before=$(count "event=reconfigure_failed")
 checks_before=$(count "running /usr/bin/test -e /etc/ahc-lab/db-up")
@@ -476,7 +478,7 @@ for token in "event=down service=web.example.com" "event=reconfigure_failed" "ev
 done
 grep -qF "running /usr/bin/" <<<"$warnings" && fail "a per-check line at -p warning"
 
-step "25. the runbook's host drain, as shipped: touch the maintenance file, degrade, withdraw, back"
+step "the runbook's host drain, as shipped: touch the maintenance file, degrade, withdraw, back"
 in_lab touch /run/anycast-healthchecker/maintenance
 wait_for "db degraded at the peer" as_path_is 10.52.12.2/32 "65001 65001 65001 65001"
 wait_for "web degraded at the peer" as_path_is 10.52.12.1/32 "65001 65001 65001 65001"
@@ -491,7 +493,7 @@ in_lab systemctl kill -s URG anycast-healthchecker
 wait_for "db back" as_path_is 10.52.12.2/32 65001
 wait_for "web back" as_path_is 10.52.12.1/32 65001
 
-step "8. the sandbox's score, and a drop-in that gives a check CAP_NET_RAW"
+step "the sandbox's score, and a drop-in that gives a check CAP_NET_RAW"
 score=$(in_lab systemd-analyze security anycast-healthchecker --no-pager | sed -n 's/.*Overall exposure level for anycast-healthchecker.service: \([0-9.]*\) .*/\1/p')
 echo "   systemd-analyze security anycast-healthchecker: $score"
 awk "BEGIN { exit !($score <= 2.5) }" || fail "exposure $score is above 2.5"
@@ -521,7 +523,7 @@ in_lab rm -r /etc/anycast-healthchecker.d/raw.conf /etc/systemd/system/anycast-h
 in_lab systemctl daemon-reload
 in_lab systemctl reload anycast-healthchecker
 
-step "7. power off and boot again: tmpfiles, then Bird with the dummies, then the daemon"
+step "power off and boot again: tmpfiles, then Bird with the dummies, then the daemon"
 power_off
 boot_started=$SECONDS
 boot_clock=$(date +%s.%N)
@@ -537,7 +539,7 @@ in_lab journalctl -b -u anycast-healthchecker --no-pager -o cat | has 'announcin
     fail "web was still in the prefix file at boot (tmpfiles did not reset it)"
 [ "$(in_lab stat -c %U /run/anycast-healthchecker)" = healthchecker ] || fail "no /run/anycast-healthchecker after the boot"
 
-step "9. rpm -U to release 2: the daemon restarts, web's route does not blink, the edited config stays"
+step "rpm -U to release 2: the daemon restarts, web's route does not blink, the edited config stays"
 if [ -n "$rebuild" ]; then
     wait "$rebuild" || { cat "$lab/rebuild.log" >&2; fail "building release 2 failed"; }
     rebuild=
@@ -555,7 +557,7 @@ wait_for "db checked by the new daemon" status_has "up"
 [ "$(peer_line 10.52.12.1/32)" = "$web_line" ] || fail "web's route blinked on the upgrade: $web_line -> $(peer_line 10.52.12.1/32)"
 in_lab grep -q '^# edited by the operator$' /etc/anycast-healthchecker.conf || fail "the edited config was replaced"
 
-step "9. rpm -e: stopped and disabled, the edited config kept, no process or lock left"
+step "rpm -e: stopped and disabled, the edited config kept, no process or lock left"
 lock_inode=$(in_lab stat -c %i /run/anycast-healthchecker/anycast-healthchecker.pid.lock)
 in_lab rpm -e --nodeps anycast-healthchecker 2>"$lab/rpm.err" || { cat "$lab/rpm.err" >&2; fail "rpm -e"; }
 in_lab systemctl is-active anycast-healthchecker >/dev/null && fail "still active"
@@ -567,7 +569,7 @@ in_lab grep -q "FLOCK.*:$lock_inode " /proc/locks && fail "the pidfile lock is s
 in_lab grep -q '@anycast-healthchecker$' /proc/net/unix && fail "the instance lock is still bound"
 peer_has 10.52.12.1/32 || fail "web was withdrawn on erase (on_exit = keep)"
 
-step "25. switching from the Python package of the same name: rpm -U replaces it in one transaction"
+step "switching from the Python package of the same name: rpm -U replaces it in one transaction"
 # Stand-ins of the Python anycast-healthchecker 0.9.10 as distributions package it:
 # its name, version, file list and scriptlets; its daemon holds upstream's lock.
 build_standin() {
@@ -656,7 +658,7 @@ in_lab test -e /etc/anycast-healthchecker.d/web.conf || fail "the operator's ser
 [ "$(in_lab systemctl is-enabled anycast-healthchecker)" = enabled ] || fail "not enabled"
 wait_for "web at the peer, from the new daemon" peer_has 10.52.12.1/32
 
-step "25. switching from python3-anycast-healthchecker (Obsoletes), its unit copied to /etc, upstream's sudo birdc"
+step "switching from python3-anycast-healthchecker (Obsoletes), its unit copied to /etc, upstream's sudo birdc"
 in_lab rpm -e --nodeps anycast-healthchecker 2>"$lab/rpm.err" || { cat "$lab/rpm.err" >&2; fail "rpm -e"; }
 in_lab rm -f /etc/anycast-healthchecker.conf.rpmsave /etc/anycast-healthchecker.conf.rpmnew
 in_lab rpm -i --nodeps /var/tmp/python3-anycast-healthchecker-0.9.10-1.noarch.rpm 2>"$lab/rpm.err" || { cat "$lab/rpm.err" >&2; fail "rpm -i the stand-in"; }
@@ -682,7 +684,7 @@ in_lab grep -q '^# the operator was here$' /etc/anycast-healthchecker.conf || fa
 [ "$(unit ActiveState)" = active ] && [ "$(unit Type)" = simple ] || fail "not running under the old unit"
 [ "$(in_lab readlink "/proc/$(unit MainPID)/exe")" = /usr/bin/anycast-healthchecker ] || fail "the stand-in still runs"
 
-step "25. the README's steps: the package's unit; -c says sudo cannot work there; the shipped sudo drop-in, for real"
+step "the README's steps: the package's unit; -c says sudo cannot work there; the shipped sudo drop-in, for real"
 in_lab systemctl revert anycast-healthchecker >/dev/null
 if in_lab anycast-healthchecker -c 2>"$lab/check.err"; then
     fail "-c accepted sudo birdc under the package's unit"
