@@ -369,7 +369,7 @@ fn storm(namespace: &Namespace, count: usize) -> (f64, f64) {
     let reconfigure = "/bin/sh -c 'echo run >> runs.log; echo Reconfigured'";
     let daemon = Daemon::start(namespace, count, &check, reconfigure);
     daemon.wait_for("all services down", Duration::from_secs(90), |d| {
-        d.log_count("status changed to DOWN") == count
+        d.log_count("changed to DOWN") == count
     });
     daemon.wait_for("the file", Duration::from_secs(30), |d| d.prefix_count() == 1);
     let runs = || std::fs::read_to_string(daemon.path("runs.log")).unwrap_or_default().lines().count();

@@ -4,7 +4,7 @@
 //! matching; every event line also ends in `event=<name>` (and `service=<name>` when
 //! it is about one service), and JSON lines carry an `event` field.
 //!
-//! Log an event with `event!(Event::Down, "status changed to DOWN")`; README.rst's
+//! Log an event with `event!(Event::Down, "changed to DOWN")`; README.rst's
 //! table of events is this one (a test compares them).
 
 /// A syslog severity (RFC 5424 names), as the event is sent to syslog and journald.
@@ -105,14 +105,14 @@ pub const CATALOG: [Entry; 19] = [
     entry(
         "event:up",
         Severity::Notice,
-        "status changed to UP",
+        "changed to UP",
         true,
         "a service passed check_rise checks: its prefixes are advertised",
     ),
     entry(
         "event:down",
         Severity::Warning,
-        "status changed to DOWN",
+        "changed to DOWN",
         true,
         "a service failed check_fail checks: its prefixes are withdrawn",
     ),
@@ -231,7 +231,7 @@ pub fn by_target(target: &str) -> Option<&'static Entry> {
     CATALOG.iter().find(|entry| entry.target == target)
 }
 
-/// Logs an event: `event!(Event::Down, "status changed to {}", "DOWN")`, or with the
+/// Logs an event: `event!(Event::Down, "changed to {}", "DOWN")`, or with the
 /// service it is about when another thread logs it:
 /// `event!(Event::ThreadDied, service = &name; "...")`.
 macro_rules! event {

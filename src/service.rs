@@ -632,8 +632,8 @@ impl Worker {
             Verdict::Changed(health) => {
                 logging::set_service_status(health.as_str());
                 match health {
-                    Health::Down => event!(Alert::Down, "status changed to DOWN"),
-                    _ => event!(Alert::Up, "status changed to {}", health.to_string().to_uppercase()),
+                    Health::Down => event!(Alert::Down, "changed to DOWN"),
+                    _ => event!(Alert::Up, "changed to {}", health.to_string().to_uppercase()),
                 }
                 if let Some(d) = damping.as_mut() {
                     let flapped = before.health == Health::Up && health == Health::Down;

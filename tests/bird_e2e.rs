@@ -173,7 +173,7 @@ fn bird_down_then_up(kind: Speaker) {
     let Some((setup, mut lab)) = daemon_setup(kind, false, "") else { return };
     setup.flag_service("web", "10.52.12.1", "ok", "");
     let daemon = setup.start();
-    daemon.wait_for_log("status changed to DOWN", WAIT);
+    daemon.wait_for_log("changed to DOWN", WAIT);
     lab.wait_for_peer(&[], WAIT);
 
     lab.stop_speaker();
@@ -207,7 +207,7 @@ fn runs_without_the_dummy_prefix(kind: Speaker, socket: bool) {
     };
     setup.flag_service("web", "10.52.12.1", "ok", "");
     let daemon = setup.start();
-    daemon.wait_for_log("status changed to DOWN", WAIT);
+    daemon.wait_for_log("changed to DOWN", WAIT);
     // The lab's file held the dummy; with none, it is a prefix no service has, dropped.
     let file = setup.path("lib/4.conf");
     common::wait_for("the empty set in the file", WAIT, || {
@@ -255,7 +255,7 @@ fn failover_latency(socket: bool) {
         ),
     );
     let daemon = setup.start();
-    daemon.wait_for_log("status changed to DOWN", WAIT);
+    daemon.wait_for_log("changed to DOWN", WAIT);
     lab.wait_for_peer(&[], WAIT);
     // The first change after Bird 2's session comes up can wait for its event loop.
     setup.touch("ok");

@@ -118,7 +118,7 @@ fn sigint_stops_like_sigterm() {
     let setup = Setup::new("", "");
     setup.flag_service("web", "10.52.12.1", "ok", "");
     let mut daemon = setup.start();
-    daemon.wait_for_log("status changed to DOWN", WAIT);
+    daemon.wait_for_log("changed to DOWN", WAIT);
     daemon.signal(libc::SIGINT);
     assert_eq!(daemon.wait_exit(WAIT), Some(0));
     assert!(!setup.path("run/ahc.pid").exists());

@@ -64,7 +64,7 @@ fn the_fast_interval_confirms_a_change_quickly() {
     let runs = daemon.service_lines("web", "running /bin/sh");
     setup.remove("ok");
     daemon.signal(libc::SIGURG);
-    daemon.wait_for_log("status changed to DOWN", WAIT);
+    daemon.wait_for_log("changed to DOWN", WAIT);
     setup.wait_for_prefixes(&[], WAIT);
     // Exactly check_fail checks: the SIGURG one and two at the fast interval.
     assert_eq!(daemon.service_lines("web", "running /bin/sh") - runs, 3, "{}", daemon.log());

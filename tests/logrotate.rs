@@ -38,7 +38,7 @@ fn the_shipped_logrotate_file_rotates_a_running_daemons_log() {
     let live = logs.join("anycast-healthchecker.log");
     let read = |path: &PathBuf| std::fs::read(path).unwrap_or_default();
     common::wait_for("the daemon to log", WAIT, || {
-        String::from_utf8_lossy(&read(&live)).contains("status changed to UP")
+        String::from_utf8_lossy(&read(&live)).contains("changed to UP")
     });
     // As the package lays it out: the directory and the daemon's log are its user's
     // (nobody stands in for healthchecker); rsyslog's event log is root's, 0640.
@@ -51,7 +51,7 @@ fn the_shipped_logrotate_file_rotates_a_running_daemons_log() {
     std::fs::set_permissions(&logs, std::os::unix::fs::PermissionsExt::from_mode(0o750)).unwrap();
     let events = setup.sandbox.write(
         "logs/events.log",
-        "Dec  2 10:00:00 anycast-healthchecker[1]: web status changed to UP event=up service=web\n",
+        "Dec  2 10:00:00 anycast-healthchecker[1]: web changed to UP event=up service=web\n",
     );
     std::fs::set_permissions(&events, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
 
@@ -75,15 +75,15 @@ fn the_shipped_logrotate_file_rotates_a_running_daemons_log() {
     assert!(output.status.success(), "logrotate: {}", String::from_utf8_lossy(&output.stderr));
 
     let rotated = String::from_utf8_lossy(&read(&logs.join("anycast-healthchecker.log.1"))).into_owned();
-    assert!(rotated.contains("status changed to UP"), "the old lines moved: {rotated}");
+    assert!(rotated.contains("changed to UP"), "the old lines moved: {rotated}");
     let events_rotated = String::from_utf8_lossy(&read(&logs.join("events.log.1"))).into_owned();
     assert!(events_rotated.contains("event=up"), "rsyslog's file rotated as root: {events_rotated}");
     // The daemon keeps writing, to the live file, from offset 0.
     setup.remove("ok");
     common::wait_for("new lines in the live file", WAIT, || {
-        String::from_utf8_lossy(&read(&live)).contains("status changed to DOWN")
+        String::from_utf8_lossy(&read(&live)).contains("changed to DOWN")
     });
     let now = read(&live);
     assert!(!now.starts_with(b"\0"), "no hole before the new lines");
-    assert!(!String::from_utf8_lossy(&now).contains("status changed to UP"), "the live file starts afresh");
+    assert!(!String::from_utf8_lossy(&now).contains("changed to UP"), "the live file starts afresh");
 }

@@ -101,7 +101,7 @@ fn a_udp_syslog_server_gets_upstreams_packets() {
     let setup = Setup::new(&format!("log_server = 127.0.0.1\nlog_server_port = {port}"), "");
     setup.service("web", "check_cmd = /bin/false\nip_prefix = 10.52.12.1");
     let _daemon = setup.start();
-    let packets = receive(&server, |p| p.iter().any(|l| l.contains("status changed to DOWN")));
+    let packets = receive(&server, |p| p.iter().any(|l| l.contains("changed to DOWN")));
     for packet in &packets {
         assert!(packet.ends_with('\0'), "a NUL ends each packet: {packet:?}");
         assert!(packet.starts_with('<'), "{packet:?}");
@@ -119,7 +119,7 @@ fn a_udp_syslog_server_gets_json_when_asked() {
         Setup::new(&format!("log_server = 127.0.0.1\nlog_server_port = {port}\njson_log_server = true"), "");
     setup.service("web", "check_cmd = /bin/false\nip_prefix = 10.52.12.1");
     let _daemon = setup.start();
-    let packets = receive(&server, |p| p.iter().any(|l| l.contains("status changed to DOWN")));
+    let packets = receive(&server, |p| p.iter().any(|l| l.contains("changed to DOWN")));
     for packet in &packets {
         let body = packet.trim_end_matches('\0');
         let json = &body[body.find('>').unwrap() + 1..];
@@ -134,7 +134,7 @@ fn journald_prefixes_on_the_console() {
     setup.service("web", "check_cmd = /bin/false\nip_prefix = 10.52.12.1");
     let daemon = setup.start();
     // A down is a warning (the event catalog), with its event token.
-    daemon.wait_for_log("<4>web - status changed to DOWN event=down service=web", WAIT);
+    daemon.wait_for_log("<4>web - changed to DOWN event=down service=web", WAIT);
     daemon.wait_for_log("<7>web - sleeping for", WAIT);
     let log = daemon.log();
     assert!(log.lines().all(|l| l.starts_with('<')), "{log}");
@@ -255,7 +255,7 @@ fn journald_gets_fields_over_its_native_protocol() {
     assert_eq!(field(down, "SYSLOG_FACILITY"), ["18"]);
     assert_eq!(field(down, "SYSLOG_IDENTIFIER"), ["anycast-healthchecker"]);
     assert_eq!(field(down, "SYSLOG_PID"), [daemon.pid().to_string()]);
-    assert_eq!(field(down, "MESSAGE"), ["web status changed to DOWN event=down service=web"]);
+    assert_eq!(field(down, "MESSAGE"), ["web changed to DOWN event=down service=web"]);
     let up_two = entries
         .iter()
         .find(|e| field(e, "EVENT") == ["up"] && field(e, "SERVICE") == ["two"])

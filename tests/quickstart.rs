@@ -41,7 +41,7 @@ fn the_quick_start_shows_transitions_within_seconds() {
     common::wait_for("always-up to be advertised", Duration::from_secs(10), || {
         prefixes() == ["10.189.200.255/32", "10.52.12.1/32"]
     });
-    daemon.wait_for_log("always-down  status changed to DOWN", Duration::from_secs(10));
+    daemon.wait_for_log("always-down  changed to DOWN", Duration::from_secs(10));
     sandbox.write("var/flaky-is-up", "");
     common::wait_for("flaky to be advertised", Duration::from_secs(10), || prefixes().len() == 3);
     std::fs::remove_file(sandbox.path("var/flaky-is-up")).unwrap();

@@ -23,8 +23,8 @@ fn without_log_each_check_only_events_and_transitions_are_logged() {
     daemon.wait_for_log("withdrawing 10.52.12.1/32 for web", WAIT);
     let log = daemon.log();
     for transition in [
-        "web         status changed to UP",
-        "web         status changed to DOWN",
+        "web         changed to UP",
+        "web         changed to DOWN",
         "announcing 10.52.12.1/32 for web",
     ] {
         assert!(log.contains(transition), "{transition} missing:\n{log}");

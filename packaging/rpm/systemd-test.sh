@@ -320,7 +320,7 @@ wait_for "the good reload" journal_has "reload applied: 1 services kept, 1 retun
 
 step "journald, as installed: the catalog's priorities, in the journal and at rsyslog"
 warnings=$(journal -p warning)
-grep -q 'status changed to DOWN event=down service=web.example.com' <<<"$warnings" || fail "no down at -p warning: $warnings"
+grep -q 'changed to DOWN event=down service=web.example.com' <<<"$warnings" || fail "no down at -p warning: $warnings"
 grep -q 'running /usr/bin/curl' <<<"$warnings" && fail "per-check lines at -p warning"
 # The PRIORITY journald stored for the first of our lines that contains $1.
 priority_of() {
@@ -343,11 +343,11 @@ in_lab sed -i 's/^log_syslog = false$/log_syslog = false\nlog_journald = true/' 
 in_lab systemctl reload anycast-healthchecker
 wait_for "the reload with log_journald" in_lab journalctl --no-pager EVENT=reload_applied
 in_lab rm /etc/ahc-lab/db-up
-wait_for "EVENT=down for db" in_lab sh -c "journalctl --no-pager -o cat EVENT=down SERVICE=db.example.com IP_PREFIX=10.52.12.2/32 | grep -q 'db.example.com status changed to DOWN'"
+wait_for "EVENT=down for db" in_lab sh -c "journalctl --no-pager -o cat EVENT=down SERVICE=db.example.com IP_PREFIX=10.52.12.2/32 | grep -q 'db.example.com changed to DOWN'"
 in_lab journalctl --no-pager -o verbose EVENT=down SERVICE=db.example.com | has 'PRIORITY=4' || fail "native down not at 4"
 in_lab journalctl --no-pager -o verbose EVENT=down SERVICE=db.example.com | has '_SYSTEMD_UNIT=anycast-healthchecker.service' ||
     fail "the native lines are not the unit's"
-wait_for "rsyslog to file the native down as a warning" in_lab grep -q '^warning anycast-healthchecker: db.example.com status changed to DOWN event=down' /var/log/ahc-severity.log
+wait_for "rsyslog to file the native down as a warning" in_lab grep -q '^warning anycast-healthchecker: db.example.com changed to DOWN event=down' /var/log/ahc-severity.log
 wait_for "the peer to lose db" peer_lacks 10.52.12.2/32
 in_lab touch /etc/ahc-lab/db-up
 in_lab sed -i '/^log_journald = true$/d' /etc/anycast-healthchecker.conf

@@ -126,8 +126,8 @@ mod tests {
 
     #[test]
     fn fields_are_encoded_plain_or_with_a_length() {
-        let datagram = encode(&[("MESSAGE", "web status changed to DOWN"), ("EVENT", "down")]);
-        assert_eq!(datagram, b"MESSAGE=web status changed to DOWN\nEVENT=down\n");
+        let datagram = encode(&[("MESSAGE", "web changed to DOWN"), ("EVENT", "down")]);
+        assert_eq!(datagram, b"MESSAGE=web changed to DOWN\nEVENT=down\n");
         let datagram = encode(&[("MESSAGE", "two\nlines")]);
         let mut expected = b"MESSAGE\n".to_vec();
         expected.extend_from_slice(&9u64.to_le_bytes());

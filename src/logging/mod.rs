@@ -130,7 +130,7 @@ struct Line {
 
 impl Line {
     /// The message with the event's tokens, for text destinations:
-    /// `status changed to DOWN event=down service=web`.
+    /// `changed to DOWN event=down service=web`.
     fn tagged_message(&self) -> Cow<'_, str> {
         match (self.event, &self.about) {
             (None, _) => Cow::Borrowed(&self.message),

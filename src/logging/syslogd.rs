@@ -117,11 +117,11 @@ mod tests {
     #[test]
     fn the_header_has_facility_severity_time_ident_and_pid() {
         let t = LocalTime { year: 2026, month: 11, day: 3, hour: 7, minute: 5, second: 9, micros: 0 };
-        let line = format_3164(3, Severity::Warning, &t, "status changed to DOWN event=down service=web");
+        let line = format_3164(3, Severity::Warning, &t, "changed to DOWN event=down service=web");
         assert_eq!(
             line,
             format!(
-                "<28>Nov  3 07:05:09 anycast-healthchecker[{}]: status changed to DOWN event=down service=web",
+                "<28>Nov  3 07:05:09 anycast-healthchecker[{}]: changed to DOWN event=down service=web",
                 std::process::id()
             )
         );
