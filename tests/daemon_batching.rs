@@ -60,9 +60,7 @@ fn a_flap_that_cancels_within_a_batch_causes_no_reconfigure() {
     setup.flag_service("flappy", "10.52.12.2", "flappy-ok", "");
     let daemon = setup.start();
     setup.wait_for_prefixes(&[], Duration::from_secs(10));
-    common::wait_for("both decided", Duration::from_secs(10), || {
-        daemon.log_count("changed to DOWN") == 2
-    });
+    common::wait_for("both decided", Duration::from_secs(10), || daemon.log_count("changed to DOWN") == 2);
     setup.wait_bird_has_files(Duration::from_secs(10));
     let runs = setup.reconfigure_runs("start");
 
@@ -78,9 +76,7 @@ fn a_flap_that_cancels_within_a_batch_causes_no_reconfigure() {
         |what: &str| daemon.log().lines().filter(|l| l.contains(" flappy ") && l.contains(what)).count();
     common::wait_for("flappy to go up", Duration::from_secs(5), || flappy("changed to UP") == 1);
     setup.remove("flappy-ok");
-    common::wait_for("flappy to go down again", Duration::from_secs(5), || {
-        flappy("changed to DOWN") == 2
-    });
+    common::wait_for("flappy to go down again", Duration::from_secs(5), || flappy("changed to DOWN") == 2);
     assert_eq!(setup.reconfigure_runs("done"), runs, "the slow reconfigure is still running");
 
     setup.wait_for_prefixes(&["10.52.12.1/32"], Duration::from_secs(10));

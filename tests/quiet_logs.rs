@@ -22,11 +22,9 @@ fn without_log_each_check_only_events_and_transitions_are_logged() {
     // Many checks later (the witness's status changed once, then it keeps checking).
     daemon.wait_for_log("withdrawing 10.52.12.1/32 for web", WAIT);
     let log = daemon.log();
-    for transition in [
-        "web         changed to UP",
-        "web         changed to DOWN",
-        "announcing 10.52.12.1/32 for web",
-    ] {
+    for transition in
+        ["web         changed to UP", "web         changed to DOWN", "announcing 10.52.12.1/32 for web"]
+    {
         assert!(log.contains(transition), "{transition} missing:\n{log}");
     }
     for per_check in [

@@ -134,9 +134,8 @@ fn events_reach_a_real_rsyslogd_and_its_death_costs_lines_not_checks() {
     setup.wait_for_prefixes(&[], WAIT);
     // Facility daemon (the default), severity warning (the catalog's for down), the
     // ident and pid, upstream's words and the event token.
-    let down = format!(
-        "daemon.warning anycast-healthchecker[{pid}] web changed to DOWN event=down service=web"
-    );
+    let down =
+        format!("daemon.warning anycast-healthchecker[{pid}] web changed to DOWN event=down service=web");
     common::wait_for("the down event in rsyslog's file", WAIT, || received().contains(&down));
     let started =
         format!("daemon.notice anycast-healthchecker[{pid}] MainThread starting anycast-healthchecker");
