@@ -64,14 +64,8 @@ fn wait_until_configured(socket: &Path, patience: Duration) -> bool {
 /// carry the code of the line they continue.
 pub fn request(socket: &Path, command: &str, timeout: Duration) -> Result<Vec<(String, String)>, String> {
     let deadline = Instant::now() + timeout;
-    let stream = UnixStream::connect(socket)
-        .map_err(|err| format!("failed to connect to Bird's control socket {}: {err}", socket.display()))?;
-    let mut reader = BufReader::new(stream.try_clone().map_err(|err| err.to_string())?);
-    let mut writer = stream;
-    let welcome = read_line(&mut reader, deadline)?;
-    if !welcome.starts_with("0001 ") {
-        return Err(format!("unexpected greeting from {}: {welcome:?}", socket.display()));
-    }
+    let (mut reader, _) = connect(socket, deadline)?;
+    let mut writer = reader.get_ref().try_clone().map_err(|err| err.to_string())?;
     writer.set_write_timeout(Some(remaining(deadline)?)).map_err(|err| err.to_string())?;
     writer
         .write_all(format!("{command}\n").as_bytes())
@@ -92,6 +86,24 @@ pub fn request(socket: &Path, command: &str, timeout: Duration) -> Result<Vec<(S
             return Ok(lines);
         }
     }
+}
+
+/// Connects, reads Bird's greeting (`0001 BIRD 2.0.12 ready.`) and hangs up: wakes
+/// Bird (see `wake`) and says which Bird it is.
+pub fn greet(socket: &Path, timeout: Duration) -> Result<String, String> {
+    connect(socket, Instant::now() + timeout).map(|(_, greeting)| greeting)
+}
+
+/// A connection to `socket` that Bird has greeted, and the greeting.
+fn connect(socket: &Path, deadline: Instant) -> Result<(BufReader<UnixStream>, String), String> {
+    let stream = UnixStream::connect(socket)
+        .map_err(|err| format!("failed to connect to Bird's control socket {}: {err}", socket.display()))?;
+    let mut reader = BufReader::new(stream);
+    let greeting = read_line(&mut reader, deadline)?;
+    if !greeting.starts_with("0001 ") {
+        return Err(format!("unexpected greeting from {}: {greeting:?}", socket.display()));
+    }
+    Ok((reader, greeting))
 }
 
 /// A reply line's code, whether it is the reply's last line (`DDDD text`, where

@@ -6,6 +6,7 @@ pub mod file;
 pub(crate) mod plan;
 pub(crate) mod reconfigure;
 pub(crate) mod store;
+mod wake;
 mod worker;
 pub(crate) mod writer;
 
