@@ -283,9 +283,8 @@ fn failover_latency(socket: bool) {
         let seen = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as f64;
         let stamp: f64 = std::fs::read_to_string(setup.path("stamp")).unwrap().trim().parse().unwrap();
         latencies.push((seen - stamp) / 1e6);
-        // The next flip starts from a settled writer, and is an isolated change: one
-        // that comes within 0.2 s of Bird's last configure waits for that spacing (what
-        // keeps a storm to a few configures; see README.rst, Design).
+        // The next flip starts from a settled writer, and is an isolated change: Bird
+        // rests after a configure as long as it took (see docs/design.rst).
         daemon.wait_settled(WAIT);
         std::thread::sleep(Duration::from_millis(250));
     }

@@ -278,34 +278,20 @@ pub(crate) struct LaneView<'a> {
     pub target: &'a Target,
     pub running: bool,
     pub retry_at: Option<Instant>,
-    /// The earliest start of its next job (its spacing after the last one, see
-    /// [`next_spacing`]).
+    /// The earliest start of its next job (see [`configure_not_before`]).
     pub not_before: Option<Instant>,
 }
 
-/// The least time between the starts of two `configure`s of one Bird. A lone change
-/// is sent at once; changes that keep coming (a storm: a thousand services failing
-/// within a second) are sent in batches, each with everything decided until then,
-/// instead of one `configure` per batch the writer happens to see.
-pub(crate) const CONFIGURE_SPACING: Duration = Duration::from_millis(200);
-
-/// The most time between the starts of two `configure`s of one Bird, reached only
-/// while changes keep waiting for the spacing (see [`next_spacing`]).
-pub(crate) const CONFIGURE_SPACING_MOST: Duration = Duration::from_millis(1600);
-
-/// The spacing after a `configure` that starts now, given the spacing before it and
-/// whether changes piled up while it was held (more than one file written while the
-/// spacing ran or a `configure` did): doubled, up to [`CONFIGURE_SPACING_MOST`], while
-/// they do; the least again otherwise, so one change that merely came early does not
-/// slow the next. So a storm that lasts three seconds gets five
-/// `configure`s (at 0, 0.2, 0.6, 1.4 and 3.0 s) rather than sixteen, and a change after
-/// a quiet spell still goes at once: how routers throttle SPF runs.
-pub(crate) fn next_spacing(last: Duration, piled_up: bool) -> Duration {
-    if piled_up {
-        (last * 2).clamp(CONFIGURE_SPACING, CONFIGURE_SPACING_MOST)
-    } else {
-        CONFIGURE_SPACING
-    }
+/// When the next `configure` of a Bird may start, given when the last one finished and
+/// how long it took: Bird rests as long as it worked. There is no fixed spacing: a
+/// change that finds its Bird idle and rested goes at once, and one that comes while a
+/// `configure` runs waits for it and goes with everything else decided meanwhile
+/// (never two in flight to one Bird), so Bird's own time paces a storm. The rest
+/// bounds Bird's busy share to half and delays the final state of a storm by at most
+/// one `configure`'s time; against no rest it halved the `configure`s of a storm at the
+/// same time to the peer (`cargo bench --bench storm`, benches/RESULTS.md).
+pub(crate) fn configure_not_before(finished: Instant, took: Duration) -> Instant {
+    finished + took
 }
 
 /// Every target the routing can reconfigure through: each distinct Bird once (a Bird 2
@@ -352,8 +338,8 @@ pub(crate) fn needs_run(
 }
 
 /// The targets whose job may start now: they need a run, none is running (one
-/// `configure` at a time per Bird), any retry is due and the last start is far enough
-/// back. A target with no lane yet has never run.
+/// `configure` at a time per Bird), any retry is due and any rest after the last one
+/// (see [`configure_not_before`]) is over. A target with no lane yet has never run.
 pub(crate) fn due(
     files: &[FileView],
     custom_pending: &BTreeMap<String, Action>,
@@ -373,13 +359,6 @@ pub(crate) fn due(
             None => true,
         })
         .collect()
-}
-
-/// Whether a change for a Bird now has to wait: a `configure` of it runs, or its
-/// spacing has not passed. (A failure's retry does not count: a new file is tried at
-/// once.)
-pub(crate) fn held(running: bool, not_before: Option<Instant>, now: Instant) -> bool {
-    running || not_before.is_some_and(|at| at > now)
 }
 
 #[cfg(test)]
@@ -617,8 +596,8 @@ mod tests {
         let lanes = [LaneView { target: &t4, running: true, retry_at: None, not_before: None }];
         assert_eq!(due(&files, &none, &routing, &lanes, later), Vec::<Target>::new());
 
-        // Nor does a second start within the spacing of the first: it waits for it.
-        let soon = later + CONFIGURE_SPACING;
+        // Nor does one start while its Bird rests after the last: it waits for that.
+        let soon = later + Duration::from_millis(30);
         let lanes = [LaneView { target: &t4, running: false, retry_at: None, not_before: Some(soon) }];
         assert_eq!(due(&files, &none, &routing, &lanes, later), Vec::<Target>::new());
         assert_eq!(due(&files, &none, &routing, &lanes, soon), std::slice::from_ref(&t4));
@@ -654,51 +633,12 @@ mod tests {
     }
 
     #[test]
-    fn the_spacing_doubles_while_changes_wait_and_resets_after_a_quiet_start() {
+    fn bird_rests_as_long_as_its_last_configure_took() {
+        let finished = Instant::now();
         let ms = Duration::from_millis;
-        let table = [
-            (ms(200), false, ms(200)),
-            (ms(200), true, ms(400)),
-            (ms(400), true, ms(800)),
-            (ms(800), true, ms(1600)),
-            (ms(1600), true, ms(1600)), // never above the most
-            (ms(1600), false, ms(200)), // a quiet start: the least again
-            (Duration::ZERO, true, ms(200)),
-        ];
-        for (last, piled_up, next) in table {
-            assert_eq!(next_spacing(last, piled_up), next, "after {last:?}, piled_up {piled_up}");
-        }
-        // A storm of three seconds: configures start at 0, 0.2, 0.6, 1.4 and 3.0 s.
-        let mut spacing = CONFIGURE_SPACING;
-        let mut at = Duration::ZERO;
-        let mut starts = vec![at];
-        let mut piled_up = false;
-        while at < Duration::from_secs(3) {
-            spacing = next_spacing(spacing, piled_up);
-            at += spacing;
-            starts.push(at);
-            piled_up = true;
-        }
-        assert_eq!(starts, [0, 200, 600, 1400, 3000].map(ms));
-    }
-
-    #[test]
-    fn a_change_waits_while_a_configure_runs_or_within_the_spacing() {
-        let now = Instant::now();
-        let soon = now + CONFIGURE_SPACING;
-        let table = [
-            (false, None, false),
-            (true, None, true),
-            (false, Some(soon), true),
-            (false, Some(now), false), // the spacing has just passed
-            (true, Some(now), true),
-        ];
-        for (running, not_before, held_now) in table {
-            assert_eq!(
-                held(running, not_before, now),
-                held_now,
-                "running {running}, not before {not_before:?}"
-            );
+        let table = [(ms(0), finished), (ms(7), finished + ms(7)), (ms(2000), finished + ms(2000))];
+        for (took, next) in table {
+            assert_eq!(configure_not_before(finished, took), next, "after {took:?}");
         }
     }
 }

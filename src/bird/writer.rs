@@ -337,14 +337,8 @@ struct Lane {
     backoff: Duration,
     /// When to try again after a failure; a new change tries at once.
     retry_at: Option<Instant>,
-    /// A Bird's next `configure` starts no sooner (`spacing` after the last start).
+    /// A Bird's next `configure` starts no sooner (`plan::configure_not_before`).
     not_before: Option<Instant>,
-    /// The spacing set at the last start (`plan::next_spacing`).
-    spacing: Duration,
-    /// Files written while this Bird was held by its spacing or a configure ran,
-    /// since the last start: more than one is a storm, and the next start doubles
-    /// the spacing.
-    held_writes: u32,
     /// Jobs finished, so a flush can wait for one more attempt.
     finished: u64,
     /// The last attempt failed (for the "recovered" line).
@@ -440,7 +434,7 @@ impl State {
     /// Blocks for the next message (and drains what else is queued), a worker's
     /// report, or the earliest retry.
     fn wait(&self, rx: &Receiver<Message>, reports: &Receiver<worker::Report>) -> Wake {
-        // A spacing still set was in the future when `sync` last looked (it clears the
+        // A rest still set was in the future when `sync` last looked (it clears the
         // passed ones), so it is a wake-up owed even if it has passed since.
         let idle = self.lanes.iter().filter(|l| l.running.is_none());
         let spaced = idle.clone().filter_map(|l| l.not_before);
@@ -629,15 +623,10 @@ impl State {
         if self.write_retry_at.map_or(true, |at| at <= now) {
             let written = self.write_files();
             // A new file is worth trying at once, even to a Bird that failed a moment
-            // ago (it may be back); a storm still sends one configure at a time. A
-            // file written while its Bird is held by the spacing, or while a
-            // configure runs, is a change that waits: the next spacing doubles.
+            // ago (it may be back); a storm still sends one configure at a time.
             for lane in &mut self.lanes {
                 if matches!(&lane.target, Target::Bird(how) if written.contains(how)) {
                     lane.retry_at = None;
-                    if plan::held(lane.running.is_some(), lane.not_before, now) {
-                        lane.held_writes += 1;
-                    }
                 }
             }
         }
@@ -658,7 +647,7 @@ impl State {
             .collect();
         let due = plan::due(&self.views(), &self.custom_pending, &self.routing, &lanes, now);
         for target in due {
-            self.start_job(&target, now);
+            self.start_job(&target);
         }
         let mut published = self.lag.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         published.listed = self
@@ -708,7 +697,7 @@ impl State {
     }
 
     /// Starts `target`'s job (`plan::due` found it may start).
-    fn start_job(&mut self, target: &Target, now: Instant) {
+    fn start_job(&mut self, target: &Target) {
         let index = match self.lanes.iter().position(|l| l.target == *target) {
             Some(index) => index,
             None => match self.open_lane(target) {
@@ -726,7 +715,7 @@ impl State {
                     .map(|f| (f.settings.version, f.writes))
                     .collect();
                 let job = Job::Bird { how: how.clone(), timeout: self.routing.reconfigure_timeout };
-                (job, Running::Bird { writes, started: now })
+                (job, Running::Bird { writes, started: Instant::now() })
             }
             Target::Custom(service) => {
                 let (Some(action), Some(custom)) = (
@@ -746,11 +735,6 @@ impl State {
             }
         };
         let lane = &mut self.lanes[index];
-        if matches!(target, Target::Bird(_)) {
-            lane.spacing = plan::next_spacing(lane.spacing, lane.held_writes > 1);
-            lane.held_writes = 0;
-            lane.not_before = Some(now + lane.spacing);
-        }
         lane.worker.send(job);
         lane.running = Some(running);
     }
@@ -772,8 +756,6 @@ impl State {
                     backoff: RETRY_FIRST,
                     retry_at: None,
                     not_before: None,
-                    spacing: plan::CONFIGURE_SPACING,
-                    held_writes: 0,
                     finished: 0,
                     failing: false,
                 });
@@ -805,6 +787,9 @@ impl State {
         } else {
             lane.retry_at = None;
             lane.backoff = RETRY_FIRST;
+        }
+        if matches!(running, Running::Bird { .. }) {
+            lane.not_before = Some(plan::configure_not_before(Instant::now(), report.duration));
         }
         let target = lane.target.clone();
         let retry_in = lane.retry_at.map(|at| at.saturating_duration_since(Instant::now()));
