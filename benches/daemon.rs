@@ -483,7 +483,7 @@ fn failover(namespace: &Namespace, bird: bool) -> [f64; 4] {
         let _ = std::fs::remove_file(dir_holder.path().join("p4.conf"));
         std::os::unix::fs::symlink(&p4, dir_holder.path().join("p4.conf")).unwrap();
     }
-    daemon.wait_for("the first decision", Duration::from_secs(10), |d| d.log_count("status changed") == 1);
+    daemon.wait_for("the first decision", Duration::from_secs(10), |d| d.log_count(" changed to ") == 1);
     let renames = watch_renames(daemon.dir.path(), "p4.conf");
     let (mut renamed, mut finished) = (Vec::new(), Vec::new());
     for flip in 0..60 {

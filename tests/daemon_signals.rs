@@ -45,7 +45,7 @@ fn sighup_applies_the_diff_without_touching_unchanged_services() {
     // Five checks of "kept" after the reload: a restarted thread would be rising again.
     daemon.wait_for_more(" kept ", 10, WAIT);
     assert_eq!(daemon.service_lines("kept", "going up"), kept_rising, "kept did not start over");
-    assert_eq!(daemon.service_lines("kept", "status changed"), 1);
+    assert_eq!(daemon.service_lines("kept", "event=up"), 1);
     assert!(daemon.log().contains("withdrawing 10.52.12.3/32"));
 }
 

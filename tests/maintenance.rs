@@ -42,8 +42,9 @@ fn a_service_maintenance_file_withdraws_it_until_removed_then_it_rises_again() {
         common::wait_for("dns to run", WAIT, || daemon.service_lines("dns", "running /bin/sh") > dns_runs);
     }
     assert_eq!(daemon.service_lines("web", "running /bin/sh"), web_runs, "no check in maintenance");
-    // --status says so, with the file, once the daemon has reported (every 2 s).
-    let expected = format!("({} exists)", flag.display());
+    // --status says so, with the file and the prefix it withdrew, once the daemon has
+    // reported (every 2 s).
+    let expected = format!("({} exists); 10.52.12.1/32 withdrawn", flag.display());
     common::wait_for("--status to show the maintenance", WAIT, || {
         let output = setup.sandbox.run(&["-f", "main.conf", "-d", "conf.d", "--status"]);
         common::stdout(&output)
@@ -58,7 +59,7 @@ fn a_service_maintenance_file_withdraws_it_until_removed_then_it_rises_again() {
     let log = daemon.log();
     let left = log.find("web leaves maintenance").unwrap();
     assert!(log[left..].contains("going up 1/2"), "it rises again like a new service:\n{log}");
-    assert_eq!(daemon.service_lines("dns", "status changed"), 1, "dns was never touched");
+    assert_eq!(daemon.service_lines("dns", "event=up"), 1, "dns was never touched");
 }
 
 #[test]
