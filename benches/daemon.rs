@@ -16,6 +16,7 @@
 //!   exists (`birdc configure`), else `/bin/echo Reconfigured`.
 //!
 //! The table is printed and written to benches/RESULTS.md with the machine and date.
+#![allow(unsafe_code)] // libc calls on the processes under test
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -249,7 +250,7 @@ fn steady(namespace: &Namespace, count: usize, seconds: u64) -> [f64; 9] {
 }
 
 /// The median resident size of the service threads' stacks, KiB: the daemon maps
-/// each one 128 KiB (src/service.rs), and keeps resident the pages its deepest call
+/// each one 128 KiB (src/service/thread.rs), and keeps resident the pages its deepest call
 /// touched.
 fn service_stack_kib(pid: i32) -> f64 {
     let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();

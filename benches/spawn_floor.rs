@@ -17,9 +17,10 @@
 //! its own CPU per spawn over 10 s (children excluded, as the daemon bench's "own CPU
 //! per check"; the helper's CPU counts as its own). The N-thread floor also maps and
 //! unmaps a child stack per spawn inside `posix_spawn`, which the daemon does not
-//! (src/spawn/), so it is an upper bound of what N sleeping threads cost, not a lower
+//! (src/sys/spawn/), so it is an upper bound of what N sleeping threads cost, not a lower
 //! one. The floors read no output and keep no pipes: the daemon does both. Prints
 //! medians; see benches/RESULTS.md.
+#![allow(unsafe_code)] // libc calls on the processes under test
 
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};

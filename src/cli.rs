@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::config::prefix::IpPrefix;
 use crate::config::{ServiceSource, Sources};
-use crate::prefix::IpPrefix;
 
 pub const USAGE: &str = "Usage:
     anycast-healthchecker [ -f <file> -c -p -P ] [ -d <directory> | -F <file> ]
@@ -45,7 +45,7 @@ pub enum Gravity {
 /// journal (`-c` run by the unit's `ExecReload`) it starts with its syslog priority, so
 /// `journalctl -p err` shows a rejected configuration as an error.
 pub fn stderr_line(gravity: Gravity, message: &str) -> String {
-    stderr_line_to(gravity, message, crate::logging::stderr_is_journal())
+    stderr_line_to(gravity, message, crate::telemetry::logging::stderr_is_journal())
 }
 
 fn stderr_line_to(gravity: Gravity, message: &str, journal: bool) -> String {

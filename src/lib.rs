@@ -2,40 +2,41 @@
 //! a health check, and only while the check passes is the service's prefix listed in a
 //! Bird include file, with Bird told to reconfigure.
 //!
-//! The binary (`main.rs`) is a thin CLI over these modules; the flow between them is
-//! described in README.rst.
-
+//! # The flow, and where each step lives
+//!
+//! ```text
+//! cli ─> config ─> daemon ──spawns──> service (one thread each) ──events──> bird (one writer) ─> Bird
+//!                    │                   │ check: sys::command or service::probe
+//!                    │                   └ decides: service::health
+//!                    └ signals: SIGHUP reload, SIGURG check now, SIGTERM stop
+//!                               (daemon::reload decides the diff)
+//! telemetry: logs, events, metrics from every step        sys: the OS, behind safe calls
+//! ```
+//!
+//! - `config`: reads and validates the files (upstream's keys and defaults), and IP
+//!   prefixes.
+//! - `daemon`: start-up, the signal loop, reload as a diff, shutdown, the pidfile,
+//!   systemd's notify protocol and `--status`.
+//! - `service`: each service's thread: schedule, check, rise/fail, damping,
+//!   maintenance; it sends state changes to the writer.
+//! - `bird`: the one writer: plans the prefix files from every service's state, writes
+//!   them whole and tells each Bird to reconfigure (birdc or the control socket).
+//! - `telemetry`: the event catalog, logging, metrics and the `/metrics` listener.
+//! - `sys`: process spawning, file replacement and the other OS calls; the only module
+//!   the crate's lints let leave safe Rust (`os.rs` and `spawn/`).
 //!
 //! The library's API is what the binary and the integration tests use: the CLI, the
 //! configuration, the daemon and `--status`, prefixes and the Bird file and control
 //! protocol, and the native probes (whose parsers the fuzz tests drive). The rest is
 //! `pub(crate)`.
 
-pub mod allocator;
-pub(crate) mod argv;
-pub(crate) mod atomic;
 pub mod bird;
-pub mod catalog;
 pub mod cli;
-pub(crate) mod command;
 pub mod config;
 pub mod daemon;
-pub(crate) mod fixed;
-pub(crate) mod health;
-pub(crate) mod localtime;
-pub(crate) mod logging;
-pub(crate) mod metrics;
-pub(crate) mod netif;
-pub mod notify;
-pub mod prefix;
-pub mod probe;
-pub(crate) mod schedule;
-pub(crate) mod scrape;
-pub(crate) mod service;
-pub(crate) mod signal_name;
-pub(crate) mod spawn;
-pub mod status;
-pub(crate) mod timer_slack;
+pub mod service;
+pub mod sys;
+pub mod telemetry;
 
 /// The program name, used in messages and the Bird file header.
 pub const PROGRAM: &str = "anycast-healthchecker";

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anycast_healthchecker::cli::{self, stderr_line, Gravity, Mode};
 use anycast_healthchecker::config::{self, Loaded, Programs, Sources};
+use anycast_healthchecker::daemon::{self, status};
 use anycast_healthchecker::PROGRAM;
-use anycast_healthchecker::{daemon, status};
 
 fn main() -> ExitCode {
     let mode = match cli::parse(std::env::args_os().skip(1)) {
@@ -20,40 +20,40 @@ fn main() -> ExitCode {
     // Before any thread, and for the daemon only: it may start itself again with
     // glibc's per-thread cache off, with the environment it was given.
     if let Mode::Run(_) = mode {
-        anycast_healthchecker::allocator::start_without_thread_cache();
+        anycast_healthchecker::sys::allocator::start_without_thread_cache();
     }
-    anycast_healthchecker::allocator::limit_arenas();
+    anycast_healthchecker::sys::allocator::limit_arenas();
     // Before any thread: systemd's variables leave the environment (no check inherits
     // them); the notifier keeps their values.
-    anycast_healthchecker::notify::take_from_environment();
+    anycast_healthchecker::daemon::systemd::take_from_environment();
     match run(mode) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Message(message)) => {
+        Err(RunFailure::Message(message)) => {
             eprintln!("{}", stderr_line(Gravity::Error, &message));
             ExitCode::FAILURE
         }
-        Err(Failure::Logged) => ExitCode::FAILURE,
-        Err(Failure::Status(severity)) => ExitCode::from(severity as u8),
+        Err(RunFailure::Logged) => ExitCode::FAILURE,
+        Err(RunFailure::Status(severity)) => ExitCode::from(severity as u8),
     }
 }
 
 /// How a run ends when it does not succeed: the one exit path of the program.
-enum Failure {
+enum RunFailure {
     /// One line for stderr, exit 1.
     Message(String),
     /// The daemon has logged why; exit 1.
     Logged,
     /// `--status` printed its line; the Nagios code is the exit status.
-    Status(status::Severity),
+    Status(status::NagiosCode),
 }
 
-impl From<String> for Failure {
-    fn from(message: String) -> Failure {
-        Failure::Message(message)
+impl From<String> for RunFailure {
+    fn from(message: String) -> RunFailure {
+        RunFailure::Message(message)
     }
 }
 
-fn run(mode: Mode) -> Result<(), Failure> {
+fn run(mode: Mode) -> Result<(), RunFailure> {
     match mode {
         Mode::Help => print(&format!("{}\n", cli::HELP)),
         Mode::Version => print(concat!(env!("CARGO_PKG_VERSION"), "\n")),
@@ -77,21 +77,21 @@ fn run(mode: Mode) -> Result<(), Failure> {
                     None => {
                         // Nagios: a configuration we cannot read is UNKNOWN (3).
                         println!("UNKNOWN: {}", rejected.error);
-                        return Err(Failure::Status(status::Severity::Unknown));
+                        return Err(RunFailure::Status(status::NagiosCode::Unknown));
                     }
                 },
             };
             let (mut severity, mut text) = status::check(&pidfile, prefix.as_ref());
             if let Some(error) = broken {
-                severity = severity.max(status::Severity::Warning);
+                severity = severity.max(status::NagiosCode::Warning);
                 // On the first line, with the verdict; the services' lines follow.
                 let end = text.find('\n').unwrap_or(text.len());
                 text.insert_str(end, &format!("; on-disk config invalid: {error}"));
             }
             println!("{}: {PROGRAM} {text}", severity.word());
             match severity {
-                status::Severity::Ok => Ok(()),
-                other => Err(Failure::Status(other)),
+                status::NagiosCode::Ok => Ok(()),
+                other => Err(RunFailure::Status(other)),
             }
         }
         Mode::Run(sources) => {
@@ -99,7 +99,7 @@ fn run(mode: Mode) -> Result<(), Failure> {
             // just the part that runs it (see config::Programs).
             let loaded = load(&sources, Programs::MayBeMissing)?;
             // The daemon has logged why it failed.
-            daemon::run(sources, loaded.into_config()).map_err(|_| Failure::Logged)
+            daemon::run(sources, loaded.into_config()).map_err(|_| RunFailure::Logged)
         }
     }
 }
@@ -125,10 +125,10 @@ fn load(sources: &Sources, programs: Programs) -> Result<Loaded, String> {
 }
 
 /// Prints `text`; a closed stdout is an error, not a panic.
-fn print(text: &str) -> Result<(), Failure> {
+fn print(text: &str) -> Result<(), RunFailure> {
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
-        .map_err(|e| Failure::Message(format!("cannot write to stdout: {e}")))
+        .map_err(|e| RunFailure::Message(format!("cannot write to stdout: {e}")))
 }

@@ -4,6 +4,7 @@
 //!
 //! Needs root (network namespaces) and Bird: see README.rst, Test. Without them a test
 //! prints one `SKIPPED:` line and passes, except under CI=true, where it fails.
+#![allow(unsafe_code)] // libc calls on the processes under test
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Checks and reconfigure commands cannot hang the daemon: each is killed at its
 //! timeout with its whole process group, nothing is left behind, output is bounded, and
 //! a failing reconfigure is retried until it succeeds.
+#![allow(unsafe_code)] // libc calls on the processes under test
 
 mod common;
 

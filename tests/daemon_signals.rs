@@ -90,7 +90,7 @@ fn sigurg_runs_every_check_now_even_while_one_runs() {
     });
     setup.wait_for_prefixes(&["10.52.12.1/32", "10.52.12.2/32"], WAIT);
     // That a burst folds into one run is a unit test of the control requests
-    // (src/service.rs): it needs no timing.
+    // (src/service/thread.rs): it needs no timing.
 }
 
 #[test]

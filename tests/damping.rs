@@ -11,7 +11,7 @@ const WAIT: Duration = Duration::from_secs(20);
 
 /// A check flapping quickly is suppressed: held withdrawn while its check passes, until
 /// the penalty decays under `damping_reuse`; then it is advertised again. (The exact
-/// figures are unit tests of src/health/damping.rs, with an injected clock.)
+/// figures are unit tests of src/service/health/damping.rs, with an injected clock.)
 #[test]
 fn a_flapping_check_is_held_withdrawn_until_the_penalty_decays() {
     let setup = Setup::new("", "check_interval = 0.1\ncheck_timeout = 0.09");

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anycast_healthchecker::catalog::{Severity, CATALOG};
+use anycast_healthchecker::telemetry::catalog::{AlertSeverity, CATALOG};
 use common::{DaemonProcess, Setup};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -49,12 +49,12 @@ fn bind_syslog(path: &Path, lines: &Arc<Mutex<Vec<String>>>) {
     collect(lines, move |buffer| socket.recv(buffer).ok());
 }
 
-fn severity_code(severity: Severity) -> u8 {
+fn severity_code(severity: AlertSeverity) -> u8 {
     match severity {
-        Severity::Critical => 2,
-        Severity::Error => 3,
-        Severity::Warning => 4,
-        Severity::Notice => 5,
+        AlertSeverity::Critical => 2,
+        AlertSeverity::Error => 3,
+        AlertSeverity::Warning => 4,
+        AlertSeverity::Notice => 5,
     }
 }
 

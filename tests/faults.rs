@@ -202,7 +202,7 @@ fn ten_thousand_sigurg_are_folded_and_lose_nothing() {
         WAIT,
     );
     // Nothing lost (every service saw the flag) and the daemon runs on; that a burst
-    // folds into one run is a unit test (src/service.rs).
+    // folds into one run is a unit test (src/service/thread.rs).
     daemon.signal(libc::SIGHUP);
     daemon.wait_for_log("reload applied:", WAIT);
     assert_eq!(daemon.wait_exit_now(), None, "the daemon runs on");

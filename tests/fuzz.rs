@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anycast_healthchecker::bird::file;
 use anycast_healthchecker::config;
-use anycast_healthchecker::probe::{der, dns, http};
+use anycast_healthchecker::service::probe::{der, dns, http};
 
 /// Cases per target when FUZZ_SECONDS is not set.
 const CI_CASES: u64 = 20_000;

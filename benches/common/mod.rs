@@ -1,6 +1,7 @@
 //! What the benchmarks share: percentiles, the machine's description, CPU clocks,
 //! and writing one bench's section of benches/RESULTS.md without touching the others.
 #![allow(dead_code)]
+#![allow(unsafe_code)] // the floor spawns with posix_spawn, as glibc does
 
 use std::path::Path;
 use std::process::Command;

@@ -16,8 +16,8 @@
 //! the dummy. We read every prefix wherever it stands, and report each word we cannot
 //! read instead of dropping it.
 
-use crate::localtime::LocalTime;
-use crate::prefix::IpPrefix;
+use crate::config::prefix::IpPrefix;
+use crate::sys::localtime::LocalTime;
 
 /// What the file's header lines say: when and by which process it was written.
 #[derive(Debug, Clone, Copy)]

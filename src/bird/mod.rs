@@ -10,5 +10,5 @@ mod wake;
 mod worker;
 pub(crate) mod writer;
 
-pub(crate) use plan::{Action, CustomCommand, Event, Routing, ServiceRoutes};
+pub(crate) use plan::{Action, CustomCommand, Routing, ServiceEvent, ServiceRoutes};
 pub(crate) use writer::{EventSender, Writer};

@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use super::file::Parsed;
-use crate::argv::Argv;
+use crate::config::prefix::{IpPrefix, IpVersion};
 use crate::config::{BirdSettings, Reconfigure};
-use crate::prefix::{IpPrefix, IpVersion};
+use crate::sys::argv::Argv;
 
 /// The first wait before retrying a failed write or reconfigure; it doubles up to
 /// [`RETRY_CAP`].
@@ -47,7 +47,7 @@ impl Action {
 /// A service's decision, sent by its thread. `generation` tells a restarted service's
 /// events from its predecessor's.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
+pub struct ServiceEvent {
     pub service: String,
     pub generation: u64,
     pub action: Action,
@@ -177,7 +177,7 @@ pub(crate) fn fold(
     mut degraded: Option<&mut Vec<IpPrefix>>,
     version: IpVersion,
     routing: &Routing,
-    event: &Event,
+    event: &ServiceEvent,
 ) -> bool {
     let Some(routes) = routing.services.get(&event.service) else { return false };
     if routes.generation != event.generation {
@@ -214,7 +214,7 @@ pub(crate) fn degraded_changes(listed: &[IpPrefix], wanted: &[IpPrefix]) -> Vec<
 
 /// One prefix entering or leaving a file, and the service it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Change {
+pub(crate) struct PrefixChange {
     pub prefix: IpPrefix,
     pub action: Action,
     pub owner: Option<String>,
@@ -223,7 +223,7 @@ pub(crate) struct Change {
 /// What committing a file's desired list requires.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Commit {
-    pub changes: Vec<Change>,
+    pub changes: Vec<PrefixChange>,
     /// The daemon-level reconfigure must run (a change of a service without a custom
     /// command, or of a prefix no service owns).
     pub reload_bird: bool,
@@ -246,7 +246,11 @@ pub(crate) fn commit(listed: &[IpPrefix], wanted: &[IpPrefix], routing: &Routing
             }
             _ => commit.reload_bird = true,
         }
-        commit.changes.push(Change { prefix, action, owner: owner.map(|(service, _)| service.clone()) });
+        commit.changes.push(PrefixChange {
+            prefix,
+            action,
+            owner: owner.map(|(service, _)| service.clone()),
+        });
     }
     commit
 }
@@ -412,8 +416,8 @@ mod tests {
         Routing::new(birds, Duration::from_secs(2), purge, services)
     }
 
-    fn event(service: &str, generation: u64, action: Action) -> Event {
-        Event { service: service.into(), generation, action }
+    fn event(service: &str, generation: u64, action: Action) -> ServiceEvent {
+        ServiceEvent { service: service.into(), generation, action }
     }
 
     /// (events as service, generation, action; the v4 list after them; the v6 list)

@@ -10,9 +10,9 @@
 use std::time::Duration;
 
 use super::control;
-use crate::argv::Argv;
-use crate::command::{self, Finished, Outcome};
 use crate::config::Reconfigure;
+use crate::sys::argv::Argv;
+use crate::sys::command::{self, Finished, Outcome};
 
 /// The replies that mean Bird accepted the configuration, and what each means.
 const ACCEPTED: [(&str, Accepted); 3] = [
@@ -89,9 +89,12 @@ pub fn run_custom_command(argv: &Argv, direction: &str, timeout: Duration) -> Re
 fn describe_failure(outcome: &Outcome, timeout: Duration) -> String {
     match outcome {
         Outcome::TimedOut => {
-            format!("timed out after {}s; its process group was killed", crate::fixed::secs(timeout))
+            format!(
+                "timed out after {}s; its process group was killed",
+                crate::sys::duration_fmt::secs(timeout)
+            )
         }
-        Outcome::Signaled(signal) => format!("killed by {}", crate::signal_name::signal_name(*signal)),
+        Outcome::Signaled(signal) => format!("killed by {}", crate::sys::signal_name::signal_name(*signal)),
         Outcome::NotStarted(err) => format!("could not be started: {err}"),
         Outcome::Cancelled => "stopped: the daemon is stopping".to_string(),
         Outcome::Exited(code) => format!("exit status {code}"),

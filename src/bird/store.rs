@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use fs2::FileExt;
 
-use crate::atomic;
+use crate::sys::atomic_file;
 
 /// How long to wait for another holder of the lock before giving up (and retrying later).
 const LOCK_PATIENCE: Duration = Duration::from_secs(2);
@@ -48,7 +48,7 @@ pub fn write_atomically(path: &Path, contents: &str) -> Result<()> {
     let real = real_path(path);
     let dir = real.parent().context("the prefix file has no directory")?;
     let _lock = lock(&dir.join(format!(".{}.lock", file_name(&real)?)))?;
-    atomic::replace(&real, contents.as_bytes())
+    atomic_file::replace(&real, contents.as_bytes())
         .with_context(|| format!("failed to replace {}", real.display()))
 }
 
@@ -56,7 +56,7 @@ pub fn write_atomically(path: &Path, contents: &str) -> Result<()> {
 pub fn remove_stale_temp_files(path: &Path) -> Result<usize> {
     let real = real_path(path);
     let dir = real.parent().context("the prefix file has no directory")?;
-    let prefix = atomic::temp_prefix(&file_name(&real)?);
+    let prefix = atomic_file::temp_prefix(&file_name(&real)?);
     let mut removed = 0;
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -87,7 +87,7 @@ pub fn archive(path: &Path, keep: u32) -> Result<()> {
         "{name}.{:010}.{:09}.{}",
         since_epoch.as_secs(),
         since_epoch.subsec_nanos(),
-        atomic::next_serial()
+        atomic_file::next_serial()
     ));
     fs::copy(&real, &copy)
         .with_context(|| format!("failed to copy {} to {}", real.display(), copy.display()))?;
@@ -113,7 +113,7 @@ fn file_name(path: &Path) -> Result<String> {
 
 /// Holds an exclusive lock on `path` until dropped.
 fn lock(path: &Path) -> Result<File> {
-    let file = atomic::open_lock_file(path)
+    let file = atomic_file::open_lock_file(path)
         .with_context(|| format!("failed to open lock file {}", path.display()))?;
     let give_up = Instant::now() + LOCK_PATIENCE;
     loop {

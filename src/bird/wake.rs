@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::argv::Argv;
+use crate::sys::argv::Argv;
 
 /// Where `birdc` connects when not told (`-s`): Bird's default control socket.
 const BIRDC_DEFAULT_SOCKET: &str = "/run/bird/bird.ctl";

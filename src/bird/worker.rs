@@ -18,8 +18,8 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::reconfigure::{self, Accepted};
 use super::{control, wake};
-use crate::argv::Argv;
 use crate::config::Reconfigure;
+use crate::sys::argv::Argv;
 
 /// Stack size of a worker thread: it runs one command or speaks one socket.
 const STACK_SIZE: usize = 128 * 1024;
@@ -35,28 +35,28 @@ pub(crate) enum Job {
 
 /// A finished job, sent back to the writer with the worker's index.
 #[derive(Debug)]
-pub(crate) struct Report {
+pub(crate) struct JobReport {
     pub worker: usize,
     pub result: Result<Accepted, String>,
     pub duration: Duration,
 }
 
 /// A running worker; dropping it lets the thread end after its current job.
-pub(crate) struct Worker {
+pub(crate) struct ReconfigureWorker {
     jobs: Option<Sender<Job>>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl Worker {
+impl ReconfigureWorker {
     /// Starts worker number `index`, which reports to `reports`.
-    pub(crate) fn start(index: usize, name: &str, reports: Sender<Report>) -> Result<Worker> {
+    pub(crate) fn start(index: usize, name: &str, reports: Sender<JobReport>) -> Result<ReconfigureWorker> {
         let (jobs, queue) = crossbeam_channel::unbounded();
         let thread = std::thread::Builder::new()
             .name(name.to_string())
             .stack_size(STACK_SIZE)
             .spawn(move || run(index, &queue, &reports))
             .with_context(|| format!("failed to start the {name} thread"))?;
-        Ok(Worker { jobs: Some(jobs), thread: Some(thread) })
+        Ok(ReconfigureWorker { jobs: Some(jobs), thread: Some(thread) })
     }
 
     /// Queues `job`. The writer sends one only when the last one has reported.
@@ -75,7 +75,7 @@ impl Worker {
     }
 }
 
-fn run(index: usize, queue: &Receiver<Job>, reports: &Sender<Report>) {
+fn run(index: usize, queue: &Receiver<Job>, reports: &Sender<JobReport>) {
     let mut waking: Option<Waking> = None;
     let mut said_why = false;
     loop {
@@ -116,7 +116,7 @@ fn run(index: usize, queue: &Receiver<Job>, reports: &Sender<Report>) {
             _ => None,
         };
         waking = socket.map(|socket| Waking::start(&socket, Instant::now()));
-        let report = Report { worker: index, result, duration: started.elapsed() };
+        let report = JobReport { worker: index, result, duration: started.elapsed() };
         if reports.send(report).is_err() {
             return;
         }
@@ -200,7 +200,7 @@ mod tests {
             }
         });
         let (reports_tx, reports) = crossbeam_channel::unbounded();
-        let worker = Worker::start(0, "test-worker", reports_tx).unwrap();
+        let worker = ReconfigureWorker::start(0, "test-worker", reports_tx).unwrap();
         let how = Reconfigure::Socket(socket.clone());
         worker.send(Job::Bird { how, timeout: Duration::from_secs(5) });
         let report = reports.recv_timeout(Duration::from_secs(10)).unwrap();

@@ -27,16 +27,16 @@ use anyhow::{Context, Result};
 use crossbeam_channel::{select, Receiver, Sender};
 
 use super::file::{self, Header};
-use super::plan::{self, Action, Event, FileView, LaneView, Routing, Target, RETRY_CAP, RETRY_FIRST};
+use super::plan::{self, Action, FileView, LaneView, Routing, ServiceEvent, Target, RETRY_CAP, RETRY_FIRST};
 use super::store;
-use super::worker::{self, Job, Worker};
-use crate::catalog::{event, Event as Alert};
+use super::worker::{self, Job, ReconfigureWorker};
+use crate::config::prefix::{IpPrefix, IpVersion};
 use crate::config::{BirdSettings, Reconfigure};
-use crate::metrics;
-use crate::prefix::{IpPrefix, IpVersion};
+use crate::telemetry::catalog::{event, Alert};
+use crate::telemetry::metrics;
 
-enum Message {
-    Event(Event),
+enum WriterMessage {
+    Event(ServiceEvent),
     Routing(Box<Routing>),
     Flush(Sender<()>),
     /// Liveness for systemd's watchdog: the thread stores the number as answered.
@@ -48,12 +48,12 @@ enum Message {
 
 /// Sends service events to the writer; cheap to clone, one per service thread.
 #[derive(Clone)]
-pub struct EventSender(Sender<Message>);
+pub struct EventSender(Sender<WriterMessage>);
 
 impl EventSender {
     /// Queues `event`. After the writer has stopped this does nothing.
-    pub fn send(&self, event: Event) {
-        let _ = self.0.send(Message::Event(event));
+    pub fn send(&self, event: ServiceEvent) {
+        let _ = self.0.send(WriterMessage::Event(event));
     }
 }
 
@@ -70,7 +70,7 @@ type Lag = Arc<Mutex<Published>>;
 
 /// The running writer thread.
 pub struct Writer {
-    tx: Sender<Message>,
+    tx: Sender<WriterMessage>,
     thread: Option<JoinHandle<()>>,
     lag: Lag,
     /// The last ping sent, and the last one the thread answered.
@@ -101,7 +101,7 @@ impl Writer {
     pub fn answered_last_ping(&mut self) -> bool {
         let answered = self.answered.load(Ordering::Acquire) >= self.pinged;
         self.pinged += 1;
-        let _ = self.tx.send(Message::Ping(self.pinged));
+        let _ = self.tx.send(WriterMessage::Ping(self.pinged));
         answered
     }
 
@@ -129,13 +129,13 @@ impl Writer {
     /// announced plainly, and a degraded set in a file of its own is left holding only
     /// the dummy, which the Python program's Bird setup still loads after a rollback.
     pub fn forget_degraded(&self) {
-        let _ = self.tx.send(Message::ForgetDegraded);
+        let _ = self.tx.send(WriterMessage::ForgetDegraded);
     }
 
     /// Replaces the routing (a reload): removed services' prefixes are withdrawn,
     /// changed Bird settings rewrite the file.
     pub fn update(&self, routing: Routing) {
-        let _ = self.tx.send(Message::Routing(Box::new(routing)));
+        let _ = self.tx.send(WriterMessage::Routing(Box::new(routing)));
     }
 
     /// Waits until everything sent before has been applied and every target that
@@ -143,7 +143,7 @@ impl Writer {
     /// too long.
     pub fn flush(&self, patience: Duration) -> bool {
         let (done_tx, done_rx) = crossbeam_channel::bounded(1);
-        if self.tx.send(Message::Flush(done_tx)).is_err() {
+        if self.tx.send(WriterMessage::Flush(done_tx)).is_err() {
             return false;
         }
         done_rx.recv_timeout(patience).is_ok()
@@ -151,7 +151,7 @@ impl Writer {
 
     /// Stops the thread after it has handled what is queued.
     pub fn stop(&mut self) {
-        let _ = self.tx.send(Message::Stop);
+        let _ = self.tx.send(WriterMessage::Stop);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -330,7 +330,7 @@ struct Lane {
     /// Names the lane in its worker's reports (positions change as lanes go).
     id: usize,
     target: Target,
-    worker: Worker,
+    worker: ReconfigureWorker,
     /// The job running now: for a Bird, the write count of each of its files when it
     /// started; for a custom command, its direction.
     running: Option<Running>,
@@ -364,7 +364,7 @@ struct State {
     custom_pending: CustomPending,
     lanes: Vec<Lane>,
     next_lane_id: usize,
-    reports: Sender<worker::Report>,
+    reports: Sender<worker::JobReport>,
     /// A failed file write is retried on its own timer.
     write_backoff: Duration,
     write_retry_at: Option<Instant>,
@@ -375,15 +375,20 @@ struct State {
 }
 
 /// What one wake-up of the writer brought.
-enum Wake {
-    Messages(Vec<Message>),
-    Report(worker::Report),
+enum WriterWake {
+    Messages(Vec<WriterMessage>),
+    Report(worker::JobReport),
     Timer,
     Closed,
 }
 
 impl State {
-    fn new(routing: Routing, reports: Sender<worker::Report>, lag: Lag, answered: Arc<AtomicU64>) -> State {
+    fn new(
+        routing: Routing,
+        reports: Sender<worker::JobReport>,
+        lag: Lag,
+        answered: Arc<AtomicU64>,
+    ) -> State {
         let families = routing.bird.iter().map(|settings| Family::load(settings.clone(), &routing)).collect();
         State {
             routing,
@@ -400,13 +405,13 @@ impl State {
         }
     }
 
-    fn run(mut self, rx: &Receiver<Message>, reports: &Receiver<worker::Report>) {
+    fn run(mut self, rx: &Receiver<WriterMessage>, reports: &Receiver<worker::JobReport>) {
         loop {
             let wake = self.wait(rx, reports);
-            crate::service::test_fault("bird-writer");
+            crate::sys::test_fault::inject("bird-writer");
             let stop = match wake {
-                Wake::Messages(batch) => self.apply(batch),
-                Wake::Report(report) => {
+                WriterWake::Messages(batch) => self.apply(batch),
+                WriterWake::Report(report) => {
                     self.finish(report);
                     // Reports that arrived meanwhile are folded in too.
                     while let Ok(report) = reports.try_recv() {
@@ -414,8 +419,8 @@ impl State {
                     }
                     false
                 }
-                Wake::Timer => false,
-                Wake::Closed => true,
+                WriterWake::Timer => false,
+                WriterWake::Closed => true,
             };
             if stop {
                 break;
@@ -433,7 +438,7 @@ impl State {
 
     /// Blocks for the next message (and drains what else is queued), a worker's
     /// report, or the earliest retry.
-    fn wait(&self, rx: &Receiver<Message>, reports: &Receiver<worker::Report>) -> Wake {
+    fn wait(&self, rx: &Receiver<WriterMessage>, reports: &Receiver<worker::JobReport>) -> WriterWake {
         // A rest still set was in the future when `sync` last looked (it clears the
         // passed ones), so it is a wake-up owed even if it has passed since.
         let idle = self.lanes.iter().filter(|l| l.running.is_none());
@@ -443,41 +448,41 @@ impl State {
             deadline.map_or(Duration::from_secs(3600), |at| at.saturating_duration_since(Instant::now()));
         select! {
             recv(rx) -> message => match message {
-                Ok(message) => Wake::Messages(std::iter::once(message).chain(rx.try_iter()).collect()),
-                Err(_) => Wake::Closed,
+                Ok(message) => WriterWake::Messages(std::iter::once(message).chain(rx.try_iter()).collect()),
+                Err(_) => WriterWake::Closed,
             },
             recv(reports) -> report => match report {
-                Ok(report) => Wake::Report(report),
-                Err(_) => Wake::Closed,
+                Ok(report) => WriterWake::Report(report),
+                Err(_) => WriterWake::Closed,
             },
-            default(timeout) => Wake::Timer,
+            default(timeout) => WriterWake::Timer,
         }
     }
 
     /// Folds a batch into the desired lists; true if the batch asks to stop.
-    fn apply(&mut self, batch: Vec<Message>) -> bool {
+    fn apply(&mut self, batch: Vec<WriterMessage>) -> bool {
         let mut stop = false;
         let mut touched = false;
-        let events = batch.iter().filter(|m| matches!(m, Message::Event(_))).count();
+        let events = batch.iter().filter(|m| matches!(m, WriterMessage::Event(_))).count();
         if events > 0 {
             metrics::batch(events);
         }
         let mut flushes = Vec::new();
         for message in batch {
             match message {
-                Message::Event(event) => touched |= self.apply_event(&event),
-                Message::Routing(routing) => {
+                WriterMessage::Event(event) => touched |= self.apply_event(&event),
+                WriterMessage::Routing(routing) => {
                     self.set_routing(*routing);
                     touched = true;
                 }
-                Message::Flush(done) => flushes.push(done),
-                Message::Ping(number) => self.answered.store(number, Ordering::Release),
-                Message::ForgetDegraded => {
+                WriterMessage::Flush(done) => flushes.push(done),
+                WriterMessage::Ping(number) => self.answered.store(number, Ordering::Release),
+                WriterMessage::ForgetDegraded => {
                     for family in &mut self.families {
                         family.degraded.clear();
                     }
                 }
-                Message::Stop => stop = true,
+                WriterMessage::Stop => stop = true,
             }
         }
         if touched {
@@ -509,7 +514,7 @@ impl State {
         }
         stop
     }
-    fn apply_event(&mut self, event: &Event) -> bool {
+    fn apply_event(&mut self, event: &ServiceEvent) -> bool {
         let mut fresh = false;
         for family in &mut self.families {
             let degraded = family.settings.degraded_variable.is_some().then_some(&mut family.degraded);
@@ -746,7 +751,7 @@ impl State {
         };
         let id = self.next_lane_id;
         self.next_lane_id += 1;
-        match Worker::start(id, &name, self.reports.clone()) {
+        match ReconfigureWorker::start(id, &name, self.reports.clone()) {
             Ok(worker) => {
                 self.lanes.push(Lane {
                     id,
@@ -770,7 +775,7 @@ impl State {
     }
 
     /// Takes a worker's report: marks what Bird now has, or schedules the retry.
-    fn finish(&mut self, report: worker::Report) {
+    fn finish(&mut self, report: worker::JobReport) {
         // A lane removed by a reload reports into the void.
         let Some(lane) = self.lanes.iter_mut().find(|lane| lane.id == report.worker) else { return };
         let Some(running) = lane.running.take() else { return };

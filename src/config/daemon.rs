@@ -6,8 +6,8 @@ use std::time::Duration;
 use super::error::ConfigError;
 use super::service::{command, parse_prefix, Programs};
 use super::value::{parse_float, Fields, MAX_SECONDS};
-use crate::argv::Argv;
-use crate::prefix::{IpPrefix, IpVersion};
+use crate::config::prefix::{IpPrefix, IpVersion};
+use crate::sys::argv::Argv;
 
 /// Python `logging` level names upstream accepts for `loglevel`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -24,7 +24,7 @@ const MAX_INTERPOLATION_DEPTH: usize = 10;
 
 /// One `key = value` as read, before interpolation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub struct RawEntry {
     /// Lower-cased, as Python's `optionxform` does.
     pub key: String,
     pub raw: String,
@@ -35,7 +35,7 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Section {
     pub name: String,
-    pub entries: Vec<Entry>,
+    pub entries: Vec<RawEntry>,
     /// The files that have this section's header, in the order they were read.
     pub files: Vec<PathBuf>,
 }
@@ -46,7 +46,7 @@ impl Section {
     }
 
     /// Sets `entry`, keeping the key's first position (a later file overrides).
-    fn set(&mut self, entry: Entry) {
+    fn set(&mut self, entry: RawEntry) {
         match self.entries.iter_mut().find(|old| old.key == entry.key) {
             Some(old) => *old = entry,
             None => self.entries.push(entry),
@@ -80,7 +80,7 @@ impl Default for Ini {
 impl Ini {
     /// Sets a built-in default, as upstream's `read_dict(DEFAULT_OPTIONS)` does.
     pub fn set_default(&mut self, section: &str, key: &str, value: &str) {
-        let entry = Entry { key: key.to_string(), raw: value.to_string(), origin: Origin::Default };
+        let entry = RawEntry { key: key.to_string(), raw: value.to_string(), origin: Origin::Default };
         self.section_mut(section).set(entry);
     }
 
@@ -125,7 +125,7 @@ impl Ini {
                 section.files.push(path.to_path_buf());
             }
             for (key, value) in properties.iter() {
-                section.set(Entry {
+                section.set(RawEntry {
                     key: key.to_string(),
                     raw: value.to_string(),
                     origin: Origin::File(path.to_path_buf()),
@@ -146,7 +146,7 @@ impl Ini {
     }
 
     /// The entries written in `name` itself (for DEFAULT: its own), before interpolation.
-    pub fn own_entries(&self, name: &str) -> &[Entry] {
+    pub fn own_entries(&self, name: &str) -> &[RawEntry] {
         if name == DEFAULT_SECTION {
             return &self.default.entries;
         }
@@ -158,7 +158,7 @@ impl Ini {
     pub fn resolve(&self, name: &str) -> Result<Vec<Resolved>, ConfigError> {
         let own = self.own_entries(name);
         let inherited = if name == DEFAULT_SECTION { &[][..] } else { &self.default.entries[..] };
-        let lookup = |key: &str| -> Option<&Entry> {
+        let lookup = |key: &str| -> Option<&RawEntry> {
             own.iter().find(|e| e.key == key).or_else(|| inherited.iter().find(|e| e.key == key))
         };
         let visible = own
@@ -198,7 +198,7 @@ pub fn references(raw: &str) -> Vec<String> {
 /// Expands `%(name)s` and `%%` in `raw` into `out`, as Python's `BasicInterpolation`.
 fn interpolate<'a>(
     raw: &str,
-    lookup: &dyn Fn(&str) -> Option<&'a Entry>,
+    lookup: &dyn Fn(&str) -> Option<&'a RawEntry>,
     out: &mut String,
     depth: usize,
 ) -> Result<(), String> {
@@ -241,7 +241,7 @@ fn interpolate<'a>(
 }
 
 /// How Python classifies one line.
-enum Line<'a> {
+enum IniLine<'a> {
     Blank,
     Comment,
     Section(&'a str),
@@ -264,13 +264,13 @@ fn canonical_text(text: &str, path: &Path) -> Result<String, ConfigError> {
         let number = index + 1;
         let fail = |message: String| Err(ConfigError::in_file(path, message).line(number));
         match classify(raw_line, option_indent) {
-            Line::Blank => out.push('\n'),
-            Line::Comment => {}
-            Line::Continuation(value) => {
+            IniLine::Blank => out.push('\n'),
+            IniLine::Comment => {}
+            IniLine::Continuation(value) => {
                 out.push(' ');
                 push_value(&mut out, value);
             }
-            Line::Section(name) => {
+            IniLine::Section(name) => {
                 if name.contains(']') {
                     return fail(format!("section name [{name}] must not contain ']'"));
                 }
@@ -283,7 +283,7 @@ fn canonical_text(text: &str, path: &Path) -> Result<String, ConfigError> {
                 out.push_str(name);
                 out.push_str("]\n");
             }
-            Line::Option { key, value } => {
+            IniLine::Option { key, value } => {
                 let Some(current) = section else {
                     return fail("a key before any [section] header".to_string());
                 };
@@ -304,29 +304,29 @@ fn canonical_text(text: &str, path: &Path) -> Result<String, ConfigError> {
     Ok(out)
 }
 
-fn classify(line: &str, option_indent: Option<usize>) -> Line<'_> {
+fn classify(line: &str, option_indent: Option<usize>) -> IniLine<'_> {
     let stripped = line.trim();
     if stripped.is_empty() {
-        return Line::Blank;
+        return IniLine::Blank;
     }
     if stripped.starts_with('#') || stripped.starts_with(';') {
-        return Line::Comment;
+        return IniLine::Comment;
     }
     if option_indent.is_some_and(|indent| indent_of(line) > indent) {
-        return Line::Continuation(stripped);
+        return IniLine::Continuation(stripped);
     }
     // Python: `\[(?P<header>.+)\]` matched at the start of the stripped line.
     if let Some(inner) = stripped.strip_prefix('[') {
         if let Some(end) = inner.rfind(']') {
             if end > 0 {
-                return Line::Section(&inner[..end]);
+                return IniLine::Section(&inner[..end]);
             }
         }
     }
     // Python: the key is everything before the first `=` or `:`.
     match stripped.find(['=', ':']) {
-        Some(at) => Line::Option { key: stripped[..at].trim_end(), value: stripped[at + 1..].trim() },
-        None => Line::Option { key: "", value: "" },
+        Some(at) => IniLine::Option { key: stripped[..at].trim_end(), value: stripped[at + 1..].trim() },
+        None => IniLine::Option { key: "", value: "" },
     }
 }
 

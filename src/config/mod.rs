@@ -6,6 +6,7 @@ mod daemon;
 mod error;
 mod ini;
 mod keys;
+pub mod prefix;
 mod sandbox;
 mod service;
 mod value;
@@ -21,7 +22,7 @@ pub use error::{ConfigError, Origin};
 pub use keys::print_defaults;
 pub use service::{Check, OnDisabled, OnExit, Programs, Service};
 
-use crate::prefix::IpPrefix;
+use crate::config::prefix::IpPrefix;
 use ini::{Ini, DEFAULT_SECTION};
 use service::EnabledVersions;
 use value::Fields;
@@ -287,8 +288,8 @@ fn validate(
         );
     }
     let enabled = EnabledVersions {
-        ipv4: daemon.bird(crate::prefix::IpVersion::V4).is_some(),
-        ipv6: daemon.bird(crate::prefix::IpVersion::V6).is_some(),
+        ipv4: daemon.bird(crate::config::prefix::IpVersion::V4).is_some(),
+        ipv6: daemon.bird(crate::config::prefix::IpVersion::V6).is_some(),
         maintenance_file: daemon.maintenance_file.clone(),
         log_each_check: daemon.log.each_check,
     };
@@ -354,12 +355,12 @@ impl Loaded {
             (DAEMON_SECTION, "dummy_ip_prefix") => self
                 .config
                 .daemon
-                .bird(crate::prefix::IpVersion::V4)
+                .bird(crate::config::prefix::IpVersion::V4)
                 .map(|b| display_dummy(b.dummy_ip_prefix)),
             (DAEMON_SECTION, "dummy_ip6_prefix") => self
                 .config
                 .daemon
-                .bird(crate::prefix::IpVersion::V6)
+                .bird(crate::config::prefix::IpVersion::V6)
                 .map(|b| display_dummy(b.dummy_ip_prefix)),
             (_, "ip_prefix") => self.config.service(section).map(|s| join(&s.ip_prefixes)),
             _ => None,

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::{Check, Config, Reconfigure};
-use crate::argv::Argv;
+use crate::sys::argv::Argv;
 
 /// The unit the package installs.
 pub const UNIT: &str = "anycast-healthchecker.service";
@@ -675,7 +675,7 @@ pub fn inspect(word: &str) -> Program {
     }
     let looks_like_program = !word.is_empty() && !word.starts_with('-') && !word.contains('=');
     let setuid = looks_like_program
-        && crate::argv::find_program(word)
+        && crate::sys::argv::find_program(word)
             .ok()
             .and_then(|path| std::fs::metadata(path).ok())
             .is_some_and(|meta| meta.permissions().mode() & 0o6000 != 0);

@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use super::error::{ConfigError, Origin};
 use super::value::{parse_float, Fields};
-use crate::argv::{find_program, Argv};
-use crate::health::damping::DampingSettings;
-use crate::prefix::{IpPrefix, IpVersion, PrefixError};
-use crate::probe::dns::{self, DnsCheck, Rcode};
-use crate::probe::http::{HttpCheck, Method, StatusSet, Url};
-use crate::probe::tcp::{parse_target, TcpCheck};
-use crate::probe::tls::{read_ca_file, Tls, Trust};
+use crate::config::prefix::{IpPrefix, IpVersion, PrefixError};
+use crate::service::health::damping::DampingSettings;
+use crate::service::probe::dns::{self, DnsCheck, Rcode};
+use crate::service::probe::http::{HttpCheck, Method, StatusSet, Url};
+use crate::service::probe::tcp::{parse_target, TcpCheck};
+use crate::service::probe::tls::{read_ca_file, Tls, Trust};
+use crate::sys::argv::{find_program, Argv};
 
 /// What to do with a service's prefixes while its check is disabled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,9 @@
 mod instance;
 mod pidfile;
 mod reload;
+pub mod status;
 mod status_text;
+pub mod systemd;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -26,15 +28,15 @@ use crossbeam_channel::{select, Receiver, Sender};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGURG};
 use signal_hook::iterator::Signals;
 
-use crate::bird::{Action, CustomCommand, Event, Routing, ServiceRoutes, Writer};
-use crate::catalog::{self, event};
+use crate::bird::{Action, CustomCommand, Routing, ServiceEvent, ServiceRoutes, Writer};
+use crate::config::prefix::{IpPrefix, IpVersion};
 use crate::config::{self, Config, OnDisabled, OnExit, Programs, PrometheusSettings, Service, Sources};
-use crate::localtime::LocalTime;
-use crate::notify::Notifier;
-use crate::prefix::{IpPrefix, IpVersion};
+use crate::daemon::systemd::Notifier;
 use crate::service::{disabled_event, Exit, ServiceThread};
-use crate::signal_name::signal_name;
-use crate::{logging, metrics, scrape, status};
+use crate::sys::localtime::LocalTime;
+use crate::sys::signal_name::signal_name;
+use crate::telemetry::catalog::{self, event};
+use crate::telemetry::{logging, metrics, metrics_server};
 use instance::InstanceLock;
 pub use pidfile::{lock_path as pidfile_lock_path, Pidfile};
 use reload::DaemonChange;
@@ -76,7 +78,7 @@ pub fn run(sources: Sources, config: Config) -> Result<(), Fatal> {
     // Before anything else: a HUP or TERM during start-up must not kill us unhandled.
     let started = listen_for_signals().and_then(|signals| {
         let lock = InstanceLock::acquire(&config.daemon.instance_lock)?;
-        crate::spawn::prepare().context("failed to reserve file descriptors for checks")?;
+        crate::sys::spawn::prepare().context("failed to reserve file descriptors for checks")?;
         Ok((signals, lock, Pidfile::acquire(&config.daemon.pidfile)?))
     });
     let (signals, _instance_lock, pidfile) = match started {
@@ -87,7 +89,7 @@ pub fn run(sources: Sources, config: Config) -> Result<(), Fatal> {
             return Err(Fatal::NotStarted);
         }
     };
-    event!(catalog::Event::Started, "starting {} version {}", crate::PROGRAM, env!("CARGO_PKG_VERSION"));
+    event!(catalog::Alert::Started, "starting {} version {}", crate::PROGRAM, env!("CARGO_PKG_VERSION"));
     let result = Daemon::start(sources, config).and_then(|mut daemon| daemon.serve(&signals));
     status::remove(pidfile.path());
     pidfile.remove();
@@ -163,7 +165,7 @@ struct Daemon {
 struct Exporter {
     settings: PrometheusSettings,
     textfile: Option<(Sender<()>, JoinHandle<()>)>,
-    http: Option<scrape::Server>,
+    http: Option<metrics_server::Server>,
 }
 
 impl Exporter {
@@ -182,7 +184,7 @@ impl Exporter {
         };
         // A busy port fails only the HTTP metrics, never the daemon.
         let http = settings.listen.and_then(|address| {
-            scrape::Server::start(address, || metrics::render(logging::dropped_lines()))
+            metrics_server::Server::start(address, || metrics::render(logging::dropped_lines()))
                 .map_err(|err| log::error!("{err:#}; metrics are not served over HTTP"))
                 .ok()
         });
@@ -306,7 +308,7 @@ impl Daemon {
             for (version, seconds) in newly_behind(&self.writer.behind(), threshold, &mut self.behind_alerted)
             {
                 event!(
-                    catalog::Event::BirdBehind,
+                    catalog::Alert::BirdBehind,
                     "Bird is behind its prefix file for {version}: not reconfigured for {seconds:.0}s \
                      (bird_behind_critical_seconds = {threshold})"
                 );
@@ -332,7 +334,7 @@ impl Daemon {
             self.notifier.watchdog();
         } else if !self.watchdog_withheld {
             event!(
-                catalog::Event::WriterHung,
+                catalog::Alert::WriterHung,
                 "the Bird writer thread has not answered for {:.0}s; no longer pinging systemd's watchdog, \
                  so that systemd restarts the daemon",
                 now.duration_since(self.writer_answered).as_secs_f64()
@@ -353,7 +355,7 @@ impl Daemon {
             reload: &self.last_reload,
             writer_stuck: self.watchdog_withheld,
         });
-        let report = status::Report {
+        let report = status::StatusReport {
             pid: std::process::id(),
             services: self.config.services.len(),
             threads_expected: self.config.services.iter().filter(|s| !s.check_disabled).count(),
@@ -395,12 +397,16 @@ impl Daemon {
         let events = self.writer.events();
         let generation = |name: &str| self.generations.get(name).copied().unwrap_or_default();
         for (_, name) in &draining {
-            events.send(Event { service: name.clone(), generation: generation(name), action: Action::Drain });
+            events.send(ServiceEvent {
+                service: name.clone(),
+                generation: generation(name),
+                action: Action::Drain,
+            });
         }
         let longest = draining.last().map(|(d, _)| *d).unwrap_or_default();
         self.notifier.extend_timeout(longest + Duration::from_secs(30));
         event!(
-            catalog::Event::Draining,
+            catalog::Alert::Draining,
             "draining {} services for up to {:.0}s before stopping; SIGTERM again to stop at once",
             draining.len(),
             longest.as_secs_f64()
@@ -421,7 +427,7 @@ impl Daemon {
                 return; // The caller withdraws every drain service now.
             }
             log::info!("{name} is drained; withdrawing it");
-            events.send(Event {
+            events.send(ServiceEvent {
                 service: name.clone(),
                 generation: generation(&name),
                 action: Action::Withdraw,
@@ -479,7 +485,7 @@ impl Daemon {
     fn watch_writer(&mut self) -> Result<()> {
         if !self.writer.is_running() {
             event!(
-                catalog::Event::ThreadDied,
+                catalog::Alert::ThreadDied,
                 "the Bird writer thread died; exiting so that systemd restarts us"
             );
             return Err(anyhow!("the Bird writer thread died"));
@@ -509,13 +515,13 @@ impl Daemon {
         let backoff = self.restart_backoff.get(&exit.service).copied().unwrap_or(RESTART_FIRST);
         let how = if exit.panicked { "panicked" } else { "ended" };
         event!(
-            catalog::Event::ThreadDied,
+            catalog::Alert::ThreadDied,
             service = &exit.service;
             "the thread of service {} died ({how}); withdrawing its prefixes and restarting it in {}s",
             exit.service,
             backoff.as_secs()
         );
-        self.writer.events().send(Event {
+        self.writer.events().send(ServiceEvent {
             service: exit.service.clone(),
             generation: exit.generation,
             action: Action::Withdraw,
@@ -571,7 +577,7 @@ impl Daemon {
                     log::warn!("{warning}");
                 }
                 event!(
-                    catalog::Event::ReloadRejected,
+                    catalog::Alert::ReloadRejected,
                     "reload failed, keeping the running configuration: {}",
                     rejected.error
                 );
@@ -639,7 +645,7 @@ impl Daemon {
             }
         }
         event!(
-            catalog::Event::ReloadApplied,
+            catalog::Alert::ReloadApplied,
             "reload applied: {} services kept, {} retuned (state kept), {} changed, {} added, {} removed",
             plan.keep.len(),
             plan.retune.len(),
@@ -680,7 +686,7 @@ impl Daemon {
                 OnExit::Advertise => Action::Advertise,
             };
             let generation = self.generations.get(&service.name).copied().unwrap_or_default();
-            events.send(Event { service: service.name.clone(), generation, action });
+            events.send(ServiceEvent { service: service.name.clone(), generation, action });
         }
         self.writer.forget_degraded();
         let patience = self.config.daemon.bird_reconfigure_timeout * 2 + Duration::from_secs(5);
@@ -697,7 +703,7 @@ impl Daemon {
             exporter.stop();
         }
         status::remove(&self.config.daemon.pidfile);
-        event!(catalog::Event::Stopped, "shutdown is complete");
+        event!(catalog::Alert::Stopped, "shutdown is complete");
         Ok(())
     }
 }

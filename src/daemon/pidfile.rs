@@ -24,7 +24,7 @@ impl Pidfile {
     /// Takes the lock and writes our pid, or says which process holds it.
     pub fn acquire(path: &Path) -> Result<Pidfile> {
         let lock_path = lock_path(path);
-        let lock = crate::atomic::open_lock_file(&lock_path)
+        let lock = crate::sys::atomic_file::open_lock_file(&lock_path)
             .with_context(|| format!("failed to open lock file {}", lock_path.display()))?;
         if lock.try_lock_exclusive().is_err() {
             let holder = match fs::read_to_string(path) {
@@ -49,7 +49,7 @@ impl Pidfile {
             }
             log::info!("taking over stale pidfile {} (it held {:?})", path.display(), old.trim());
         }
-        crate::atomic::replace(path, format!("{}\n", std::process::id()).as_bytes())
+        crate::sys::atomic_file::replace(path, format!("{}\n", std::process::id()).as_bytes())
             .with_context(|| format!("failed to write pidfile {}", path.display()))?;
         Ok(Pidfile { path: path.to_path_buf(), _lock: lock })
     }

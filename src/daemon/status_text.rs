@@ -3,8 +3,8 @@
 //! files, and how the last reload went. Made from values here, sent by the daemon
 //! whenever it changes.
 
-use crate::localtime::LocalTime;
-use crate::prefix::IpVersion;
+use crate::config::prefix::IpVersion;
+use crate::sys::localtime::LocalTime;
 
 /// The state words in the order the line lists them (the ones `--status` prints).
 const STATE_ORDER: [&str; 9] =

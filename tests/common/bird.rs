@@ -12,6 +12,7 @@
 //!
 //! The speakers run the Bird examples we ship (conf.d/bird/). The peer never learns a
 //! dummy prefix: [`Lab::wait_for_peer`] waits for exactly the expected routes.
+#![allow(unsafe_code)] // libc calls on the processes under test
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -375,7 +376,7 @@ impl Lab {
         let mut routes: Vec<String> = reply
             .iter()
             .filter_map(|(_, text)| text.split_whitespace().next())
-            .filter_map(|word| word.parse::<anycast_healthchecker::prefix::IpPrefix>().ok())
+            .filter_map(|word| word.parse::<anycast_healthchecker::config::prefix::IpPrefix>().ok())
             .map(|p| p.to_string())
             .collect();
         routes.sort();

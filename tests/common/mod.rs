@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: a scratch directory and the real binary.
 #![allow(dead_code)]
+#![allow(unsafe_code)] // libc calls on the daemon under test (signals, fds)
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,774 @@
+//! One service's thread: wait for the next slot (or a control request), probe, run the
+//! state machine, and tell the Bird writer when the state changes.
+//!
+//! The thread only ever talks to the writer through [`EventSender`] (a crossbeam
+//! channel). It waits for its next slot on its own control requests with a deadline, so
+//! a "check now" (SIGURG) is never lost, even when it arrives while a check runs;
+//! stopping is immediate between checks and kills a running check. When the thread
+//! ends, for whatever reason (a panic included), it says so on the daemon's exit
+//! channel, so a dead thread is never silent.
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result};
+use crossbeam_channel::Sender;
+
+use crate::bird::{Action, EventSender, ServiceEvent};
+use crate::config::{Check, OnDisabled, Service};
+use crate::service::health::damping::{self, Damping};
+use crate::service::health::outcome::{file_action, status_word, FileAction, Seen};
+use crate::service::health::{CheckResult, Health, HealthState, Verdict};
+use crate::service::netif::{self, Assignment};
+use crate::service::probe::{self, dns, http, tcp};
+use crate::service::schedule::Schedule;
+use crate::sys::command::{self, Outcome};
+use crate::sys::duration_fmt;
+use crate::sys::timer_slack;
+use crate::telemetry::catalog::{event, Alert};
+use crate::telemetry::logging::{self, ServiceFields};
+use crate::telemetry::metrics;
+
+/// Logs one of upstream's per-check lines (at INFO), unless `log_each_check = false`
+/// asks for events and transitions only.
+macro_rules! per_check {
+    ($worker:expr, $($arg:tt)*) => {
+        if $worker.service.log_each_check {
+            log::info!($($arg)*);
+        }
+    };
+}
+
+/// Stack size of a service thread: it runs a check and formats log lines, no more, and
+/// thousands of them must fit.
+const STACK_SIZE: usize = 128 * 1024;
+
+/// A service thread has ended: sent by the thread itself as it ends, panicking or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exit {
+    pub service: String,
+    pub generation: u64,
+    pub panicked: bool,
+}
+
+/// Sends the thread's [`Exit`] when dropped: on return and on unwinding alike.
+struct ExitNotice {
+    exit: Exit,
+    exits: Sender<Exit>,
+}
+
+impl Drop for ExitNotice {
+    fn drop(&mut self) {
+        self.exit.panicked = std::thread::panicking();
+        let _ = self.exits.send(self.exit.clone());
+    }
+}
+
+/// What the operator sees of a service (`--status`): its state, since when, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceView {
+    /// up, down, unknown, suppressed or maintenance (disabled ones have no thread).
+    pub state: &'static str,
+    pub since: SystemTime,
+    /// The last check's result or what holds the service, one line.
+    pub reason: String,
+    pub penalty: Option<f64>,
+}
+
+/// The view, shared by the thread (which writes it) and the daemon (which reports it).
+#[derive(Clone)]
+struct SharedView(Arc<Mutex<ServiceView>>);
+
+impl SharedView {
+    fn new() -> SharedView {
+        SharedView(Arc::new(Mutex::new(ServiceView {
+            state: "unknown",
+            since: SystemTime::now(),
+            reason: "no check yet".to_string(),
+            penalty: None,
+        })))
+    }
+
+    fn set(&self, state: &'static str, reason: &str, penalty: Option<f64>) {
+        let mut view = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if view.state != state {
+            view.state = state;
+            view.since = SystemTime::now();
+        }
+        // Rewritten in place: the reason is mostly the same as last time, and a new
+        // string per check is one more block each thread's allocator cache keeps.
+        view.reason.clear();
+        view.reason.extend(reason.chars().map(|c| if c == '\n' || c == '\t' { ' ' } else { c }));
+        view.penalty = penalty;
+    }
+
+    fn get(&self) -> ServiceView {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+}
+
+/// A running service thread.
+pub struct ServiceThread {
+    pub service: Arc<Service>,
+    pub generation: u64,
+    control: Arc<Control>,
+    view: SharedView,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ServiceThread {
+    /// Starts checking `service`; its events carry `generation`; it sends an [`Exit`]
+    /// on `exits` when it ends.
+    pub fn spawn(
+        service: Arc<Service>,
+        generation: u64,
+        events: EventSender,
+        exits: Sender<Exit>,
+        splay: Option<Duration>,
+    ) -> Result<ServiceThread> {
+        let control = Arc::new(Control::default());
+        let view = SharedView::new();
+        // A thread keeps resident every stack page its deepest call ever touched: with
+        // glibc's thread block and TLS above our frames, a check's deepest call must
+        // stay under 8 KiB from the top to keep it at two pages (three cost 4 MiB at
+        // N = 1000). So the worker is boxed (std moves a thread's closure through its
+        // frames by value: with the worker inline those copies were 2 KiB), `spawn`
+        // and the output reader are never inlined into one frame, the read buffer is
+        // small and durations are printed without float formatting (`fixed`).
+        // benches/RESULTS.md has how the depth was measured.
+        let worker = Box::new(ServiceWorker {
+            service: Arc::clone(&service),
+            generation,
+            events,
+            control: Arc::clone(&control),
+            view: view.clone(),
+        });
+        let notice =
+            ExitNotice { exit: Exit { service: service.name.clone(), generation, panicked: false }, exits };
+        let thread = std::thread::Builder::new()
+            .name(service.name.clone())
+            .stack_size(STACK_SIZE)
+            .spawn(move || {
+                let _notice = notice;
+                let mut worker = worker;
+                worker.run(splay);
+            })
+            .with_context(|| format!("failed to start the thread of service {}", service.name))?;
+        Ok(ServiceThread { service, generation, control, view, thread: Some(thread) })
+    }
+
+    /// Asks for a check as soon as the current one (if any) is done. Requests that
+    /// arrive while one is pending are folded into it.
+    pub fn run_now(&self) {
+        self.control.request(|state| state.run_now = true);
+    }
+
+    /// Asks the thread to look at its maintenance files now (a reload; SIGURG looks too,
+    /// as part of its check).
+    pub fn check_maintenance(&self) {
+        self.control.request(|state| state.maintenance = true);
+    }
+
+    /// Gives the thread new timing, rise/fail or damping settings: it keeps its state,
+    /// counters and damping penalty (see [`Service::retunable_to`]).
+    pub fn retune(&mut self, service: Arc<Service>) {
+        self.service = Arc::clone(&service);
+        self.control.request(|state| state.retune = Some(service));
+    }
+
+    /// Tells the thread to stop now: a running check is killed with its group (and
+    /// counts for nothing), a waiting thread wakes. Its [`Exit`] follows.
+    pub fn stop(&mut self) {
+        self.control.cancel.store(true, Ordering::Relaxed);
+        self.control.request(|state| state.stop = true);
+    }
+
+    /// The service as the operator sees it now.
+    pub fn view(&self) -> ServiceView {
+        self.view.get()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().map_or(true, JoinHandle::is_finished)
+    }
+
+    /// Waits for the thread to end (call it once its [`Exit`] came). False if it
+    /// ended by panicking.
+    pub fn join(mut self) -> bool {
+        self.stop();
+        self.thread.take().map_or(true, |t| t.join().is_ok())
+    }
+}
+
+/// The event for a disabled service: its prefixes follow `on_disabled` once.
+pub fn disabled_event(service: &Service, generation: u64) -> ServiceEvent {
+    let action = match service.on_disabled {
+        OnDisabled::Withdraw => {
+            log::info!("[{}] check is disabled and ip_prefix will be withdrawn", service.name);
+            Action::Withdraw
+        }
+        OnDisabled::Advertise => {
+            log::info!("[{}] check is disabled, ip_prefix wont be withdrawn", service.name);
+            Action::Advertise
+        }
+    };
+    ServiceEvent { service: service.name.clone(), generation, action }
+}
+
+struct ServiceWorker {
+    service: Arc<Service>,
+    generation: u64,
+    events: EventSender,
+    control: Arc<Control>,
+    view: SharedView,
+}
+
+/// Requests for a service thread. A flag and a condition variable rather than a
+/// channel: a waiting thread parks at once, where a channel's receive spins and yields
+/// first, which measured as a quarter of the daemon's CPU with a thousand services.
+#[derive(Default)]
+struct Control {
+    state: Mutex<Requests>,
+    changed: Condvar,
+    /// Set on stop: a running check ends at once.
+    cancel: AtomicBool,
+}
+
+#[derive(Default)]
+struct Requests {
+    /// A check is asked for; requests made while one is pending fold into it.
+    run_now: bool,
+    stop: bool,
+    /// New timing, rise/fail or damping settings (a reload): taken between checks.
+    retune: Option<Arc<Service>>,
+    /// Look at the maintenance files now (a reload).
+    maintenance: bool,
+}
+
+impl Control {
+    fn request(&self, update: impl FnOnce(&mut Requests)) {
+        update(&mut self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        self.changed.notify_one();
+    }
+
+    /// Waits for `deadline`, a "check now" or a stop. Any number of "check now"
+    /// requests made since the last wait are one.
+    fn wait_until(&self, deadline: Instant) -> ServiceWake {
+        let mut requests = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        loop {
+            if requests.stop {
+                return ServiceWake::Stop;
+            }
+            if let Some(service) = requests.retune.take() {
+                return ServiceWake::Retune(service);
+            }
+            if requests.maintenance {
+                requests.maintenance = false;
+                return ServiceWake::Maintenance;
+            }
+            if requests.run_now {
+                requests.run_now = false;
+                return ServiceWake::Asked;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return ServiceWake::Scheduled;
+            }
+            requests = match self.changed.wait_timeout(requests, deadline - now) {
+                Ok((requests, _)) => requests,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+    }
+}
+
+/// What the wait between checks ended with.
+#[derive(Debug, PartialEq)]
+enum ServiceWake {
+    /// The slot came.
+    Scheduled,
+    /// A check was asked for ("check now"); requests made meanwhile were folded in.
+    Asked,
+    /// New settings for the same service (a reload); the wait goes on with them.
+    Retune(Arc<Service>),
+    /// Look at the maintenance files now (a reload).
+    Maintenance,
+    Stop,
+}
+
+impl ServiceWorker {
+    fn run(&mut self, splay: Option<Duration>) {
+        timer_slack::set_for_this_thread(timer_slack::for_interval(self.service.check_fast_interval));
+        if let Some(first) = self.service.ip_prefixes.first() {
+            logging::set_service_fields(ServiceFields {
+                ip_address: first.addr().to_string().into(),
+                prefix_length: first.prefix_len(),
+                status: Health::Unknown.as_str(),
+                ip_check_disabled: self.service.ip_check_disabled,
+                ip_prefixes: self.service.ip_prefixes.iter().map(ToString::to_string).collect(),
+            });
+        }
+        if let Some(splay) = splay.filter(|s| !s.is_zero()) {
+            let delay = random_below(splay, &self.service.name);
+            log::info!("delaying startup for {}secs", duration_fmt::secs(delay));
+            if let ServiceWake::Stop = self.wait_until(Instant::now() + delay) {
+                return;
+            }
+        }
+        let mut state = HealthState::new(self.service.check_rise, self.service.check_fail);
+        let mut damping = self.service.damping.map(|settings| Damping::new(settings, Instant::now()));
+        let mut schedule = Schedule::new(Instant::now(), self.service.check_interval);
+        let mut maintenance: Option<Maintenance> = None;
+        let mut degraded = false;
+        // This check is an extra one ("check now", the end of a maintenance), not the
+        // schedule's.
+        let mut asked = false;
+        loop {
+            let started = Instant::now();
+            crate::sys::test_fault::inject(&self.service.name);
+            let mut verdict = None;
+            if !self.follow_maintenance(&mut maintenance, &mut state) {
+                let Some(probed) = self.probe() else {
+                    return; // Stopped mid-check: that check counts for nothing.
+                };
+                let before = Seen { health: state.health(), degraded };
+                let decided = state.observe(probed.probe);
+                degraded = probed.degraded;
+                let after = Seen { health: state.health(), degraded };
+                let word = self.report(decided, probed.code, before, after, &mut damping);
+                self.view.set(word, &probed.reason, damping.as_ref().map(|d| d.penalty(Instant::now())));
+                per_check!(self, "wall clock time {}ms", duration_fmt::millis(started.elapsed()));
+                verdict = Some(decided);
+            }
+            // A result that differs from the state is confirmed at the fast interval.
+            let now = Instant::now();
+            let mut next =
+                if asked { schedule.next_after_extra(started, now) } else { schedule.next_after(now) };
+            if let Some(Verdict::Counting { .. }) = verdict {
+                next = next.min(now + self.service.check_fast_interval);
+            }
+            if let Some(at) = maintenance.as_ref().and_then(|m| m.withdraw_at) {
+                next = next.min(at);
+            }
+            asked = loop {
+                if self.service.log_each_check {
+                    log::debug!(
+                        "sleeping for {}secs",
+                        duration_fmt::secs(next.saturating_duration_since(Instant::now()))
+                    );
+                }
+                match self.wait_until(next) {
+                    ServiceWake::Stop => return,
+                    ServiceWake::Scheduled => break false,
+                    ServiceWake::Asked => break true,
+                    ServiceWake::Maintenance => {
+                        if !self.follow_maintenance(&mut maintenance, &mut state) {
+                            break true; // Out of maintenance: an extra check now.
+                        }
+                        if let Some(at) = maintenance.as_ref().and_then(|m| m.withdraw_at) {
+                            next = next.min(at);
+                        }
+                    }
+                    ServiceWake::Retune(service) => {
+                        log::info!("new settings for {}; its state and counters are kept", service.name);
+                        state.retune(service.check_rise, service.check_fail);
+                        damping = match (service.damping, damping) {
+                            (Some(settings), Some(mut current)) => {
+                                current.retune(settings);
+                                Some(current)
+                            }
+                            (Some(settings), None) => Some(Damping::new(settings, Instant::now())),
+                            (None, _) => None,
+                        };
+                        timer_slack::set_for_this_thread(timer_slack::for_interval(
+                            service.check_fast_interval,
+                        ));
+                        if service.check_interval != self.service.check_interval {
+                            schedule = Schedule::new(Instant::now(), service.check_interval);
+                            next = schedule.next_after(Instant::now());
+                        }
+                        self.service = service;
+                    }
+                }
+            };
+        }
+    }
+
+    /// A native probe, in this thread: no process is forked. `doing` is the per-check
+    /// line ("connecting to TCP 127.0.0.1:80").
+    fn probe_natively(
+        &self,
+        doing: std::fmt::Arguments<'_>,
+        run: impl FnOnce(Duration) -> probe::ProbeResult,
+    ) -> Checked {
+        per_check!(self, "{doing}");
+        let started = Instant::now();
+        let result = run(self.service.check_timeout);
+        let duration = started.elapsed();
+        let timed_out = result.as_ref().is_err_and(|failure| failure.timed_out);
+        metrics::check_finished(&self.service.name, (!timed_out).then_some(duration));
+        match result {
+            Ok(()) => {
+                per_check!(self, "check duration {}ms", duration_fmt::millis(duration));
+                Checked {
+                    probe: CheckResult::Passed,
+                    code: 0,
+                    reason: Cow::Borrowed("check passed"),
+                    degraded: false,
+                }
+            }
+            Err(failure) => {
+                if timed_out {
+                    // Always logged, like a check command's timeout: it is an event.
+                    event!(Alert::CheckTimedOut, "check timed out: {}", failure.reason);
+                } else if self.service.log_each_check {
+                    log::warn!("check failed: {}", failure.reason);
+                }
+                let code = if timed_out { 126 } else { 1 };
+                Checked {
+                    probe: CheckResult::Failed,
+                    code,
+                    reason: Cow::Owned(failure.reason),
+                    degraded: false,
+                }
+            }
+        }
+    }
+
+    /// Follows the maintenance files: the first one that exists puts the service in
+    /// maintenance: not checked, drained (degraded for `drain_seconds`) if it is up,
+    /// then withdrawn. When none exists any more it leaves maintenance and must rise
+    /// again like a new service. True while in maintenance.
+    fn follow_maintenance(&self, maintenance: &mut Option<Maintenance>, state: &mut HealthState) -> bool {
+        let found = self.service.maintenance_files.iter().find(|f| f.exists()).cloned();
+        let now = Instant::now();
+        match (maintenance.as_mut(), found) {
+            (None, Some(file)) => {
+                let drain = self.service.drain_seconds;
+                let withdraw_at = if drain.is_zero() || state.health() != Health::Up {
+                    event!(
+                        Alert::Maintenance,
+                        "{} enters maintenance: {} exists; withdrawing its prefixes",
+                        self.service.name,
+                        file.display()
+                    );
+                    self.send(Action::Withdraw);
+                    None
+                } else {
+                    event!(
+                        Alert::Draining,
+                        "{} enters maintenance: {} exists; draining for {:.0}s, then withdrawing",
+                        self.service.name,
+                        file.display(),
+                        drain.as_secs_f64()
+                    );
+                    self.send(Action::Drain);
+                    Some(now + drain)
+                };
+                *maintenance = Some(Maintenance { file, withdraw_at });
+            }
+            (Some(current), Some(_)) => {
+                if current.withdraw_at.is_some_and(|at| at <= now) {
+                    log::warn!("{} is drained; withdrawing its prefixes", self.service.name);
+                    self.send(Action::Withdraw);
+                    current.withdraw_at = None;
+                }
+            }
+            (Some(current), None) => {
+                log::warn!(
+                    "{} leaves maintenance: {} is gone; the check decides again, from a new rise",
+                    self.service.name,
+                    current.file.display()
+                );
+                *state = HealthState::new(self.service.check_rise, self.service.check_fail);
+                *maintenance = None;
+                return false;
+            }
+            (None, None) => return false,
+        }
+        if let Some(current) = maintenance.as_ref() {
+            let word = if current.withdraw_at.is_some() { "draining" } else { "maintenance" };
+            logging::set_service_status(word);
+            metrics::service_status(&self.service.name, word);
+            self.view.set(word, &format!("{} exists", current.file.display()), None);
+        }
+        true
+    }
+
+    /// Waits for `deadline`, a "check now" or a stop.
+    fn wait_until(&self, deadline: Instant) -> ServiceWake {
+        let wake = self.control.wait_until(deadline);
+        if wake == ServiceWake::Asked {
+            per_check!(self, "running the check now, as asked");
+        }
+        wake
+    }
+
+    /// One probe: the addresses on the interface, then the check command. The code is
+    /// what the state metric shows when this probe decides: 0 passed, the exit status,
+    /// 126 a timeout, 1 an address not assigned, minus the signal number.
+    fn probe(&self) -> Option<Checked> {
+        let service = &self.service;
+        if service.ip_check_disabled {
+            log::debug!("checking for IP assignment on interface {} is disabled", service.interface);
+        } else {
+            for prefix in &service.ip_prefixes {
+                let assignment = netif::assignment(&service.interface, prefix.addr());
+                metrics::ip_assignment(&service.name, assignment == Assignment::Assigned);
+                let why = match assignment {
+                    Assignment::Assigned => continue,
+                    Assignment::NotAssigned => {
+                        format!("{prefix} isn't assigned to {} interface", service.interface)
+                    }
+                    Assignment::NoSuchInterface => {
+                        format!("interface {} does not exist, so {prefix} is not assigned", service.interface)
+                    }
+                    Assignment::Unknown(err) => {
+                        format!(
+                            "cannot read the addresses of {}: {err}; treating {prefix} as not assigned",
+                            service.interface
+                        )
+                    }
+                };
+                event!(Alert::IpNotAssigned, "status DOWN because {why}");
+                return Some(Checked {
+                    probe: CheckResult::AddressMissing,
+                    code: 1,
+                    reason: Cow::Owned(why),
+                    degraded: false,
+                });
+            }
+        }
+        let argv = match &service.check {
+            Check::Command(argv) => argv,
+            Check::Tcp(tcp) => {
+                return Some(self.probe_natively(format_args!("connecting to {tcp}"), |t| tcp::probe(tcp, t)))
+            }
+            Check::Http(http) => {
+                return Some(self.probe_natively(format_args!("requesting {http}"), |t| http::probe(http, t)))
+            }
+            Check::Dns(dns) => {
+                return Some(self.probe_natively(format_args!("querying {dns}"), |t| dns::probe(dns, t)))
+            }
+        };
+        per_check!(self, "running {argv}");
+        let done = command::run_cancellable(argv, service.check_timeout, &self.control.cancel);
+        let timed_out = matches!(done.outcome, Outcome::TimedOut);
+        metrics::check_finished(&service.name, (!timed_out).then_some(done.duration));
+        let (probe, code, reason) = match &done.outcome {
+            Outcome::Cancelled => return None,
+            Outcome::Exited(code) if service.check_degraded_exit_codes.contains(code) => {
+                per_check!(
+                    self,
+                    "check duration {}ms, exit status {code}: degraded",
+                    duration_fmt::millis(done.duration)
+                );
+                return Some(Checked {
+                    probe: CheckResult::Passed,
+                    code: 0,
+                    reason: Cow::Owned(format!("check exited {code}: degraded")),
+                    degraded: true,
+                });
+            }
+            Outcome::Exited(0) => {
+                per_check!(self, "check duration {}ms", duration_fmt::millis(done.duration));
+                (CheckResult::Passed, 0, Cow::Borrowed("check passed"))
+            }
+            Outcome::Exited(code) => {
+                per_check!(
+                    self,
+                    "check duration {}ms, exit status {code}",
+                    duration_fmt::millis(done.duration)
+                );
+                for (name, stream) in [("stderr", &done.stderr), ("stdout", &done.stdout)] {
+                    let text = stream.text();
+                    if !text.is_empty() {
+                        per_check!(self, "{name} from the check: {text}");
+                    }
+                }
+                (CheckResult::Failed, i64::from(*code), Cow::Owned(format!("check exited {code}")))
+            }
+            Outcome::Signaled(signal) => {
+                per_check!(self, "check was killed by {}", crate::sys::signal_name::signal_name(*signal));
+                (
+                    CheckResult::Failed,
+                    -i64::from(*signal),
+                    Cow::Owned(format!("check killed by {}", crate::sys::signal_name::signal_name(*signal))),
+                )
+            }
+            Outcome::TimedOut => {
+                event!(
+                    Alert::CheckTimedOut,
+                    "check timed out after {}s; its process group was killed",
+                    duration_fmt::secs(service.check_timeout)
+                );
+                (
+                    CheckResult::Failed,
+                    126,
+                    Cow::Owned(format!(
+                        "check timed out after {}s",
+                        duration_fmt::secs(service.check_timeout)
+                    )),
+                )
+            }
+            Outcome::NotStarted(err) => {
+                event!(Alert::CheckNotStarted, "failed to run check command {argv}: {err}");
+                (CheckResult::Failed, 127, Cow::Owned(format!("check could not be started: {err}")))
+            }
+        };
+        Some(Checked { probe, code, reason, degraded: false })
+    }
+
+    /// Logs the verdict and tells the writer what the file must say. With damping, an
+    /// up->down transition adds to the penalty; above `damping_suppress` the service is
+    /// held withdrawn whatever its check says, until released.
+    fn report(
+        &self,
+        verdict: Verdict,
+        code: i64,
+        before: Seen,
+        after: Seen,
+        damping: &mut Option<Damping>,
+    ) -> &'static str {
+        match verdict {
+            Verdict::Changed(_) => metrics::service_state(&self.service.name, code, true),
+            Verdict::Steady(_) => metrics::service_state(&self.service.name, code, false),
+            Verdict::Counting { .. } => {}
+        }
+        let now = Instant::now();
+        match verdict {
+            Verdict::Changed(health) => {
+                logging::set_service_status(health.as_str());
+                match health {
+                    Health::Down => event!(Alert::Down, "changed to DOWN"),
+                    _ => event!(Alert::Up, "changed to {}", health.to_string().to_uppercase()),
+                }
+                if let Some(d) = damping.as_mut() {
+                    let flapped = before.health == Health::Up && health == Health::Down;
+                    if flapped && d.flap(now) == damping::DampingChange::Suppressed {
+                        event!(
+                            Alert::Suppressed,
+                            "flap damping suppresses {}: penalty {:.2} is above damping_suppress; held withdrawn",
+                            self.service.name,
+                            d.penalty(now)
+                        );
+                    }
+                }
+                if let Some(d) = damping.as_ref().filter(|d| d.is_suppressed() && health == Health::Up) {
+                    log::info!(
+                        "held withdrawn by flap damping (penalty {:.2}, released in {:.0}s at the latest)",
+                        d.penalty(now),
+                        d.time_to_reuse(now).as_secs_f64()
+                    );
+                }
+            }
+            Verdict::Steady(health) => per_check!(self, "status {}", health.to_string().to_uppercase()),
+            Verdict::Counting { to, count, needed } => {
+                let direction = if to == Health::Up { "up" } else { "down" };
+                per_check!(self, "going {direction} {count}/{needed}");
+            }
+        }
+        let suppressed = damping.as_ref().is_some_and(Damping::is_suppressed);
+        let action = file_action(verdict, before, after, suppressed);
+        let changed = matches!(verdict, Verdict::Changed(_));
+        if action.is_some() && !changed {
+            if after.degraded {
+                event!(Alert::Degraded, "status DEGRADED: still advertised, less preferred");
+            } else {
+                log::info!("no longer degraded");
+            }
+        }
+        if let Some(action) = action {
+            self.send(bird_action(action));
+        }
+        if let Some(d) = damping.as_mut() {
+            if d.tick(now) == damping::DampingChange::Released {
+                log::warn!(
+                    "flap damping releases {}: penalty {:.2}; the check decides again",
+                    self.service.name,
+                    d.penalty(now)
+                );
+                if after.health == Health::Up {
+                    self.send(bird_action(if after.degraded {
+                        FileAction::AdvertiseDegraded
+                    } else {
+                        FileAction::Advertise
+                    }));
+                }
+            }
+            metrics::damping_penalty(&self.service.name, d.penalty(now));
+        }
+        let status = status_word(after, damping.as_ref().is_some_and(Damping::is_suppressed));
+        metrics::service_status(&self.service.name, status);
+        status
+    }
+
+    fn send(&self, action: Action) {
+        let prefixes: Vec<String> = self.service.ip_prefixes.iter().map(ToString::to_string).collect();
+        log::info!("adding {} in the queue", prefixes.join(", "));
+        self.events.send(ServiceEvent {
+            service: self.service.name.clone(),
+            generation: self.generation,
+            action,
+        });
+    }
+}
+
+/// What a probe found: its result for rise/fail, the code the state metric shows (0
+/// passed, the exit status, 126 a timeout, 1 an address not assigned, minus the signal
+/// number), why, and whether the exit code is one of `check_degraded_exit_codes`.
+struct Checked {
+    probe: CheckResult,
+    code: i64,
+    reason: Cow<'static, str>,
+    degraded: bool,
+}
+
+/// The writer's word for a file action.
+fn bird_action(action: FileAction) -> Action {
+    match action {
+        FileAction::Advertise => Action::Advertise,
+        FileAction::AdvertiseDegraded => Action::AdvertiseDegraded,
+        FileAction::Withdraw => Action::Withdraw,
+    }
+}
+
+/// Where a service is in its maintenance: the file that holds it, and when its drain
+/// ends (None: withdrawn).
+struct Maintenance {
+    file: PathBuf,
+    withdraw_at: Option<Instant>,
+}
+
+/// A random duration in `[0, limit)`, rounded to milliseconds like upstream's splay.
+/// No random crate: std's randomly keyed hasher is plenty to spread start times.
+fn random_below(limit: Duration, name: &str) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write(name.as_bytes());
+    let millis = limit.as_millis().max(1) as u64;
+    Duration::from_millis(hasher.finish() % millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_of_check_now_requests_is_one_check_and_stop_wins() {
+        let control = Control::default();
+        let past = Instant::now();
+        for _ in 0..50 {
+            control.request(|state| state.run_now = true);
+        }
+        assert_eq!(control.wait_until(past), ServiceWake::Asked, "a request is never lost");
+        assert_eq!(control.wait_until(past), ServiceWake::Scheduled, "fifty requests are one check");
+        control.request(|state| state.run_now = true);
+        control.request(|state| state.stop = true);
+        assert_eq!(control.wait_until(past + Duration::from_secs(3600)), ServiceWake::Stop);
+    }
+}

@@ -1,0 +1,573 @@
+//! Starting a check's process: what glibc's `posix_spawn` does (a vfork-style clone
+//! that borrows our memory until the child execs, so nothing is copied), but on a
+//! stack taken from a small pool instead of one mapped and unmapped for every spawn.
+//!
+//! Why not `std::process::Command`: it calls `posix_spawn`, which maps a fresh stack
+//! for the child and unmaps it afterwards. In one address space with a thousand service
+//! threads, that pair takes the address space's lock for writing twice per check, and
+//! the unmap's TLB shoot-down (an IPI to the other CPUs, slow in a VM) is done holding
+//! it, so every other thread spawning or faulting waits, mostly spinning. `perf` at
+//! 1000 checks a second put about half of the daemon's own CPU there. A reused stack
+//! takes neither the lock nor a shoot-down, and faults no new pages.
+//!
+//! The child shares our descriptor table at first (see `slots` for why) and takes a
+//! small one of its own before anything else.
+//!
+//! The child does only what is safe between a vfork-style clone and exec: reset the
+//! handlers we installed, join its own process group, put /dev/null and the two pipes
+//! on 0, 1 and 2, take back the timer slack the daemon started with, clear the signal
+//! mask and exec. It allocates nothing and takes no
+//! lock. If exec fails it leaves the error number in the parent's memory and exits.
+#![allow(unsafe_code)] // the crate denies it; see the module docs for why here
+
+use std::ffi::{c_char, c_int, c_uint, c_void, CString};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+use std::sync::{Mutex, OnceLock};
+
+use crate::sys::argv::Argv;
+use crate::sys::timer_slack;
+
+mod slots;
+
+use slots::Reserved;
+
+/// Signals whose handler the child must drop before it unblocks signals: the ones the
+/// daemon catches (a handler run in the child would run on our memory) and SIGPIPE,
+/// which Rust's runtime ignores and a check should not inherit ignored.
+const RESET_IN_CHILD: [c_int; 5] = [libc::SIGHUP, libc::SIGINT, libc::SIGTERM, libc::SIGURG, libc::SIGPIPE];
+
+/// A child stack's usable size. The child runs a few libc calls; most of this is never
+/// touched, so it costs address space, not memory.
+const STACK_SIZE: usize = 64 * 1024;
+
+/// A started process: its pid and the read ends of its stdout and stderr.
+#[derive(Debug)]
+pub struct Child {
+    pid: libc::pid_t,
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
+}
+
+impl Child {
+    pub fn id(&self) -> u32 {
+        self.pid as u32
+    }
+
+    /// The exit status if the child has exited (and reaps it), or None.
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        self.wait_with(libc::WNOHANG)
+    }
+
+    /// Waits for the child to exit and reaps it.
+    pub fn wait(&mut self) -> io::Result<ExitStatus> {
+        loop {
+            if let Some(status) = self.wait_with(0)? {
+                return Ok(status);
+            }
+        }
+    }
+
+    fn wait_with(&mut self, flags: c_int) -> io::Result<Option<ExitStatus>> {
+        let mut status: c_int = 0;
+        loop {
+            // SAFETY: waitpid writes one int through a valid pointer.
+            let reaped = unsafe { libc::waitpid(self.pid, &mut status, flags) };
+            return match reaped {
+                0 => Ok(None),
+                -1 => match io::Error::last_os_error() {
+                    err if err.kind() == io::ErrorKind::Interrupted => continue,
+                    err => Err(err),
+                },
+                _ => Ok(Some(ExitStatus::from_raw(status))),
+            };
+        }
+    }
+}
+
+/// Starts `argv` in its own process group, stdin from /dev/null, stdout and stderr
+/// into pipes. A program without a slash is looked up in PATH, as `execvp` does.
+/// Never inlined, so that its frame and the output reader's are side by side, not
+/// stacked, on a service thread's deepest call (see `ServiceThread::spawn`).
+#[inline(never)]
+pub fn spawn(argv: &Argv) -> io::Result<Child> {
+    let words = argv.c_words();
+    let searched;
+    let candidates = match words.first() {
+        Some(program) if program.as_bytes().contains(&b'/') => std::slice::from_ref(program),
+        _ => {
+            searched = search_path(argv.program())?;
+            &searched[..]
+        }
+    };
+    let reserved = reserved()?;
+    let (stdout, stdout_w) = pipe()?;
+    let (stderr, stderr_w) = pipe()?;
+    let slot = reserved.claim(stdout_w.as_raw_fd(), stderr_w.as_raw_fd());
+    let [child_stdout, child_stderr] =
+        slot.as_ref().map_or([stdout_w.as_raw_fd(), stderr_w.as_raw_fd()], |slot| slot.fds());
+    let mut plan = Plan {
+        candidates,
+        argv: words.iter().map(|w| w.as_ptr()).chain([std::ptr::null()]).collect(),
+        // SAFETY: `environ` is the C library's environment; the daemon changes its
+        // environment only at start, before any thread exists.
+        envp: unsafe { environ },
+        stdin: reserved.dev_null(),
+        stdout: child_stdout,
+        stderr: child_stderr,
+        private_below: slot.as_ref().map(slots::Slot::limit),
+        timer_slack: timer_slack::for_children(),
+        exec_errno: 0,
+    };
+    let pid = clone_child(&mut plan)?;
+    // Our copies of the write ends go, so the pipes close when the child's group does.
+    drop((slot, stdout_w, stderr_w));
+    // SAFETY: the child has exec'd or exited (CLONE_VFORK), so it no longer writes here.
+    let errno = unsafe { std::ptr::read_volatile(&plan.exec_errno) };
+    let mut child = Child { pid, stdout: Some(stdout), stderr: Some(stderr) };
+    if errno != 0 {
+        let _ = child.wait();
+        return Err(io::Error::from_raw_os_error(errno));
+    }
+    Ok(child)
+}
+
+/// Everything the child needs, prepared by the parent: the child may not allocate.
+struct Plan<'a> {
+    candidates: &'a [CString],
+    argv: Vec<*const c_char>,
+    envp: *const *const c_char,
+    stdin: RawFd,
+    stdout: RawFd,
+    stderr: RawFd,
+    /// With a slot: the child shares our table and takes its own copy of the
+    /// descriptors below this one; without, it gets a copy of all of them.
+    private_below: Option<RawFd>,
+    /// The timer slack the daemon started with, if this thread changed its own.
+    timer_slack: Option<libc::c_ulong>,
+    exec_errno: c_int,
+}
+
+extern "C" {
+    static environ: *const *const c_char;
+}
+
+/// Clones the child on a pooled stack with all signals blocked, and returns its pid
+/// once it has exec'd or exited.
+fn clone_child(plan: &mut Plan) -> io::Result<libc::pid_t> {
+    let stack = Stack::take()?;
+    let shared_table = if plan.private_below.is_some() { libc::CLONE_FILES } else { 0 };
+    let blocked = BlockedSignals::all();
+    // SAFETY: `child_main` only makes async-signal-safe calls and never returns while
+    // `plan` is in use; CLONE_VFORK suspends this thread until the child execs or
+    // exits, so `plan` and `stack` outlive the child's use of them.
+    let pid = unsafe {
+        libc::clone(
+            child_main,
+            stack.top(),
+            libc::CLONE_VM | libc::CLONE_VFORK | shared_table | libc::SIGCHLD,
+            (plan as *mut Plan).cast::<c_void>(),
+        )
+    };
+    let error = io::Error::last_os_error();
+    drop(blocked);
+    stack.give_back();
+    if pid < 0 {
+        return Err(error);
+    }
+    Ok(pid)
+}
+
+/// The child, between clone and exec: on our memory, so no allocation, no locks.
+extern "C" fn child_main(plan: *mut c_void) -> c_int {
+    // SAFETY: the parent passed a valid `Plan` and stays suspended until we exec or
+    // exit; every call below is async-signal-safe.
+    unsafe {
+        let plan = &mut *plan.cast::<Plan>();
+        // First, before anything touches a descriptor: a table of our own. Kernels
+        // before 5.9 have no close_range; unshare copies the whole table there.
+        if let Some(limit) = plan.private_below {
+            let small =
+                libc::syscall(libc::SYS_close_range, limit as c_uint, c_uint::MAX, libc::CLOSE_RANGE_UNSHARE);
+            if small != 0 && libc::unshare(libc::CLONE_FILES) != 0 {
+                return fail(plan);
+            }
+        }
+        let mut default: libc::sigaction = std::mem::zeroed();
+        default.sa_sigaction = libc::SIG_DFL;
+        for signal in RESET_IN_CHILD {
+            libc::sigaction(signal, &default, std::ptr::null_mut());
+        }
+        if libc::setpgid(0, 0) != 0
+            || libc::dup2(plan.stdin, 0) < 0
+            || libc::dup2(plan.stdout, 1) < 0
+            || libc::dup2(plan.stderr, 2) < 0
+        {
+            return fail(plan);
+        }
+        if let Some(slack) = plan.timer_slack {
+            libc::prctl(libc::PR_SET_TIMERSLACK, slack);
+        }
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        // As execvp: a missing candidate tries the next; permission denied is kept as
+        // the answer if nothing else runs; any other error ends the search.
+        let mut denied = false;
+        for path in plan.candidates {
+            libc::execve(path.as_ptr(), plan.argv.as_ptr(), plan.envp);
+            match *libc::__errno_location() {
+                libc::EACCES => denied = true,
+                libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT => {}
+                _ => return fail(plan),
+            }
+        }
+        if denied {
+            *libc::__errno_location() = libc::EACCES;
+        }
+        fail(plan)
+    }
+}
+
+/// Leaves errno for the parent and exits as a shell does for a command it cannot run.
+///
+/// # Safety
+/// Only from the child, with `plan` the parent's.
+unsafe fn fail(plan: &mut Plan) -> c_int {
+    let errno = match *libc::__errno_location() {
+        0 => libc::ENOENT,
+        errno => errno,
+    };
+    std::ptr::write_volatile(&mut plan.exec_errno, errno);
+    libc::_exit(127)
+}
+
+/// The paths to try for `program`, which has no slash: each PATH entry's.
+fn search_path(program: &str) -> io::Result<Vec<CString>> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/bin:/usr/bin".into());
+    path.as_bytes()
+        .split(|&b| b == b':')
+        .map(|dir| {
+            let dir = if dir.is_empty() { &b"."[..] } else { dir };
+            let mut full = dir.to_vec();
+            full.push(b'/');
+            full.extend_from_slice(program.as_bytes());
+            CString::new(full).map_err(|_| nul_error())
+        })
+        .collect()
+}
+
+fn nul_error() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, "the command contains a NUL byte")
+}
+
+/// A pipe, close-on-exec, both ends above 0-2 (so the child's dup2 onto 0-2 cannot
+/// clobber one end with another even when the daemon runs with those closed).
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: pipe2 writes two fds into a valid array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just gave us these fds; nothing else owns them.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((slots::above_stdio(read)?, slots::above_stdio(write)?))
+}
+
+/// Reserves /dev/null and the slots now, while the daemon has few descriptors open:
+/// the lower they are, the less a child copies. (The first spawn does it otherwise.)
+pub fn prepare() -> io::Result<()> {
+    reserved().map(drop)
+}
+
+/// /dev/null and the slots, reserved once.
+fn reserved() -> io::Result<&'static Reserved> {
+    static RESERVED: OnceLock<Reserved> = OnceLock::new();
+    static OPENING: Mutex<()> = Mutex::new(());
+    if let Some(reserved) = RESERVED.get() {
+        return Ok(reserved);
+    }
+    // One thread opens them: a thousand service threads starting together must not
+    // each open a set.
+    let _opening = OPENING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(reserved) = RESERVED.get() {
+        return Ok(reserved);
+    }
+    let opened = Reserved::open()?;
+    Ok(RESERVED.get_or_init(|| opened))
+}
+
+/// Blocks every signal in this thread until dropped, so none is delivered to the child
+/// before it has dropped our handlers. The kernel's 64-bit masks, not libc's 128-byte
+/// `sigset_t`s, and the C library's own signals blocked too, as its `posix_spawn` does:
+/// this frame is on the deepest call of every service thread.
+struct BlockedSignals(u64);
+
+impl BlockedSignals {
+    fn all() -> BlockedSignals {
+        let all = u64::MAX;
+        let mut old = 0u64;
+        // SAFETY: rt_sigprocmask reads and writes one kernel signal set (8 bytes, the
+        // size passed) through valid pointers.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_SETMASK,
+                &all as *const u64,
+                &mut old as *mut u64,
+                KERNEL_SIGSET_BYTES,
+            );
+        }
+        BlockedSignals(old)
+    }
+}
+
+impl Drop for BlockedSignals {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved by `all`, through a valid pointer.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_SETMASK,
+                &self.0 as *const u64,
+                std::ptr::null_mut::<u64>(),
+                KERNEL_SIGSET_BYTES,
+            );
+        }
+    }
+}
+
+/// The size of the kernel's signal set on Linux (64 signals).
+const KERNEL_SIGSET_BYTES: libc::size_t = 8;
+
+/// A child stack: mapped once with a guard page below it, reused, never unmapped.
+struct Stack {
+    base: *mut u8,
+}
+
+// SAFETY: a Stack is plain memory that only one spawn uses at a time (the pool hands it
+// out under a lock).
+unsafe impl Send for Stack {}
+
+/// Stacks not in use, at most [`POOLED`]: a burst of spawns at the same moment (a
+/// thousand services starting) maps more, and gives the extra ones back to the kernel.
+static STACKS: Mutex<Vec<Stack>> = Mutex::new(Vec::new());
+
+/// Enough for two CPUs' worth of spawns overlapping; each kept stack costs a page or two.
+const POOLED: usize = 8;
+
+const GUARD: usize = 4096;
+
+impl Stack {
+    fn take() -> io::Result<Stack> {
+        if let Some(stack) = STACKS.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop() {
+            return Ok(stack);
+        }
+        // SAFETY: a fresh anonymous mapping; its lowest page is made inaccessible so an
+        // overflow faults instead of writing into other memory.
+        unsafe {
+            let base = libc::mmap(
+                std::ptr::null_mut(),
+                GUARD + STACK_SIZE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            );
+            if base == libc::MAP_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::mprotect(base, GUARD, libc::PROT_NONE) != 0 {
+                let error = io::Error::last_os_error();
+                libc::munmap(base, GUARD + STACK_SIZE);
+                return Err(error);
+            }
+            Ok(Stack { base: base.cast() })
+        }
+    }
+
+    /// The stack's top, where a downward-growing stack starts (16-byte aligned).
+    fn top(&self) -> *mut c_void {
+        // SAFETY: one past the end of the mapping, which is page-aligned.
+        unsafe { self.base.add(GUARD + STACK_SIZE).cast() }
+    }
+
+    fn give_back(self) {
+        let mut pool = STACKS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if pool.len() < POOLED {
+            pool.push(self);
+            return;
+        }
+        drop(pool);
+        // SAFETY: the mapping made in `take`, which no child uses any more (CLONE_VFORK
+        // returned) and nothing else refers to.
+        unsafe {
+            libc::munmap(self.base.cast(), GUARD + STACK_SIZE);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::time::Duration;
+
+    fn read_all(fd: OwnedFd) -> String {
+        let mut text = String::new();
+        std::fs::File::from(fd).read_to_string(&mut text).expect("read");
+        text
+    }
+
+    fn sh(script: &str) -> Argv {
+        Argv::parse(&format!("/bin/sh -c '{script}'")).expect("argv")
+    }
+
+    /// Runs `command` (no shell in between) and returns its stdout and pid.
+    fn output_of(command: &str) -> (String, u32) {
+        let mut child = spawn(&Argv::parse(command).expect("argv")).expect("spawn");
+        let stdout = read_all(child.stdout.take().expect("stdout"));
+        assert!(child.wait().expect("wait").success(), "{command}");
+        (stdout, child.id())
+    }
+
+    #[test]
+    fn the_child_gets_its_own_group_devnull_stdin_an_empty_mask_and_default_handlers() {
+        let (stat, pid) = output_of("cat /proc/self/stat");
+        let group = stat.rsplit(") ").next().and_then(|rest| rest.split(' ').nth(2)).expect("pgrp");
+        assert_eq!(group, pid.to_string(), "the child leads its own group: {stat}");
+        assert_eq!(output_of("wc -c").0.trim(), "0", "stdin is /dev/null");
+        // SIGPIPE is ignored by Rust's runtime and SIGHUP gets a handler here, as the
+        // daemon installs one: the check must see both at their defaults, and nothing
+        // blocked (this thread blocks everything while it clones).
+        let hook = signal_hook::flag::register(libc::SIGHUP, std::sync::Arc::default()).expect("hook");
+        let (status, _) = output_of("cat /proc/self/status");
+        signal_hook::low_level::unregister(hook);
+        let mask = |name: &str| {
+            let line = status.lines().find(|line| line.starts_with(name)).expect("status line");
+            u64::from_str_radix(line[name.len()..].trim(), 16).expect("hex mask")
+        };
+        assert_eq!(mask("SigBlk:"), 0, "{status}");
+        // (Whatever started the tests may ignore other signals; those stay ignored.)
+        let ours = (1u64 << (libc::SIGPIPE - 1)) | (1 << (libc::SIGHUP - 1));
+        assert_eq!(mask("SigIgn:") & ours, 0, "{status}");
+        assert_eq!(mask("SigCgt:"), 0, "{status}");
+    }
+
+    #[test]
+    fn the_spawning_threads_signal_mask_is_given_back() {
+        let blocked = || {
+            let status = std::fs::read_to_string("/proc/thread-self/status").expect("status");
+            status.lines().find(|line| line.starts_with("SigBlk:")).expect("SigBlk").to_string()
+        };
+        std::thread::spawn(move || {
+            // SAFETY: blocks SIGUSR1 in this test thread only.
+            unsafe {
+                let mut usr1: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut usr1);
+                libc::sigaddset(&mut usr1, libc::SIGUSR1);
+                libc::pthread_sigmask(libc::SIG_BLOCK, &usr1, std::ptr::null_mut());
+            }
+            let before = blocked();
+            assert_ne!(before, "SigBlk:\t0000000000000000", "the test's own block took");
+            output_of("/bin/true");
+            assert_eq!(blocked(), before);
+        })
+        .join()
+        .expect("the spawning thread");
+    }
+
+    #[test]
+    fn stdout_and_stderr_are_separate_pipes_and_no_fd_of_ours_is_inherited() {
+        let ours = std::fs::File::open("/dev/null").expect("open"); // close-on-exec, as all of ours
+        let null = reserved().expect("reserved").dev_null();
+        // `test -e` looks without opening an fd of its own.
+        let script = format!(
+            "echo out; echo err >&2; for fd in 0 1 2 {} {null}; do test -e /proc/$$/fd/$fd && echo $fd; done; true",
+            ours.as_raw_fd()
+        );
+        let mut child = spawn(&sh(&script)).expect("spawn");
+        let stdout = read_all(child.stdout.take().expect("stdout"));
+        let stderr = read_all(child.stderr.take().expect("stderr"));
+        assert!(child.wait().expect("wait").success());
+        assert_eq!(stderr, "err\n");
+        assert_eq!(stdout, "out\n0\n1\n2\n", "only 0-2 open of those");
+    }
+
+    #[test]
+    fn a_service_threads_timer_slack_is_not_inherited_by_its_checks() {
+        std::thread::spawn(|| {
+            let started_with = timer_slack::of_this_thread();
+            timer_slack::set_for_this_thread(Duration::from_millis(9));
+            let (slack, _) = output_of("cat /proc/self/timerslack_ns");
+            let slack = Duration::from_nanos(slack.trim().parse().expect("nanoseconds"));
+            assert_eq!(slack, started_with, "the check's slack");
+        })
+        .join()
+        .expect("the service-like thread");
+    }
+
+    #[test]
+    fn programs_are_found_in_path_and_errors_are_the_exec_error() {
+        let mut child = spawn(&Argv::parse("sh -c 'exit 7'").expect("argv")).expect("spawn via PATH");
+        assert_eq!(child.wait().expect("wait").code(), Some(7));
+        let missing = spawn(&Argv::parse("/nonexistent/check").expect("argv")).expect_err("missing");
+        assert_eq!(missing.raw_os_error(), Some(libc::ENOENT), "{missing}");
+        let unfound = spawn(&Argv::parse("no-such-check-anywhere").expect("argv")).expect_err("unfound");
+        assert_eq!(unfound.raw_os_error(), Some(libc::ENOENT), "{unfound}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let script = dir.path().join("check");
+        std::fs::write(&script, "#!/bin/sh\nexit 0\n").expect("write");
+        let denied =
+            spawn(&Argv::parse(&script.display().to_string()).expect("argv")).expect_err("not executable");
+        assert_eq!(denied.raw_os_error(), Some(libc::EACCES), "{denied}");
+    }
+
+    /// FDSize in a /proc status: the size of that process's descriptor table.
+    fn table_size(status: &str) -> usize {
+        let line = status.lines().find(|l| l.starts_with("FDSize:")).expect("FDSize");
+        line["FDSize:".len()..].trim().parse().expect("a number")
+    }
+
+    #[test]
+    fn a_child_copies_only_the_low_descriptors_however_many_we_hold() {
+        let reserved = reserved().expect("reserved");
+        // Many descriptors of ours above the reserved ones, as a storm's pipes are (a
+        // soft limit of 1024 is common).
+        let many: Vec<OwnedFd> =
+            (0..600).map(|_| OwnedFd::from(std::fs::File::open("/dev/null").expect("open"))).collect();
+        let ours = table_size(&std::fs::read_to_string("/proc/self/status").expect("status"));
+        assert!(ours >= 600, "our table: {ours}");
+        let (status, _) = output_of("cat /proc/self/status");
+        let limit = usize::try_from(reserved.limit()).expect("a descriptor");
+        assert!(table_size(&status) <= limit.next_multiple_of(64), "the child's table: {status}");
+        // With every slot taken, the child copies the whole table and still runs.
+        let null = reserved.dev_null();
+        let taken: Vec<_> = std::iter::from_fn(|| reserved.claim(null, null)).collect();
+        assert_eq!(output_of("echo whole").0, "whole\n");
+        drop((taken, many));
+    }
+
+    #[test]
+    fn concurrent_spawns_share_a_few_stacks() {
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    for _ in 0..50 {
+                        let mut child = spawn(&Argv::parse("/bin/true").expect("argv")).expect("spawn");
+                        assert!(child.wait().expect("wait").success());
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("thread");
+        }
+        // Stacks are given back (a pool left empty would show), never more than POOLED.
+        let pooled = STACKS.lock().expect("lock").len();
+        assert!((1..=POOLED).contains(&pooled), "{pooled} stacks kept");
+    }
+}
