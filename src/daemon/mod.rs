@@ -32,7 +32,7 @@ use crate::bird::{Action, CustomCommand, Routing, ServiceEvent, ServiceRoutes, W
 use crate::config::prefix::{IpPrefix, IpVersion};
 use crate::config::{self, Config, OnDisabled, OnExit, Programs, PrometheusSettings, Service, Sources};
 use crate::daemon::systemd::Notifier;
-use crate::service::{disabled_event, Exit, ServiceThread};
+use crate::service::{disabled_event, Exit, ServiceStatus, ServiceThread};
 use crate::sys::localtime::LocalTime;
 use crate::sys::signal_name::signal_name;
 use crate::telemetry::catalog::{self, event};
@@ -454,7 +454,7 @@ impl Daemon {
                         OnDisabled::Advertise => "advertise",
                     };
                     (
-                        "disabled".to_string(),
+                        ServiceStatus::Disabled.as_str().to_string(),
                         self.started,
                         format!("check_disabled = true, on_disabled = {on_disabled}"),
                     )
@@ -464,9 +464,10 @@ impl Daemon {
                         Some(penalty) => format!("{}; damping penalty {penalty:.2}", view.reason),
                         None => view.reason,
                     };
-                    (view.state.to_string(), view.since, reason)
+                    (view.state.as_str().to_string(), view.since, reason)
                 } else {
-                    ("dead".to_string(), SystemTime::now(), "its thread died; restarting it".to_string())
+                    let dead = ServiceStatus::Dead.as_str().to_string();
+                    (dead, SystemTime::now(), "its thread died; restarting it".to_string())
                 };
                 let prefixes = service.ip_prefixes.iter().map(|p| (*p, listing(p))).collect();
                 status::ServiceLine {

@@ -4,11 +4,8 @@
 //! whenever it changes.
 
 use crate::config::prefix::IpVersion;
+use crate::service::ServiceStatus;
 use crate::sys::localtime::LocalTime;
-
-/// The state words in the order the line lists them (the ones `--status` prints).
-const STATE_ORDER: [&str; 9] =
-    ["up", "degraded", "draining", "down", "unknown", "suppressed", "maintenance", "disabled", "dead"];
 
 /// Bird behind its file for less than this is a reconfigure in flight, not news.
 const BEHIND_SHOWN: f64 = 1.0;
@@ -44,14 +41,15 @@ pub(crate) fn status_text(facts: &Facts) -> String {
     }
     let noun = if states.len() == 1 { "service" } else { "services" };
     text.push_str(&format!("{} {noun}", states.len()));
-    let mut counts: Vec<String> = STATE_ORDER
+    let order = ServiceStatus::ALL.map(ServiceStatus::as_str);
+    let mut counts: Vec<String> = order
         .iter()
         .map(|word| (word, states.iter().filter(|s| *s == word).count()))
         .filter(|(_, count)| *count > 0)
         .map(|(word, count)| format!("{count} {word}"))
         .collect();
     // A word the order does not know still counts (a state added later).
-    let unknown = states.iter().filter(|s| !STATE_ORDER.contains(s)).count();
+    let unknown = states.iter().filter(|s| !order.contains(s)).count();
     if unknown > 0 {
         counts.push(format!("{unknown} other"));
     }

@@ -20,12 +20,11 @@ use crossbeam_channel::Sender;
 
 use crate::bird::{Action, EventSender, ServiceEvent};
 use crate::config::{Check, OnDisabled, Service};
-use crate::service::health::damping::{self, Damping};
-use crate::service::health::outcome::{file_action, status_word, FileAction, Seen};
-use crate::service::health::{CheckResult, Health, HealthState, Verdict};
+use crate::service::health::outcome::{FileAction, ServiceStatus};
+use crate::service::health::{CheckResult, Health, Verdict};
 use crate::service::netif::{self, Assignment};
 use crate::service::probe::{self, dns, http, tcp};
-use crate::service::schedule::Schedule;
+use crate::service::tracker::{Decision, MaintenanceStep, Tracker, Tuning};
 use crate::sys::command::{self, Outcome};
 use crate::sys::duration_fmt;
 use crate::sys::timer_slack;
@@ -71,8 +70,8 @@ impl Drop for ExitNotice {
 /// What the operator sees of a service (`--status`): its state, since when, and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceView {
-    /// up, down, unknown, suppressed or maintenance (disabled ones have no thread).
-    pub state: &'static str,
+    /// Never disabled or dead: those have no thread.
+    pub state: ServiceStatus,
     pub since: SystemTime,
     /// The last check's result or what holds the service, one line.
     pub reason: String,
@@ -86,14 +85,14 @@ struct SharedView(Arc<Mutex<ServiceView>>);
 impl SharedView {
     fn new() -> SharedView {
         SharedView(Arc::new(Mutex::new(ServiceView {
-            state: "unknown",
+            state: ServiceStatus::Unknown,
             since: SystemTime::now(),
             reason: "no check yet".to_string(),
             penalty: None,
         })))
     }
 
-    fn set(&self, state: &'static str, reason: &str, penalty: Option<f64>) {
+    fn set(&self, state: ServiceStatus, reason: &str, penalty: Option<f64>) {
         let mut view = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if view.state != state {
             view.state = state;
@@ -301,13 +300,58 @@ enum ServiceWake {
 }
 
 impl ServiceWorker {
+    /// Waits for the next slot, checks, and carries out what the tracker decided,
+    /// until stopped.
     fn run(&mut self, splay: Option<Duration>) {
+        if !self.start(splay) {
+            return;
+        }
+        let mut tracker = Tracker::new(Tuning::of(&self.service), Instant::now());
+        let mut asked = false; // The last check was an extra one, not the schedule's.
+        loop {
+            let started = Instant::now();
+            crate::sys::test_fault::inject(&self.service.name);
+            let mut verdict = None;
+            if !self.follow_maintenance(&mut tracker) {
+                let Some(checked) = self.check() else {
+                    return; // Stopped mid-check: that check counts for nothing.
+                };
+                let decision = tracker.after_check(checked.result, checked.degraded, Instant::now());
+                self.carry_out(&decision, &checked);
+                per_check!(self, "wall clock time {}ms", duration_fmt::millis(started.elapsed()));
+                verdict = Some(decision.verdict);
+            }
+            let mut next = tracker.next_wake(started, Instant::now(), asked, verdict);
+            asked = loop {
+                self.say_sleeping_until(next);
+                match self.wait_until(next) {
+                    ServiceWake::Stop => return,
+                    ServiceWake::Scheduled => break false,
+                    ServiceWake::Asked => break true,
+                    ServiceWake::Maintenance if !self.follow_maintenance(&mut tracker) => break true,
+                    ServiceWake::Maintenance => next = tracker.drain_ends(next),
+                    ServiceWake::Retune(service) => {
+                        log::info!("new settings for {}; its state and counters are kept", service.name);
+                        next = tracker.retune(Tuning::of(&service), Instant::now()).unwrap_or(next);
+                        timer_slack::set_for_this_thread(timer_slack::for_interval(
+                            service.check_fast_interval,
+                        ));
+                        self.service = service;
+                    }
+                }
+            };
+        }
+    }
+
+    /// Before the first check: the thread's timer slack and log fields, and the
+    /// startup splay. False if stopped meanwhile.
+    fn start(&self, splay: Option<Duration>) -> bool {
         timer_slack::set_for_this_thread(timer_slack::for_interval(self.service.check_fast_interval));
         if let Some(first) = self.service.ip_prefixes.first() {
             logging::set_service_fields(ServiceFields {
                 ip_address: first.addr().to_string().into(),
                 prefix_length: first.prefix_len(),
-                status: Health::Unknown.as_str(),
+                status: ServiceStatus::Unknown.as_str(),
                 ip_check_disabled: self.service.ip_check_disabled,
                 ip_prefixes: self.service.ip_prefixes.iter().map(ToString::to_string).collect(),
             });
@@ -315,87 +359,9 @@ impl ServiceWorker {
         if let Some(splay) = splay.filter(|s| !s.is_zero()) {
             let delay = random_below(splay, &self.service.name);
             log::info!("delaying startup for {}secs", duration_fmt::secs(delay));
-            if let ServiceWake::Stop = self.wait_until(Instant::now() + delay) {
-                return;
-            }
+            return self.wait_until(Instant::now() + delay) != ServiceWake::Stop;
         }
-        let mut state = HealthState::new(self.service.check_rise, self.service.check_fail);
-        let mut damping = self.service.damping.map(|settings| Damping::new(settings, Instant::now()));
-        let mut schedule = Schedule::new(Instant::now(), self.service.check_interval);
-        let mut maintenance: Option<Maintenance> = None;
-        let mut degraded = false;
-        // This check is an extra one ("check now", the end of a maintenance), not the
-        // schedule's.
-        let mut asked = false;
-        loop {
-            let started = Instant::now();
-            crate::sys::test_fault::inject(&self.service.name);
-            let mut verdict = None;
-            if !self.follow_maintenance(&mut maintenance, &mut state) {
-                let Some(probed) = self.probe() else {
-                    return; // Stopped mid-check: that check counts for nothing.
-                };
-                let before = Seen { health: state.health(), degraded };
-                let decided = state.observe(probed.probe);
-                degraded = probed.degraded;
-                let after = Seen { health: state.health(), degraded };
-                let word = self.report(decided, probed.code, before, after, &mut damping);
-                self.view.set(word, &probed.reason, damping.as_ref().map(|d| d.penalty(Instant::now())));
-                per_check!(self, "wall clock time {}ms", duration_fmt::millis(started.elapsed()));
-                verdict = Some(decided);
-            }
-            // A result that differs from the state is confirmed at the fast interval.
-            let now = Instant::now();
-            let mut next =
-                if asked { schedule.next_after_extra(started, now) } else { schedule.next_after(now) };
-            if let Some(Verdict::Counting { .. }) = verdict {
-                next = next.min(now + self.service.check_fast_interval);
-            }
-            if let Some(at) = maintenance.as_ref().and_then(|m| m.withdraw_at) {
-                next = next.min(at);
-            }
-            asked = loop {
-                if self.service.log_each_check {
-                    log::debug!(
-                        "sleeping for {}secs",
-                        duration_fmt::secs(next.saturating_duration_since(Instant::now()))
-                    );
-                }
-                match self.wait_until(next) {
-                    ServiceWake::Stop => return,
-                    ServiceWake::Scheduled => break false,
-                    ServiceWake::Asked => break true,
-                    ServiceWake::Maintenance => {
-                        if !self.follow_maintenance(&mut maintenance, &mut state) {
-                            break true; // Out of maintenance: an extra check now.
-                        }
-                        if let Some(at) = maintenance.as_ref().and_then(|m| m.withdraw_at) {
-                            next = next.min(at);
-                        }
-                    }
-                    ServiceWake::Retune(service) => {
-                        log::info!("new settings for {}; its state and counters are kept", service.name);
-                        state.retune(service.check_rise, service.check_fail);
-                        damping = match (service.damping, damping) {
-                            (Some(settings), Some(mut current)) => {
-                                current.retune(settings);
-                                Some(current)
-                            }
-                            (Some(settings), None) => Some(Damping::new(settings, Instant::now())),
-                            (None, _) => None,
-                        };
-                        timer_slack::set_for_this_thread(timer_slack::for_interval(
-                            service.check_fast_interval,
-                        ));
-                        if service.check_interval != self.service.check_interval {
-                            schedule = Schedule::new(Instant::now(), service.check_interval);
-                            next = schedule.next_after(Instant::now());
-                        }
-                        self.service = service;
-                    }
-                }
-            };
-        }
+        true
     }
 
     /// A native probe, in this thread: no process is forked. `doing` is the per-check
@@ -415,7 +381,7 @@ impl ServiceWorker {
             Ok(()) => {
                 per_check!(self, "check duration {}ms", duration_fmt::millis(duration));
                 Checked {
-                    probe: CheckResult::Passed,
+                    result: CheckResult::Passed,
                     code: 0,
                     reason: Cow::Borrowed("check passed"),
                     degraded: false,
@@ -430,7 +396,7 @@ impl ServiceWorker {
                 }
                 let code = if timed_out { 126 } else { 1 };
                 Checked {
-                    probe: CheckResult::Failed,
+                    result: CheckResult::Failed,
                     code,
                     reason: Cow::Owned(failure.reason),
                     degraded: false,
@@ -439,64 +405,60 @@ impl ServiceWorker {
         }
     }
 
-    /// Follows the maintenance files: the first one that exists puts the service in
-    /// maintenance: not checked, drained (degraded for `drain_seconds`) if it is up,
-    /// then withdrawn. When none exists any more it leaves maintenance and must rise
-    /// again like a new service. True while in maintenance.
-    fn follow_maintenance(&self, maintenance: &mut Option<Maintenance>, state: &mut HealthState) -> bool {
-        let found = self.service.maintenance_files.iter().find(|f| f.exists()).cloned();
-        let now = Instant::now();
-        match (maintenance.as_mut(), found) {
-            (None, Some(file)) => {
-                let drain = self.service.drain_seconds;
-                let withdraw_at = if drain.is_zero() || state.health() != Health::Up {
-                    event!(
-                        Alert::Maintenance,
-                        "{} enters maintenance: {} exists; withdrawing its prefixes",
-                        self.service.name,
-                        file.display()
-                    );
-                    self.send(Action::Withdraw);
-                    None
-                } else {
-                    event!(
-                        Alert::Draining,
-                        "{} enters maintenance: {} exists; draining for {:.0}s, then withdrawing",
-                        self.service.name,
-                        file.display(),
-                        drain.as_secs_f64()
-                    );
-                    self.send(Action::Drain);
-                    Some(now + drain)
-                };
-                *maintenance = Some(Maintenance { file, withdraw_at });
-            }
-            (Some(current), Some(_)) => {
-                if current.withdraw_at.is_some_and(|at| at <= now) {
-                    log::warn!("{} is drained; withdrawing its prefixes", self.service.name);
-                    self.send(Action::Withdraw);
-                    current.withdraw_at = None;
-                }
-            }
-            (Some(current), None) => {
+    /// Follows the maintenance files (the tracker decides, see
+    /// `Tracker::maintenance`) and says what it did. True while in maintenance.
+    fn follow_maintenance(&self, tracker: &mut Tracker) -> bool {
+        let found = self.service.maintenance_files.iter().find(|f| f.exists());
+        let shown = || found.map(|f| f.display().to_string()).unwrap_or_default();
+        let name = &self.service.name;
+        match tracker.maintenance(found.map(PathBuf::as_path), Instant::now()) {
+            MaintenanceStep::NotIn => return false,
+            MaintenanceStep::Left(file) => {
                 log::warn!(
-                    "{} leaves maintenance: {} is gone; the check decides again, from a new rise",
-                    self.service.name,
-                    current.file.display()
+                    "{name} leaves maintenance: {} is gone; the check decides again, from a new rise",
+                    file.display()
                 );
-                *state = HealthState::new(self.service.check_rise, self.service.check_fail);
-                *maintenance = None;
                 return false;
             }
-            (None, None) => return false,
+            MaintenanceStep::EnterWithdrawn => {
+                event!(
+                    Alert::Maintenance,
+                    "{name} enters maintenance: {} exists; withdrawing its prefixes",
+                    shown()
+                );
+                self.send(Action::Withdraw);
+            }
+            MaintenanceStep::EnterDraining => {
+                let drain = self.service.drain_seconds.as_secs_f64();
+                event!(
+                    Alert::Draining,
+                    "{name} enters maintenance: {} exists; draining for {drain:.0}s, then withdrawing",
+                    shown()
+                );
+                self.send(Action::Drain);
+            }
+            MaintenanceStep::Drained => {
+                log::warn!("{name} is drained; withdrawing its prefixes");
+                self.send(Action::Withdraw);
+            }
+            MaintenanceStep::Held => {}
         }
-        if let Some(current) = maintenance.as_ref() {
-            let word = if current.withdraw_at.is_some() { "draining" } else { "maintenance" };
-            logging::set_service_status(word);
-            metrics::service_status(&self.service.name, word);
-            self.view.set(word, &format!("{} exists", current.file.display()), None);
+        if let Some((status, file)) = tracker.in_maintenance() {
+            logging::set_service_status(status.as_str());
+            metrics::service_status(name, status.as_str());
+            self.view.set(status, &format!("{} exists", file.display()), None);
         }
         true
+    }
+
+    /// Upstream's per-check line before a wait (at DEBUG).
+    fn say_sleeping_until(&self, next: Instant) {
+        if self.service.log_each_check {
+            log::debug!(
+                "sleeping for {}secs",
+                duration_fmt::secs(next.saturating_duration_since(Instant::now()))
+            );
+        }
     }
 
     /// Waits for `deadline`, a "check now" or a stop.
@@ -511,7 +473,7 @@ impl ServiceWorker {
     /// One probe: the addresses on the interface, then the check command. The code is
     /// what the state metric shows when this probe decides: 0 passed, the exit status,
     /// 126 a timeout, 1 an address not assigned, minus the signal number.
-    fn probe(&self) -> Option<Checked> {
+    fn check(&self) -> Option<Checked> {
         let service = &self.service;
         if service.ip_check_disabled {
             log::debug!("checking for IP assignment on interface {} is disabled", service.interface);
@@ -536,7 +498,7 @@ impl ServiceWorker {
                 };
                 event!(Alert::IpNotAssigned, "status DOWN because {why}");
                 return Some(Checked {
-                    probe: CheckResult::AddressMissing,
+                    result: CheckResult::AddressMissing,
                     code: 1,
                     reason: Cow::Owned(why),
                     degraded: false,
@@ -568,7 +530,7 @@ impl ServiceWorker {
                     duration_fmt::millis(done.duration)
                 );
                 return Some(Checked {
-                    probe: CheckResult::Passed,
+                    result: CheckResult::Passed,
                     code: 0,
                     reason: Cow::Owned(format!("check exited {code}: degraded")),
                     degraded: true,
@@ -620,91 +582,62 @@ impl ServiceWorker {
                 (CheckResult::Failed, 127, Cow::Owned(format!("check could not be started: {err}")))
             }
         };
-        Some(Checked { probe, code, reason, degraded: false })
+        Some(Checked { result: probe, code, reason, degraded: false })
     }
 
-    /// Logs the verdict and tells the writer what the file must say. With damping, an
-    /// up->down transition adds to the penalty; above `damping_suppress` the service is
-    /// held withdrawn whatever its check says, until released.
-    fn report(
-        &self,
-        verdict: Verdict,
-        code: i64,
-        before: Seen,
-        after: Seen,
-        damping: &mut Option<Damping>,
-    ) -> &'static str {
-        match verdict {
-            Verdict::Changed(_) => metrics::service_state(&self.service.name, code, true),
-            Verdict::Steady(_) => metrics::service_state(&self.service.name, code, false),
-            Verdict::Counting { .. } => {}
-        }
-        let now = Instant::now();
-        match verdict {
+    /// Says what a check decided, and tells the writer what the file must say: the
+    /// metrics, the per-check and event lines, the file actions, the status word.
+    fn carry_out(&self, decision: &Decision, checked: &Checked) {
+        let name = &self.service.name;
+        match decision.verdict {
             Verdict::Changed(health) => {
+                metrics::service_state(name, checked.code, true);
                 logging::set_service_status(health.as_str());
                 match health {
                     Health::Down => event!(Alert::Down, "changed to DOWN"),
                     _ => event!(Alert::Up, "changed to {}", health.to_string().to_uppercase()),
                 }
-                if let Some(d) = damping.as_mut() {
-                    let flapped = before.health == Health::Up && health == Health::Down;
-                    if flapped && d.flap(now) == damping::DampingChange::Suppressed {
-                        event!(
-                            Alert::Suppressed,
-                            "flap damping suppresses {}: penalty {:.2} is above damping_suppress; held withdrawn",
-                            self.service.name,
-                            d.penalty(now)
-                        );
-                    }
-                }
-                if let Some(d) = damping.as_ref().filter(|d| d.is_suppressed() && health == Health::Up) {
-                    log::info!(
-                        "held withdrawn by flap damping (penalty {:.2}, released in {:.0}s at the latest)",
-                        d.penalty(now),
-                        d.time_to_reuse(now).as_secs_f64()
-                    );
-                }
             }
-            Verdict::Steady(health) => per_check!(self, "status {}", health.to_string().to_uppercase()),
+            Verdict::Steady(health) => {
+                metrics::service_state(name, checked.code, false);
+                per_check!(self, "status {}", health.to_string().to_uppercase());
+            }
             Verdict::Counting { to, count, needed } => {
                 let direction = if to == Health::Up { "up" } else { "down" };
                 per_check!(self, "going {direction} {count}/{needed}");
             }
         }
-        let suppressed = damping.as_ref().is_some_and(Damping::is_suppressed);
-        let action = file_action(verdict, before, after, suppressed);
-        let changed = matches!(verdict, Verdict::Changed(_));
-        if action.is_some() && !changed {
-            if after.degraded {
-                event!(Alert::Degraded, "status DEGRADED: still advertised, less preferred");
-            } else {
-                log::info!("no longer degraded");
-            }
+        if let Some(penalty) = decision.suppressed {
+            event!(
+                Alert::Suppressed,
+                "flap damping suppresses {name}: penalty {penalty:.2} is above damping_suppress; held withdrawn"
+            );
         }
-        if let Some(action) = action {
+        if let Some((penalty, reuse)) = decision.held {
+            log::info!(
+                "held withdrawn by flap damping (penalty {penalty:.2}, released in {:.0}s at the latest)",
+                reuse.as_secs_f64()
+            );
+        }
+        match decision.degraded {
+            Some(true) => event!(Alert::Degraded, "status DEGRADED: still advertised, less preferred"),
+            Some(false) => log::info!("no longer degraded"),
+            None => {}
+        }
+        if let Some(action) = decision.action {
             self.send(bird_action(action));
         }
-        if let Some(d) = damping.as_mut() {
-            if d.tick(now) == damping::DampingChange::Released {
-                log::warn!(
-                    "flap damping releases {}: penalty {:.2}; the check decides again",
-                    self.service.name,
-                    d.penalty(now)
-                );
-                if after.health == Health::Up {
-                    self.send(bird_action(if after.degraded {
-                        FileAction::AdvertiseDegraded
-                    } else {
-                        FileAction::Advertise
-                    }));
-                }
-            }
-            metrics::damping_penalty(&self.service.name, d.penalty(now));
+        if let Some(penalty) = decision.released {
+            log::warn!("flap damping releases {name}: penalty {penalty:.2}; the check decides again");
         }
-        let status = status_word(after, damping.as_ref().is_some_and(Damping::is_suppressed));
-        metrics::service_status(&self.service.name, status);
-        status
+        if let Some(action) = decision.readvertise {
+            self.send(bird_action(action));
+        }
+        if let Some(penalty) = decision.penalty {
+            metrics::damping_penalty(name, penalty);
+        }
+        metrics::service_status(name, decision.status.as_str());
+        self.view.set(decision.status, &checked.reason, decision.penalty);
     }
 
     fn send(&self, action: Action) {
@@ -722,7 +655,7 @@ impl ServiceWorker {
 /// passed, the exit status, 126 a timeout, 1 an address not assigned, minus the signal
 /// number), why, and whether the exit code is one of `check_degraded_exit_codes`.
 struct Checked {
-    probe: CheckResult,
+    result: CheckResult,
     code: i64,
     reason: Cow<'static, str>,
     degraded: bool,
@@ -735,13 +668,6 @@ fn bird_action(action: FileAction) -> Action {
         FileAction::AdvertiseDegraded => Action::AdvertiseDegraded,
         FileAction::Withdraw => Action::Withdraw,
     }
-}
-
-/// Where a service is in its maintenance: the file that holds it, and when its drain
-/// ends (None: withdrawn).
-struct Maintenance {
-    file: PathBuf,
-    withdraw_at: Option<Instant>,
 }
 
 /// A random duration in `[0, limit)`, rounded to milliseconds like upstream's splay.

@@ -93,6 +93,8 @@ pub fn set_services(services: &[Arc<Service>]) {
         entry.prefixes = prefixes;
         entry.ip_check_disabled = service.ip_check_disabled;
         entry.check_timeout = service.check_timeout.as_secs_f64();
+        // The words are `service::health::outcome::ServiceStatus`'s (telemetry sits
+        // below the services, so it takes words, not the type).
         entry.status = match (service.check_disabled, entry.status) {
             (true, _) => "disabled",
             (false, "" | "disabled") => "unknown",

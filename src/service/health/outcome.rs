@@ -37,14 +37,74 @@ pub fn file_action(verdict: Verdict, before: Seen, after: Seen, suppressed: bool
     }
 }
 
-/// The operator's word for the service after a check (`--status`, the metric).
-pub fn status_word(after: Seen, suppressed: bool) -> &'static str {
+/// What the operator is told a service is: the one list of status words that
+/// `--status`, the systemd status line, the `service_status` metric and the JSON log
+/// lines' `status` field use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceStatus {
+    Up,
+    /// Up, advertised less preferred (a `check_degraded_exit_codes` exit).
+    Degraded,
+    /// In maintenance, advertised less preferred until `drain_seconds` pass.
+    Draining,
+    Down,
+    /// No decision yet.
+    Unknown,
+    /// Held withdrawn by flap damping.
+    Suppressed,
+    /// In maintenance: withdrawn, not checked.
+    Maintenance,
+    /// `check_disabled = true`: no thread.
+    Disabled,
+    /// Its thread died (a bug); being restarted.
+    Dead,
+}
+
+impl ServiceStatus {
+    /// Every status, in the order the systemd status line counts them.
+    pub const ALL: [ServiceStatus; 9] = [
+        ServiceStatus::Up,
+        ServiceStatus::Degraded,
+        ServiceStatus::Draining,
+        ServiceStatus::Down,
+        ServiceStatus::Unknown,
+        ServiceStatus::Suppressed,
+        ServiceStatus::Maintenance,
+        ServiceStatus::Disabled,
+        ServiceStatus::Dead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceStatus::Up => "up",
+            ServiceStatus::Degraded => "degraded",
+            ServiceStatus::Draining => "draining",
+            ServiceStatus::Down => "down",
+            ServiceStatus::Unknown => "unknown",
+            ServiceStatus::Suppressed => "suppressed",
+            ServiceStatus::Maintenance => "maintenance",
+            ServiceStatus::Disabled => "disabled",
+            ServiceStatus::Dead => "dead",
+        }
+    }
+}
+
+impl From<Health> for ServiceStatus {
+    fn from(health: Health) -> ServiceStatus {
+        match health {
+            Health::Up => ServiceStatus::Up,
+            Health::Down => ServiceStatus::Down,
+            Health::Unknown => ServiceStatus::Unknown,
+        }
+    }
+}
+
+/// The operator's word for the service after a check.
+pub fn status_after(after: Seen, suppressed: bool) -> ServiceStatus {
     match after.health {
-        _ if suppressed => "suppressed",
-        Health::Up if after.degraded => "degraded",
-        Health::Up => "up",
-        Health::Down => "down",
-        Health::Unknown => "unknown",
+        _ if suppressed => ServiceStatus::Suppressed,
+        Health::Up if after.degraded => ServiceStatus::Degraded,
+        health => health.into(),
     }
 }
 
@@ -99,7 +159,16 @@ mod tests {
                 action,
                 "{verdict:?} {before:?} {after:?}"
             );
-            assert_eq!(status_word(after, suppressed), word, "{after:?} suppressed={suppressed}");
+            assert_eq!(status_after(after, suppressed).as_str(), word, "{after:?} suppressed={suppressed}");
+        }
+    }
+
+    #[test]
+    fn every_status_has_its_own_word() {
+        let words: std::collections::BTreeSet<&str> = ServiceStatus::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(words.len(), ServiceStatus::ALL.len());
+        for health in [Up, Down, Unknown] {
+            assert_eq!(ServiceStatus::from(health).as_str(), health.as_str());
         }
     }
 }
