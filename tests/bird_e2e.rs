@@ -6,12 +6,12 @@
 //! prints one `SKIPPED:` line and passes, except under CI=true, where it fails.
 #![allow(unsafe_code)] // libc calls on the processes under test
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::bird::{Lab, Speaker};
-use common::{DaemonProcess, Setup};
+use crate::common::bird::{Lab, Speaker};
+use crate::common::{DaemonProcess, Setup};
 
 const WAIT: Duration = Duration::from_secs(20);
 

@@ -1,9 +1,7 @@
 //! Bad configurations: each is rejected with exit status 1 and one line on stderr that
 //! names the file, the section and the key, and loading creates no file.
 
-mod common;
-
-use common::{stderr, stdout, Sandbox};
+use crate::common::{stderr, stdout, Sandbox};
 
 const GOOD_SERVICE: &str = "[svc]\ncheck_cmd = /bin/true\nip_prefix = 10.52.12.1/32\n";
 

@@ -4,11 +4,9 @@
 //!
 //! Set `UPDATE_GOLDEN=1` to rewrite the golden files from the current output.
 
-mod common;
-
 use std::path::Path;
 
-use common::{stderr, stdout, Sandbox};
+use crate::common::{stderr, stdout, Sandbox};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");

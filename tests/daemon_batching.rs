@@ -2,11 +2,11 @@
 //! together, and a flap that cancels out inside one batch. (The storm of
 //! tests/writer_storm.rs runs in its own binary: its load would change these counts.)
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::Setup;
+use crate::common::Setup;
 
 #[test]
 fn two_hundred_services_flipping_together_reconfigure_at_most_three_times() {

@@ -2,12 +2,10 @@
 //! every kill the file parses, holds the dummy and nothing it cannot read, and temp
 //! files do not pile up (the next start removes what a kill left).
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::Setup;
 use anycast_healthchecker::bird::file;
-use common::Setup;
 
 #[test]
 fn kill_9_during_a_write_storm_never_tears_the_file() {

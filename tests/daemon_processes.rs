@@ -3,11 +3,11 @@
 //! a failing reconfigure is retried until it succeeds.
 #![allow(unsafe_code)] // libc calls on the processes under test
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{processes_with, zombie_children, Setup};
+use crate::common::{processes_with, zombie_children, Setup};
 
 const WAIT: Duration = Duration::from_secs(15);
 

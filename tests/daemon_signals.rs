@@ -2,11 +2,11 @@
 //! every check now, SIGTERM applies `on_exit` and removes the pidfile; and a second
 //! daemon refuses to start.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{DaemonProcess, Setup};
+use crate::common::{DaemonProcess, Setup};
 
 const WAIT: Duration = Duration::from_secs(15);
 

@@ -2,11 +2,11 @@
 //! `on_disabled`, addresses missing from their interface, and several prefixes on one
 //! check. Checks are scripts that test for a flag file the test creates and removes.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::Setup;
+use crate::common::Setup;
 
 const WAIT: Duration = Duration::from_secs(10);
 

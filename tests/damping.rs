@@ -1,11 +1,9 @@
 //! Flap damping, the fast interval, and a reload that keeps a service's state: with
 //! real child checks, waiting on the daemon's log lines and the Bird file.
 
-mod common;
-
 use std::time::Duration;
 
-use common::Setup;
+use crate::common::Setup;
 
 const WAIT: Duration = Duration::from_secs(20);
 

@@ -3,11 +3,11 @@
 //! prefixes are withdrawn and it is restarted; the Bird writer dying stops the daemon
 //! with exit 1, for systemd to restart it.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{DaemonProcess, Setup};
+use crate::common::{DaemonProcess, Setup};
 
 const WAIT: Duration = Duration::from_secs(20);
 

@@ -4,11 +4,11 @@
 //! a second SIGTERM cuts it short. Without the new keys the file is upstream's, byte for
 //! byte.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{DaemonProcess, Setup};
+use crate::common::{DaemonProcess, Setup};
 
 const WAIT: Duration = Duration::from_secs(20);
 const DEGRADED: &str = "bird_degraded_variable = ACAST_PS_DEGRADED";

@@ -6,7 +6,7 @@
 //! The daemon logs at once to a text file, to a UDP "syslog server" (JSON lines) and
 //! to a local syslog socket the test binds; the test drives it through every event.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::net::UdpSocket;
@@ -15,8 +15,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::{DaemonProcess, Setup};
 use anycast_healthchecker::telemetry::catalog::{AlertSeverity, CATALOG};
-use common::{DaemonProcess, Setup};
 
 const WAIT: Duration = Duration::from_secs(20);
 

@@ -3,12 +3,12 @@
 //! crashes, errors are logged and retried, and at the end the Bird file matches the
 //! services' states. Needs root for the mount namespace (CI runs as root).
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{binary, file_prefixes, DaemonProcess, Setup};
+use crate::common::{binary, file_prefixes, DaemonProcess, Setup};
 
 const WAIT: Duration = Duration::from_secs(20);
 

@@ -4,7 +4,7 @@
 //! HTTP status lines and headers, chunked bodies, certificates' expiry dates). Every
 //! case must return (Ok or Err) without a panic and fast.
 //!
-//! CI runs a fixed number of cases. `FUZZ_SECONDS=600 cargo test --release --test fuzz
+//! CI runs a fixed number of cases. `FUZZ_SECONDS=600 cargo test --release --test integration fuzz::
 //! -- --nocapture` runs each target for that long instead (README.rst, Test). A failing
 //! input is saved under target/fuzz-failures/.
 

@@ -8,13 +8,13 @@
 //! Without logrotate or root the test prints one `SKIPPED:` line and passes, except
 //! under CI=true.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use common::Setup;
+use crate::common::Setup;
 
 const WAIT: Duration = Duration::from_secs(20);
 

@@ -3,11 +3,11 @@
 //! the service comes back through its normal rise. Looked at every check, at once on
 //! SIGURG and on SIGHUP.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::Setup;
+use crate::common::Setup;
 
 const WAIT: Duration = Duration::from_secs(20);
 

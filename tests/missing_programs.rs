@@ -2,11 +2,11 @@
 //! refused start would stop a Bird bound to us and withdraw every route on the host),
 //! and heals when the program appears. `-c` stays strict (see config_errors.rs).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::Setup;
+use crate::common::Setup;
 
 const WAIT: Duration = Duration::from_secs(20);
 

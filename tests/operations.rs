@@ -2,14 +2,14 @@
 //! JSON, journald prefixes), logging to a full disk, the metrics file (checked by
 //! promtool and by value), systemd notifications, and `--status`.
 
-mod common;
+use crate::common;
 
 use std::net::UdpSocket;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{binary, DaemonProcess, Setup};
+use crate::common::{binary, DaemonProcess, Setup};
 
 const WAIT: Duration = Duration::from_secs(15);
 

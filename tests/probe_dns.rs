@@ -5,13 +5,13 @@
 //!
 //! Without NSD a test prints one `SKIPPED:` line and passes, except under CI=true.
 
-mod common;
+use crate::common;
 
 use std::net::UdpSocket;
 use std::time::Duration;
 
-use common::servers::{nsd_program, Nsd};
-use common::Setup;
+use crate::common::servers::{nsd_program, Nsd};
+use crate::common::Setup;
 
 const WAIT: Duration = Duration::from_secs(20);
 

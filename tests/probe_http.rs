@@ -4,12 +4,12 @@
 //! with certificates made by `openssl` for the test: valid, for another name, expired,
 //! expiring in three days, and signed by a CA the daemon does not trust.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::servers::{Answer, HttpServer, Pki};
-use common::{DaemonProcess, Setup};
+use crate::common::servers::{Answer, HttpServer, Pki};
+use crate::common::{DaemonProcess, Setup};
 
 const WAIT: Duration = Duration::from_secs(20);
 

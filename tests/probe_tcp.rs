@@ -2,13 +2,13 @@
 //! the test opens on loopback: one that accepts, a closed port (refused), and one that
 //! accepts but never answers (the timeout holds, the schedule goes on, no socket leaks).
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
 
-use common::{DaemonProcess, Setup};
+use crate::common::{DaemonProcess, Setup};
 
 const WAIT: Duration = Duration::from_secs(20);
 

@@ -2,7 +2,7 @@
 //! `promtool test rules` fires each alert on its bad series and keeps it quiet on a
 //! healthy one. `PROMTOOL` overrides `promtool` from PATH.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! scrapes the daemon's `/metrics`, and a query through Prometheus's HTTP API returns
 //! the service's state. `PROMETHEUS` overrides `/usr/bin/prometheus`.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::Setup;
+use crate::common::Setup;
 
 const WAIT: Duration = Duration::from_secs(30);
 

@@ -1,12 +1,12 @@
 //! The quick start works as README.rst gives it, and the shipped example configurations
 //! pass `-c`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;
 
-use common::{file_prefixes, DaemonProcess, Sandbox};
+use crate::common::{file_prefixes, DaemonProcess, Sandbox};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -28,6 +28,7 @@ fn copy(from: &str, sandbox: &Sandbox) {
 
 #[test]
 fn the_quick_start_shows_transitions_within_seconds() {
+    let _turn = common::default_instance_lock();
     let sandbox = Sandbox::new();
     copy("conf.d/demo.conf", &sandbox);
     copy("conf.d/demo.d/services.conf", &sandbox);

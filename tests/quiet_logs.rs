@@ -1,11 +1,9 @@
 //! `log_each_check = false`: a quiet host logs nothing per check, only events and
 //! transitions (upstream's per-check lines stay the default).
 
-mod common;
-
 use std::time::Duration;
 
-use common::Setup;
+use crate::common::Setup;
 
 const WAIT: Duration = Duration::from_secs(20);
 

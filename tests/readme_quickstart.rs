@@ -2,7 +2,7 @@
 //! order, in one bash, as root, with `AHC` set to the binary under test. If the README
 //! drifts from what works, this fails.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;
@@ -46,6 +46,7 @@ fn the_readme_quick_start_with_real_bird_works_as_written() {
     if !common::root_or_skip() {
         return;
     }
+    let _turn = common::default_instance_lock();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let readme = std::fs::read_to_string(root.join("README.rst")).unwrap();
     let blocks = shell_blocks(&readme, SECTION);

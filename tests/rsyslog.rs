@@ -6,13 +6,13 @@
 //!
 //! Without rsyslogd the test prints one `SKIPPED:` line and passes, except under CI=true.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::Setup;
+use crate::common::Setup;
 
 const WAIT: Duration = Duration::from_secs(20);
 

@@ -7,13 +7,13 @@
 //! `/etc/systemd/system` and a unit that is not ours are said. The daemon itself only
 //! warns. Configurations that are safe pass untouched.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{stderr, DaemonProcess, Setup};
+use crate::common::{stderr, DaemonProcess, Setup};
 
 /// upstream's contrib unit (`Type=simple`, no sandbox), as the Python package installs it.
 const UPSTREAM_UNIT: &str = "[Unit]\nDescription=anycast-healthchecker\nAfter=network.target\n\

@@ -2,11 +2,11 @@
 //! binary of its own: 60 services checking 10 times a second load the machine, and the
 //! batching counts of tests/daemon_batching.rs must not run beside it.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::Setup;
+use crate::common::Setup;
 
 /// IPv4 and IPv6 share one command (one Bird 2 or 3): a storm of both versions
 /// flipping together, with a slow reconfigure, never has two runs at once, and one run

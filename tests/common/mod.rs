@@ -493,6 +493,14 @@ pub fn processes_with(marker: &str) -> Vec<i32> {
     found
 }
 
+/// Held by a test whose daemon keeps the default `instance_lock` (the example and
+/// shipped configurations): one daemon per lock name and network namespace, as on a
+/// host, so such tests take turns within the one test binary.
+pub fn default_instance_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Children of `parent` that have exited but were not reaped.
 pub fn zombie_children(parent: i32) -> Vec<i32> {
     let mut found = Vec::new();
