@@ -174,15 +174,15 @@ fn bird_down_then_up(kind: Speaker) {
     let Some((setup, mut lab)) = daemon_setup(kind, false, "") else { return };
     setup.flag_service("web", "10.52.12.1", "ok", "");
     let daemon = setup.start();
-    daemon.wait_for_log("changed to DOWN", WAIT);
+    daemon.wait_for_log("event=down", WAIT);
     lab.wait_for_peer(&[], WAIT);
 
     lab.stop_speaker();
     setup.touch("ok");
-    daemon.wait_for_log("reconfiguring BIRD failed with", WAIT);
+    daemon.wait_for_log("event=reconfigure_failed", WAIT);
     daemon.wait_for_log("; retrying in", WAIT);
     lab.start_speaker();
-    daemon.wait_for_log("works again", WAIT);
+    daemon.wait_for_log("event=reconfigure_recovered", WAIT);
     lab.wait_for_peer(&["10.52.12.1/32"], WAIT);
     let log = daemon.log();
     let failed = log.find("reconfiguring BIRD failed with").unwrap();
@@ -208,7 +208,7 @@ fn runs_without_the_dummy_prefix(kind: Speaker, socket: bool) {
     };
     setup.flag_service("web", "10.52.12.1", "ok", "");
     let daemon = setup.start();
-    daemon.wait_for_log("changed to DOWN", WAIT);
+    daemon.wait_for_log("event=down", WAIT);
     // The lab's file held the dummy; with none, it is a prefix no service has, dropped.
     let file = setup.path("lib/4.conf");
     common::wait_for("the empty set in the file", WAIT, || {
@@ -256,7 +256,7 @@ fn failover_latency(socket: bool) {
         ),
     );
     let daemon = setup.start();
-    daemon.wait_for_log("changed to DOWN", WAIT);
+    daemon.wait_for_log("event=down", WAIT);
     lab.wait_for_peer(&[], WAIT);
     // The first change after Bird 2's session comes up can wait for its event loop.
     setup.touch("ok");
@@ -441,7 +441,7 @@ fn bird16_a_dead_ipv4_bird_never_blocks_ipv6() {
 
     // `bird` is back: the next retry works and the peer has both.
     lab.start_bird16_v4();
-    daemon.wait_for_log("works again", WAIT);
+    daemon.wait_for_log("event=reconfigure_recovered", WAIT);
     lab.wait_for_peer(&["10.52.12.1/32", "fd12:aba6:57db:ffff::1/128"], WAIT);
 }
 

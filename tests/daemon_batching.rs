@@ -27,7 +27,7 @@ fn two_hundred_services_flipping_together_reconfigure_at_most_three_times() {
     setup.sandbox.write("conf.d/all.conf", &services);
     let daemon = setup.start();
     common::wait_for("every service decided", Duration::from_secs(30), || {
-        daemon.log_count("changed to DOWN") == 200
+        daemon.log_count("event=down") == 200
     });
     setup.wait_for_prefixes(&[], Duration::from_secs(10));
     // Count from a settled writer: no reconfigure running or due.
@@ -50,7 +50,7 @@ fn two_hundred_services_flipping_together_reconfigure_at_most_three_times() {
     println!("200 services: {up_runs} reconfigures going up, {down_runs} going down");
     assert!((1..=3).contains(&up_runs), "{up_runs} reconfigures for 200 services going up");
     assert!((1..=3).contains(&down_runs), "{down_runs} reconfigures for 200 services going down");
-    assert_eq!(daemon.log_count("changed to UP"), 200);
+    assert_eq!(daemon.log_count("event=up"), 200);
 }
 
 #[test]
@@ -60,7 +60,7 @@ fn a_flap_that_cancels_within_a_batch_causes_no_reconfigure() {
     setup.flag_service("flappy", "10.52.12.2", "flappy-ok", "");
     let daemon = setup.start();
     setup.wait_for_prefixes(&[], Duration::from_secs(10));
-    common::wait_for("both decided", Duration::from_secs(10), || daemon.log_count("changed to DOWN") == 2);
+    common::wait_for("both decided", Duration::from_secs(10), || daemon.log_count("event=down") == 2);
     setup.wait_bird_has_files(Duration::from_secs(10));
     let runs = setup.reconfigure_runs("start");
 
@@ -74,9 +74,9 @@ fn a_flap_that_cancels_within_a_batch_causes_no_reconfigure() {
     setup.touch("flappy-ok");
     let flappy =
         |what: &str| daemon.log().lines().filter(|l| l.contains(" flappy ") && l.contains(what)).count();
-    common::wait_for("flappy to go up", Duration::from_secs(5), || flappy("changed to UP") == 1);
+    common::wait_for("flappy to go up", Duration::from_secs(5), || flappy("event=up") == 1);
     setup.remove("flappy-ok");
-    common::wait_for("flappy to go down again", Duration::from_secs(5), || flappy("changed to DOWN") == 2);
+    common::wait_for("flappy to go down again", Duration::from_secs(5), || flappy("event=down") == 2);
     assert_eq!(setup.reconfigure_runs("done"), runs, "the slow reconfigure is still running");
 
     setup.wait_for_prefixes(&["10.52.12.1/32"], Duration::from_secs(10));

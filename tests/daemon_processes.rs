@@ -35,7 +35,7 @@ fn runaway_checks_are_killed_with_their_group_and_others_keep_their_schedule() {
     let mut peak_rss = 0;
     common::wait_for("three timeouts of each runaway", WAIT, || {
         peak_rss = peak_rss.max(daemon.rss_kib());
-        daemon.log_count("check timed out") >= 9
+        daemon.log_count("event=check_timed_out") >= 9
     });
     assert!(peak_rss > 0 && peak_rss < 64 * 1024, "daemon RSS {peak_rss} KiB");
 
@@ -52,9 +52,9 @@ fn runaway_checks_are_killed_with_their_group_and_others_keep_their_schedule() {
     // Every process of one round, grandchildren included, is gone after its timeout.
     common::wait_for("a round to run", WAIT, || processes_with(&format!("1000.{marker}")).len() >= 4);
     let round: Vec<i32> = processes_with(&format!("1000.{marker}"));
-    let timeouts = daemon.log_count("check timed out");
+    let timeouts = daemon.log_count("event=check_timed_out");
     common::wait_for("the next round of timeouts", WAIT, || {
-        daemon.log_count("check timed out") >= timeouts + 3
+        daemon.log_count("event=check_timed_out") >= timeouts + 3
     });
     let still: Vec<i32> =
         processes_with(&format!("1000.{marker}")).into_iter().filter(|p| round.contains(p)).collect();
@@ -77,10 +77,10 @@ fn a_check_whose_program_vanishes_is_a_failed_check_not_a_dead_thread() {
     let mut daemon = setup.start();
     setup.wait_for_prefixes(&["10.52.12.1/32"], WAIT);
     std::fs::remove_file(&program).unwrap();
-    daemon.wait_for_log("failed to run check command", WAIT);
+    daemon.wait_for_log("event=check_not_started", WAIT);
     setup.wait_for_prefixes(&[], WAIT);
     // The thread keeps checking (and failing) instead of dying.
-    daemon.wait_for_more("failed to run check command", 2, WAIT);
+    daemon.wait_for_more("event=check_not_started", 2, WAIT);
     assert_eq!(daemon.wait_exit_now(), None, "the daemon is still running");
 }
 

@@ -16,16 +16,16 @@ fn a_service_rises_and_falls_after_rise_and_fail_checks() {
     setup.flag_service("web", "10.52.12.1", "web-ok", "check_rise = 3\ncheck_fail = 2\ncheck_interval = 0.1");
     let daemon = setup.start();
     daemon.wait_for_log("going down 1/2", WAIT);
-    daemon.wait_for_log("changed to DOWN", WAIT);
+    daemon.wait_for_log("event=down", WAIT);
     setup.wait_for_prefixes(&[], WAIT);
 
     setup.touch("web-ok");
     daemon.wait_for_log("going up 1/3", WAIT);
     daemon.wait_for_log("going up 2/3", WAIT);
     setup.wait_for_prefixes(&["10.52.12.1/32"], WAIT);
-    daemon.wait_for_log("changed to UP", WAIT);
+    daemon.wait_for_log("event=up", WAIT);
     let log = daemon.log();
-    let up_at = log.find("changed to UP").expect("changed to UP");
+    let up_at = log.find("event=up").expect("an up event");
     assert!(log.find("going up 2/3").expect("2/3") < up_at, "UP only after the third pass");
 
     setup.remove("web-ok");
@@ -102,7 +102,7 @@ fn an_advertised_prefix_stays_until_its_check_decides() {
     daemon.wait_for_log("going up 1/3", WAIT);
     assert_eq!(setup.bird_prefixes(), ["10.189.200.255/32", "10.52.12.1/32"]);
     assert_eq!(setup.reconfigure_runs("start"), 0, "a file that is right is not rewritten at start");
-    daemon.wait_for_log("changed to UP", WAIT);
+    daemon.wait_for_log("event=up", WAIT);
     assert_eq!(setup.bird_prefixes(), ["10.189.200.255/32", "10.52.12.1/32"]);
 }
 

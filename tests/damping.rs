@@ -29,7 +29,7 @@ fn a_flapping_check_is_held_withdrawn_until_the_penalty_decays() {
     setup.wait_for_prefixes(&["10.52.12.1/32"], WAIT);
     // Second flap soon after: penalty about 1.9 > 1.5: suppressed.
     setup.remove("ok");
-    daemon.wait_for_log("flap damping suppresses web", WAIT);
+    daemon.wait_for_log("event=suppressed service=web", WAIT);
     setup.wait_for_prefixes(&[], WAIT);
     setup.touch("ok");
     daemon.wait_for_log("held withdrawn by flap damping", WAIT);
@@ -62,7 +62,7 @@ fn the_fast_interval_confirms_a_change_quickly() {
     let runs = daemon.service_lines("web", "running /bin/sh");
     setup.remove("ok");
     daemon.signal(libc::SIGURG);
-    daemon.wait_for_log("changed to DOWN", WAIT);
+    daemon.wait_for_log("event=down", WAIT);
     setup.wait_for_prefixes(&[], WAIT);
     // Exactly check_fail checks: the SIGURG one and two at the fast interval.
     assert_eq!(daemon.service_lines("web", "running /bin/sh") - runs, 3, "{}", daemon.log());
@@ -111,6 +111,6 @@ fn a_reload_of_timing_and_damping_keeps_state_and_penalty() {
     // passes suppress (1.5): a fresh penalty would not.
     setup.remove("ok");
     daemon.wait_for_log("going down 1/2", WAIT);
-    daemon.wait_for_log("flap damping suppresses web", WAIT);
+    daemon.wait_for_log("event=suppressed service=web", WAIT);
     setup.wait_for_prefixes(&[], WAIT);
 }

@@ -62,7 +62,7 @@ fn the_writer_dying_stops_the_daemon_with_exit_1() {
     let setup = Setup::new("", "");
     setup.flag_service("web", "10.52.12.1", "ok", "");
     let mut daemon = start_with_fault_hook(&setup);
-    daemon.wait_for_log("changed to DOWN", WAIT);
+    daemon.wait_for_log("event=down", WAIT);
     setup.touch("panic.bird-writer");
     setup.touch("ok");
     assert_eq!(daemon.wait_exit(WAIT), Some(1), "{}", daemon.log());

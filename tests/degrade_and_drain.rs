@@ -64,7 +64,7 @@ fn degraded_exit_codes_keep_the_prefix_advertised_in_the_degraded_set() {
         ["10.189.200.255/32", "10.52.12.1/32"],
         "still advertised"
     );
-    daemon.wait_for_log("status DEGRADED", WAIT);
+    daemon.wait_for_log("event=degraded", WAIT);
 
     setup.sandbox.write("web.code", "0");
     common::wait_for("out of the degraded set", WAIT, || set_of(&setup, "ACAST_PS_DEGRADED").len() == 1);

@@ -129,11 +129,11 @@ fn a_check_deleted_while_it_runs_fails_but_the_thread_lives() {
     setup.service("selfdelete", &format!("check_cmd = {}\nip_prefix = 10.52.12.1", check.display()));
     setup.service("other", "check_cmd = /bin/true\nip_prefix = 10.52.12.2");
     let mut daemon = setup.start();
-    daemon.wait_for_log("failed to run check command", WAIT);
+    daemon.wait_for_log("event=check_not_started", WAIT);
     setup.wait_for_prefixes(&["10.52.12.2/32"], WAIT);
-    let failures = daemon.log_count("failed to run check command");
+    let failures = daemon.log_count("event=check_not_started");
     common::wait_for("the thread to keep checking", WAIT, || {
-        daemon.log_count("failed to run check command") > failures
+        daemon.log_count("event=check_not_started") > failures
     });
     assert_eq!(daemon.wait_exit_now(), None, "the daemon runs on");
 }
@@ -181,7 +181,7 @@ fn a_sighup_storm_while_checks_flip_loses_nothing() {
     // Every service checks twice more after the last reload: the file stays right.
     daemon.wait_for_more("running /bin/sh", 20, WAIT);
     setup.wait_for_prefixes(&expected, WAIT);
-    assert!(daemon.log_count("reload applied:") >= 10, "reloads happened");
+    assert!(daemon.log_count("event=reload_applied") >= 10, "reloads happened");
     assert_eq!(daemon.log_count("panicked"), 0);
 }
 
@@ -204,6 +204,6 @@ fn ten_thousand_sigurg_are_folded_and_lose_nothing() {
     // Nothing lost (every service saw the flag) and the daemon runs on; that a burst
     // folds into one run is a unit test (src/service/thread.rs).
     daemon.signal(libc::SIGHUP);
-    daemon.wait_for_log("reload applied:", WAIT);
+    daemon.wait_for_log("event=reload_applied", WAIT);
     assert_eq!(daemon.wait_exit_now(), None, "the daemon runs on");
 }

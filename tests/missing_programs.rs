@@ -52,7 +52,7 @@ fn a_missing_ipv6_reconfigure_program_fails_only_ipv6_until_it_appears() {
     // The program appears: the next retry works.
     std::fs::copy(setup.path("reconfigure.sh"), &birdc6).unwrap();
     common::make_executable(&birdc6);
-    daemon.wait_for_log("works again", WAIT);
+    daemon.wait_for_log("event=reconfigure_recovered", WAIT);
     common::wait_for("--status OK", WAIT, || {
         setup.sandbox.run(&["-f", "main.conf", "-d", "conf.d", "--status"]).status.code() == Some(0)
     });

@@ -116,7 +116,7 @@ fn a_setuid_reconfigure_command_under_the_package_unit_is_an_error_naming_the_ke
         &["-f", "main.conf", "-d", "conf.d"],
         &[("SYSTEMD_UNIT_PATH", &units)],
     );
-    daemon.wait_for_log("changed to UP", Duration::from_secs(20));
+    daemon.wait_for_log("event=up", Duration::from_secs(20));
     let log = daemon.log();
     assert!(
         log.lines().any(|l| l.contains(": warning: main.conf: [daemon] bird_reconfigure_cmd: runs ")),

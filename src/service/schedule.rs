@@ -4,11 +4,9 @@
 //! next free one (no burst of catch-up checks), and an extra run (SIGURG) does not move
 //! the phase; it stands in for every slot less than an interval after it, so a
 //! service's checks are never less than an interval apart and "check everything now"
-//! adds no checks to the next moments. (Standing in only for slots less than half an
-//! interval away, half the services of a thousand at one phase ran their regular
-//! check while the storm's checks still ran, and the storm took 0.7 s or 1.3-2.2 s
-//! depending on where their phase fell.) The clock is `Instant`, so a wall-clock step
-//! changes nothing (upstream uses `time.time()`).
+//! adds no checks to the next moments (a storm's checks are not joined by regular
+//! ones). The clock is `Instant`, so a wall-clock step changes nothing (upstream uses
+//! `time.time()`).
 
 use std::time::{Duration, Instant};
 

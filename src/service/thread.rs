@@ -44,6 +44,15 @@ macro_rules! per_check {
 
 /// Stack size of a service thread: it runs a check and formats log lines, no more, and
 /// thousands of them must fit.
+///
+/// **The stack budget**, the one rule for every frame a check goes through: a thread
+/// keeps resident every stack page its deepest call ever touched, and glibc's thread
+/// block and TLS sit above our frames, so a check's deepest call (spawn, reading the
+/// output, a log line) stays under 8 KiB from the top: two resident pages per thread.
+/// Hence the worker is boxed (std moves a thread's closure through its frames by
+/// value), `sys::spawn::spawn` and `sys::command`'s output reader are never inlined
+/// into one frame, the read buffer starts small, signal masks are the kernel's 8
+/// bytes, and durations are printed without float formatting (`sys::duration_fmt`).
 const STACK_SIZE: usize = 128 * 1024;
 
 /// A service thread has ended: sent by the thread itself as it ends, panicking or not.
@@ -131,14 +140,7 @@ impl ServiceThread {
     ) -> Result<ServiceThread> {
         let control = Arc::new(Control::default());
         let view = SharedView::new();
-        // A thread keeps resident every stack page its deepest call ever touched: with
-        // glibc's thread block and TLS above our frames, a check's deepest call must
-        // stay under 8 KiB from the top to keep it at two pages (three cost 4 MiB at
-        // N = 1000). So the worker is boxed (std moves a thread's closure through its
-        // frames by value: with the worker inline those copies were 2 KiB), `spawn`
-        // and the output reader are never inlined into one frame, the read buffer is
-        // small and durations are printed without float formatting (`fixed`).
-        // benches/RESULTS.md has how the depth was measured.
+        // Boxed: the stack budget (see `STACK_SIZE`).
         let worker = Box::new(ServiceWorker {
             service: Arc::clone(&service),
             generation,
@@ -228,7 +230,7 @@ struct ServiceWorker {
 
 /// Requests for a service thread. A flag and a condition variable rather than a
 /// channel: a waiting thread parks at once, where a channel's receive spins and yields
-/// first, which measured as a quarter of the daemon's CPU with a thousand services.
+/// first, which costs CPU a thousand times over.
 #[derive(Default)]
 struct Control {
     state: Mutex<Requests>,

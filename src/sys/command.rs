@@ -137,7 +137,8 @@ fn outcome_of(status: ExitStatus) -> Outcome {
 
 /// Reads stdout and stderr until both are closed (true), or the deadline passes or
 /// `cancel` is set (false). Never inlined: its read buffer then lives in its own
-/// frame, beside `spawn`'s rather than under it (see `ServiceThread::spawn`).
+/// frame, beside `spawn`'s rather than under it (the stack budget:
+/// `service::thread::STACK_SIZE`).
 #[inline(never)]
 fn drain_until(child: &mut Child, deadline: Instant, cancel: &AtomicBool) -> (Captured, Captured, bool) {
     let mut captured = [Captured::default(), Captured::default()];

@@ -1,9 +1,8 @@
 //! Durations printed with three decimals ("12.345ms", "0.500s") by integer arithmetic.
 //!
 //! `{:.3}` of an `f64` prints the same digits, but its exact-digit path keeps about
-//! 2 KiB of big-number buffers on the stack. Each check logs a few of these, and the
-//! deepest call of a service thread decides how many stack pages it keeps resident,
-//! a thousand times over.
+//! 2 KiB of big-number buffers on the stack, and each check logs a few of these: over
+//! the stack budget (`service::thread::STACK_SIZE`).
 
 use std::fmt;
 use std::time::Duration;

@@ -91,7 +91,8 @@ impl Child {
 /// Starts `argv` in its own process group, stdin from /dev/null, stdout and stderr
 /// into pipes. A program without a slash is looked up in PATH, as `execvp` does.
 /// Never inlined, so that its frame and the output reader's are side by side, not
-/// stacked, on a service thread's deepest call (see `ServiceThread::spawn`).
+/// stacked, on a service thread's deepest call (the stack budget:
+/// `service::thread::STACK_SIZE`).
 #[inline(never)]
 pub fn spawn(argv: &Argv) -> io::Result<Child> {
     let words = argv.c_words();
@@ -302,8 +303,8 @@ fn reserved() -> io::Result<&'static Reserved> {
 
 /// Blocks every signal in this thread until dropped, so none is delivered to the child
 /// before it has dropped our handlers. The kernel's 64-bit masks, not libc's 128-byte
-/// `sigset_t`s, and the C library's own signals blocked too, as its `posix_spawn` does:
-/// this frame is on the deepest call of every service thread.
+/// `sigset_t`s (the stack budget: `service::thread::STACK_SIZE`), and the C library's
+/// own signals blocked too, as its `posix_spawn` does.
 struct BlockedSignals(u64);
 
 impl BlockedSignals {
