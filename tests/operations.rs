@@ -117,6 +117,39 @@ fn a_udp_syslog_server_gets_upstreams_packets() {
 }
 
 #[test]
+fn an_ipv6_syslog_server_gets_the_lines() {
+    let server = UdpSocket::bind("[::1]:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let setup = Setup::new(&format!("log_server = ::1\nlog_server_port = {port}"), "");
+    setup.service("web", "check_cmd = /bin/false\nip_prefix = 10.52.12.1");
+    let _daemon = setup.start();
+    let packets = receive(&server, |p| p.iter().any(|l| l.contains("event=down")));
+    assert!(packets.iter().any(|p| p.starts_with("<1") && p.contains("event=down")), "{packets:?}");
+}
+
+#[test]
+fn a_syslog_server_named_by_a_name_of_an_ipv6_address_gets_the_lines() {
+    if !common::root_or_skip() {
+        return;
+    }
+    // The name resolves to ::1 only, in a mount namespace of the daemon's own whose
+    // /etc/hosts says so (the host's file is not touched).
+    let server = UdpSocket::bind("[::1]:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let setup = Setup::new(&format!("log_server = syslog-six.test\nlog_server_port = {port}"), "");
+    setup.service("web", "check_cmd = /bin/false\nip_prefix = 10.52.12.1");
+    let hosts = setup.sandbox.write("hosts", "::1 syslog-six.test\n");
+    let script = format!(
+        "mount --make-rprivate / && mount --bind {} /etc/hosts && exec {} -f main.conf -d conf.d",
+        hosts.display(),
+        binary()
+    );
+    let _daemon = DaemonProcess::start_via(setup.root(), "unshare", &["-m", "sh", "-c", &script], &[]);
+    let packets = receive(&server, |p| p.iter().any(|l| l.contains("event=down")));
+    assert!(packets.iter().any(|p| p.contains("event=down")), "{packets:?}");
+}
+
+#[test]
 fn a_udp_syslog_server_gets_json_when_asked() {
     let server = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = server.local_addr().unwrap().port();

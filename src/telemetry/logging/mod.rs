@@ -360,10 +360,9 @@ impl Sinks {
         let server = match &settings.server {
             Some(host) => {
                 let format = Upstream3164 { facility: settings.server_facility };
-                let logger = syslog::udp(format, "0.0.0.0:0", (host.as_str(), settings.server_port))
-                    .map_err(|err| {
-                        format!("failed to set up syslog server {host}:{}: {err}", settings.server_port)
-                    })?;
+                let logger = syslogd::udp_logger(format, host, settings.server_port).map_err(|err| {
+                    format!("failed to set up syslog server {host}:{}: {err}", settings.server_port)
+                })?;
                 Some((logger, pick(settings.json_log_server)))
             }
             None => None,

@@ -51,9 +51,7 @@ pub(super) fn install_panic_hook(settings: &LogSettings) {
                 }
             }
             if let Some((host, port, facility)) = server {
-                if let Ok(mut logger) =
-                    syslog::udp(Upstream3164 { facility }, "0.0.0.0:0", (host.as_str(), port))
-                {
+                if let Ok(mut logger) = super::syslogd::udp_logger(Upstream3164 { facility }, &host, port) {
                     let _ = logger.crit(line.clone());
                 }
             }

@@ -110,6 +110,23 @@ fn format_3164(facility: u8, level: LineSeverity, t: &LocalTime, message: &str) 
     )
 }
 
+/// A UDP syslog logger to `host:port`, sent from a socket of the server's own address
+/// family: an IPv6 server (or a name whose first address is IPv6) gets an IPv6 socket,
+/// where one bound to `0.0.0.0` would fail every send.
+pub(super) fn udp_logger(
+    format: Upstream3164,
+    host: &str,
+    port: u16,
+) -> std::io::Result<syslog::Logger<syslog::LoggerBackend, Upstream3164>> {
+    use std::net::ToSocketAddrs;
+    let server = (host, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "the name has no address"))?;
+    let local = if server.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" };
+    syslog::udp(format, local, server).map_err(|err| std::io::Error::other(err.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
