@@ -123,3 +123,20 @@ fn the_start_up_pass_fixes_the_file_and_keeps_foreign_prefixes_unless_purging() 
         assert!(daemon.log().contains("found incorrect variable name WRONG_NAME"));
     }
 }
+
+#[test]
+fn a_prefix_with_a_netmask_is_taken_as_python_takes_it_and_written_with_a_length() {
+    let setup = Setup::new("", "");
+    setup.touch("ok");
+    setup.flag_service("web", "10.52.0.0/255.255.0.0", "ok", "");
+    let check = setup.sandbox.run(&["-f", "main.conf", "-d", "conf.d", "-c"]);
+    let (out, err) = (crate::common::stdout(&check), crate::common::stderr(&check));
+    assert!(check.status.success(), "{out}{err}");
+    assert!(out.contains("OK"), "{out}");
+    assert!(
+        err.contains("[web] ip_prefix: 10.52.0.0/255.255.0.0 is written 10.52.0.0/16 in the Bird file"),
+        "-c says what was normalised: {err}"
+    );
+    let _daemon = setup.start();
+    setup.wait_for_prefixes(&["10.52.0.0/16"], WAIT);
+}

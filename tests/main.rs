@@ -15,6 +15,7 @@ mod daemon_transitions;
 mod damping;
 mod dead_threads;
 mod degrade_and_drain;
+mod differential;
 mod events;
 mod faults;
 mod fuzz;

@@ -100,9 +100,12 @@ impl FromStr for IpPrefix {
             IpAddr::V4(_) => 32,
             IpAddr::V6(_) => 128,
         };
-        let len = match len_text {
-            None => max_len,
-            Some(len) => parse_prefix_len(len, max_len)?,
+        let len = match (len_text, addr) {
+            (None, _) => max_len,
+            (Some(len), _) if len.bytes().all(|b| b.is_ascii_digit()) => parse_prefix_len(len, max_len)?,
+            // Python's ip_network takes an IPv4 netmask or hostmask in place of a length.
+            (Some(mask), IpAddr::V4(_)) => length_of_mask(mask)?,
+            (Some(_), IpAddr::V6(_)) => return Err(PrefixError::Malformed),
         };
         if masked(addr, len) != addr {
             return Err(PrefixError::HostBitsSet);
@@ -111,18 +114,31 @@ impl FromStr for IpPrefix {
     }
 }
 
-/// A decimal length with no sign, no spaces and no leading zeros, as Python requires.
+/// A decimal length of ASCII digits, with no sign and no spaces; leading zeros are
+/// fine (`/08`), as Python's `ip_network` takes them.
 fn parse_prefix_len(text: &str, max_len: u8) -> Result<u8, PrefixError> {
-    let well_formed = !text.is_empty()
-        && text.len() <= 3
-        && text.bytes().all(|b| b.is_ascii_digit())
-        && !(text.len() > 1 && text.starts_with('0'));
-    if !well_formed {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(PrefixError::Malformed);
     }
-    match text.parse::<u8>() {
+    let digits = text.trim_start_matches('0');
+    match digits.parse::<u8>() {
         Ok(len) if len <= max_len => Ok(len),
+        Err(_) if digits.is_empty() => Ok(0),
         _ => Err(PrefixError::Malformed),
+    }
+}
+
+/// The length an IPv4 netmask (`255.255.0.0`: ones, then zeros) or, failing that, a
+/// hostmask (`0.0.255.255`: zeros, then ones) stands for, as Python reads them.
+fn length_of_mask(text: &str) -> Result<u8, PrefixError> {
+    let mask = u32::from(text.parse::<Ipv4Addr>().map_err(|_| PrefixError::Malformed)?);
+    let ones_then_zeros = |bits: u32| bits.leading_ones() + bits.trailing_zeros() == 32;
+    if ones_then_zeros(mask) {
+        Ok(mask.leading_ones() as u8)
+    } else if ones_then_zeros(!mask) {
+        Ok(mask.leading_zeros() as u8)
+    } else {
+        Err(PrefixError::Malformed)
     }
 }
 
@@ -176,6 +192,24 @@ mod tests {
     }
 
     #[test]
+    fn every_form_pythons_ip_network_takes_is_taken() {
+        // (as written, as the Bird file has it): what `ipaddress.ip_network` answers.
+        let cases = [
+            ("10.0.0.0/255.0.0.0", "10.0.0.0/8"),
+            ("10.0.0.0/0.255.255.255", "10.0.0.0/8"),
+            ("10.52.12.1/255.255.255.255", "10.52.12.1/32"),
+            ("0.0.0.0/0.0.0.0", "0.0.0.0/0"),
+            ("10.0.0.0/08", "10.0.0.0/8"),
+            ("10.0.0.1/032", "10.0.0.1/32"),
+            ("2001:db8::/032", "2001:db8::/32"),
+        ];
+        for (written, normal) in cases {
+            assert_eq!(p(written).to_string(), normal, "{written}");
+        }
+        assert_eq!("10.0.0.0/0.0.0.0".parse::<IpPrefix>(), Err(PrefixError::HostBitsSet), "/0, as Python");
+    }
+
+    #[test]
     fn host_bits_are_rejected() {
         assert_eq!("10.0.0.1/24".parse::<IpPrefix>(), Err(PrefixError::HostBitsSet));
         assert_eq!("2001:db8::5/64".parse::<IpPrefix>(), Err(PrefixError::HostBitsSet));
@@ -208,7 +242,9 @@ mod tests {
             "10.0.0.1/33",
             "10.0.0.1/",
             "10.0.0.1/+3",
-            "10.0.0.1/032",
+            "10.0.0.0/255.0.255.0",
+            "10.0.0.0/ 8",
+            "2001:db8::/ffff::",
             "10.0.0.1/3 ",
             " 10.0.0.1",
             "010.0.0.1",

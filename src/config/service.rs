@@ -177,7 +177,7 @@ pub fn parse_service(
         "advertise" => OnDisabled::Advertise,
         _ => return Err(fields.error("on_disabled", "must be 'withdraw' or 'advertise'")),
     };
-    let ip_prefixes = ip_prefixes(fields, enabled)?;
+    let ip_prefixes = ip_prefixes(fields, enabled, warnings)?;
     let ip_check_disabled = fields.boolean("ip_check_disabled")?;
     let interface = fields.string("interface")?.to_string();
     if let Err(why) = check_interface_name(&interface) {
@@ -490,11 +490,22 @@ fn count(fields: &Fields, key: &str) -> Result<u32, ConfigError> {
 }
 
 /// `ip_prefix`: one or more prefixes separated by commas or spaces.
-fn ip_prefixes(fields: &Fields, enabled: &EnabledVersions) -> Result<Vec<IpPrefix>, ConfigError> {
+/// A prefix written otherwise than the Bird file will have it (a netmask, a leading
+/// zero, an address without a length) is said in `warnings`.
+fn ip_prefixes(
+    fields: &Fields,
+    enabled: &EnabledVersions,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<IpPrefix>, ConfigError> {
     let text = fields.string("ip_prefix")?;
     let mut prefixes: Vec<IpPrefix> = Vec::new();
     for word in text.split(|c: char| c == ',' || c.is_whitespace()).filter(|w| !w.is_empty()) {
         let prefix = parse_prefix(word).map_err(|why| fields.error("ip_prefix", why))?;
+        let written = prefix.to_string();
+        if word.contains('/') && written != word {
+            let said = format!("{word} is written {written} in the Bird file (the same prefix)");
+            warnings.push(fields.error("ip_prefix", said).to_string());
+        }
         let version_on = match prefix.version() {
             IpVersion::V4 => enabled.ipv4,
             IpVersion::V6 => enabled.ipv6,
