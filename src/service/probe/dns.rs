@@ -4,7 +4,7 @@
 //! parser that never trusts its input, not a DNS library.
 
 use std::fmt;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::Duration;
 
@@ -381,7 +381,10 @@ fn mismatch(check: &DnsCheck, reply: &Reply, id: u16) -> Option<&'static str> {
     let expected = (check.name.to_ascii_lowercase(), check.record_type.0, 1);
     match &reply.question {
         Some(question) if *question == expected => None,
-        _ => Some("question mismatch"),
+        // Servers answering FORMERR, REFUSED or NOTIMP may leave the question out; the
+        // id on our connected socket says it is ours, and its rcode is the answer.
+        None => None,
+        Some(_) => Some("question mismatch"),
     }
 }
 
@@ -442,14 +445,12 @@ fn ask_tcp(check: &DnsCheck, query: &[u8], id: u16, deadline: &Deadline) -> Resu
     let over_tcp = format!("the truncated answer again over TCP from {server}");
     stream.write_all(&framed).map_err(|err| deadline.io_failure(&format!("asking for {over_tcp}"), &err))?;
     let mut length = [0u8; 2];
-    deadline.arm(&stream)?;
-    stream
-        .read_exact(&mut length)
+    deadline
+        .read_exact(&mut stream, &mut length)
         .map_err(|err| deadline.io_failure(&format!("reading {over_tcp}"), &err))?;
     let mut message = vec![0u8; usize::from(u16::from_be_bytes(length))];
-    deadline.arm(&stream)?;
-    stream
-        .read_exact(&mut message)
+    deadline
+        .read_exact(&mut stream, &mut message)
         .map_err(|err| deadline.io_failure(&format!("reading {over_tcp}"), &err))?;
     let reply = parse_reply(&message)
         .map_err(|why| Failure::new(format!("malformed DNS reply over TCP from {server}: {why}")))?;
@@ -609,6 +610,10 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(mismatch(&dns, &upper, 9), None, "names compare in any case");
+        // REFUSED with no question section: ours, judged by its rcode (not a timeout).
+        let refused = Reply { question: None, rcode: Rcode(5), ..upper.clone() };
+        assert_eq!(mismatch(&dns, &refused, 9), None);
+        assert!(judge(&dns, &refused).is_err_and(|f| !f.timed_out && f.reason.contains("REFUSED")));
     }
 
     #[test]

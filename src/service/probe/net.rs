@@ -55,6 +55,26 @@ impl Deadline {
             .map_err(|err| Failure::new(format!("cannot set a socket timeout: {err}")))
     }
 
+    /// Reads exactly `buffer.len()` bytes, all before the deadline: a timeout per read
+    /// alone lets a peer that sends a byte at a time go on for ever.
+    pub fn read_exact(&self, stream: &mut TcpStream, buffer: &mut [u8]) -> io::Result<()> {
+        use std::io::Read;
+        let mut filled = 0;
+        while filled < buffer.len() {
+            if self.passed() {
+                return Err(ErrorKind::TimedOut.into());
+            }
+            stream.set_read_timeout(Some(self.left()))?;
+            match stream.read(&mut buffer[filled..]) {
+                Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),
+                Ok(n) => filled += n,
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(())
+    }
+
     /// An I/O error while `doing` ("reading the response from 127.0.0.1:80").
     pub fn io_failure(&self, doing: &str, err: &io::Error) -> Failure {
         if is_timeout(err) {
@@ -115,6 +135,30 @@ pub fn split_host_port(text: &str, bare_ipv6: bool) -> Result<(&str, Option<&str
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
+    #[test]
+    fn a_peer_sending_a_byte_at_a_time_runs_out_of_one_deadline() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let dribbler = std::thread::spawn(move || {
+            let (mut peer, _) = listener.accept().unwrap();
+            // A byte every 100 ms, far within any one read's timeout.
+            for _ in 0..100 {
+                std::thread::sleep(Duration::from_millis(100));
+                if peer.write_all(b"x").is_err() {
+                    return;
+                }
+            }
+        });
+        let deadline = Deadline::after(Duration::from_millis(500));
+        let mut stream = TcpStream::connect(address).unwrap();
+        let mut buffer = [0u8; 64];
+        let err = deadline.read_exact(&mut stream, &mut buffer).expect_err("64 bytes take 6.4 s");
+        assert!(is_timeout(&err), "{err}");
+        drop(stream);
+        dribbler.join().unwrap();
+    }
     use super::*;
 
     #[test]
