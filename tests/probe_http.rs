@@ -59,6 +59,27 @@ fn status_body_and_virtual_host_decide_and_every_failure_says_why() {
 }
 
 #[test]
+fn interim_responses_are_skipped_and_bare_newlines_parse() {
+    let early = "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n";
+    let cont = "HTTP/1.1 100 Continue\r\n\r\n";
+    let server = HttpServer::start(Answer { interim: format!("{cont}{early}"), ..Answer::ok("ready") });
+    let setup = setup();
+    let check = format!("check_http = {}\ncheck_http_body = ready\nip_prefix = 10.52.12.1", server.url("/"));
+    setup.service("web", &check);
+    let daemon = setup.start();
+    setup.wait_for_prefixes(&["10.52.12.1/32"], WAIT);
+    // A 503 after an interim response is judged as 503, not as the 103.
+    server.set(Answer { status: 503, interim: early.to_string(), ..Answer::ok("ready") });
+    daemon.wait_for_log("HTTP 503 from", WAIT);
+    setup.wait_for_prefixes(&[], WAIT);
+    // Head lines ended by a bare LF.
+    server.set(Answer { bare_lf: true, ..Answer::ok("ready") });
+    setup.wait_for_prefixes(&["10.52.12.1/32"], WAIT);
+    server.set(Answer { bare_lf: true, status: 500, ..Answer::ok("ready") });
+    daemon.wait_for_log("HTTP 500 from", WAIT);
+}
+
+#[test]
 fn status_lists_head_and_redirects() {
     let server = HttpServer::start(Answer::ok("ok"));
     server.route("/moved", Answer { status: 302, headers: vec!["Location: /ok".into()], ..Answer::ok("") });

@@ -24,11 +24,23 @@ pub struct Answer {
     pub stall: bool,
     /// Extra header lines (`Location: /ok`).
     pub headers: Vec<String>,
+    /// Sent before the response: interim responses (`HTTP/1.1 103 Early Hints...`).
+    pub interim: String,
+    /// End the head's lines with a bare LF, as some servers do.
+    pub bare_lf: bool,
 }
 
 impl Answer {
     pub fn ok(body: &str) -> Answer {
-        Answer { status: 200, body: body.to_string(), chunked: false, stall: false, headers: Vec::new() }
+        Answer {
+            status: 200,
+            body: body.to_string(),
+            chunked: false,
+            stall: false,
+            headers: Vec::new(),
+            interim: String::new(),
+            bare_lf: false,
+        }
     }
 }
 
@@ -174,6 +186,10 @@ fn serve(
         answer.body.clone()
     };
     let head_only = first.starts_with("HEAD ");
+    if answer.bare_lf {
+        head = head.replace("\r\n", "\n");
+    }
+    let _ = stream.write_all(answer.interim.as_bytes());
     let _ = stream.write_all(head.as_bytes());
     if !head_only {
         let _ = stream.write_all(body.as_bytes());

@@ -229,6 +229,16 @@ impl Head {
     }
 }
 
+/// Where the head ends (the blank line): the head's length and where the body starts.
+/// Lines may end in CRLF or, as some servers send them, a bare LF (RFC 9112 §2.2).
+pub fn head_end(raw: &[u8]) -> Option<(usize, usize)> {
+    raw.iter().enumerate().filter(|(_, b)| **b == b'\n').find_map(|(at, _)| match &raw[at + 1..] {
+        [b'\n', ..] => Some((at, at + 2)),
+        [b'\r', b'\n', ..] => Some((at, at + 3)),
+        _ => None,
+    })
+}
+
 /// Parses the bytes before the blank line ending the headers: `HTTP/1.x NNN reason`
 /// and `Name: value` lines. Never panics, whatever the bytes.
 pub fn parse_head(bytes: &[u8]) -> Result<Head, String> {
@@ -536,9 +546,17 @@ fn read_response(
     let mut raw = Vec::with_capacity(1024);
     let mut buffer = [0u8; 4096];
     let mut closed = false;
-    let head_end = loop {
-        if let Some(at) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at;
+    let (head, body_start) = loop {
+        if let Some((end, body_start)) = head_end(&raw) {
+            let head = parse_head(&raw[..end]).map_err(|why| {
+                Failure::new(format!("malformed HTTP response from {}: {why}", target.url()))
+            })?;
+            // An interim response (100 Continue, 103 Early Hints): the real one follows.
+            if (100..200).contains(&head.status) && head.status != 101 {
+                raw.drain(..body_start);
+                continue;
+            }
+            break (head, body_start);
         }
         if raw.len() > HEAD_LIMIT {
             return Err(Failure::new(format!(
@@ -558,13 +576,11 @@ fn read_response(
             Err(err) => return Err(deadline.io_failure(&reading, &err)),
         }
     };
-    let head = parse_head(&raw[..head_end])
-        .map_err(|why| Failure::new(format!("malformed HTTP response from {}: {why}", target.url())))?;
     if !want_body {
         return Ok((head, Vec::new()));
     }
     let framing = head.framing();
-    let mut body_raw = raw.split_off(head_end + 4);
+    let mut body_raw = raw.split_off(body_start);
     loop {
         let (body, complete) = decode_body(framing, &body_raw);
         if complete || closed || body.len() >= BODY_LIMIT || body_raw.len() >= 2 * BODY_LIMIT {
@@ -660,6 +676,25 @@ mod tests {
         ] {
             assert!(parse_head(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn heads_end_at_the_first_blank_line_with_or_without_carriage_returns() {
+        // (bytes, (the head's length, where the body starts))
+        type Case<'a> = (&'a [u8], Option<(usize, usize)>);
+        let table: [Case; 5] = [
+            (b"HTTP/1.1 200 OK\r\nA: b\r\n\r\nbody", Some((22, 25))),
+            (b"HTTP/1.1 200 OK\nA: b\n\nbody", Some((20, 22))),
+            (b"HTTP/1.1 200 OK\r\nA: b\n\r\n", Some((21, 24))),
+            (b"HTTP/1.1 200 OK\r\nA: b\r\n", None),
+            (b"", None),
+        ];
+        for (raw, end) in table {
+            assert_eq!(head_end(raw), end, "{:?}", String::from_utf8_lossy(raw));
+        }
+        let (end, _) = head_end(b"HTTP/1.1 204 No Content\nX-A: 1\n\n").unwrap();
+        let head = parse_head(&b"HTTP/1.1 204 No Content\nX-A: 1\n\n"[..end]).unwrap();
+        assert_eq!((head.status, head.header("x-a")), (204, Some("1")));
     }
 
     #[test]
