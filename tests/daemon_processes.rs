@@ -7,7 +7,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use crate::common::{processes_with, zombie_children, Setup};
+use crate::common::{processes_with, zombie_children, DaemonProcess, Setup};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -192,4 +192,20 @@ fn checks_inherit_no_file_descriptor_nor_systemd_variable_of_the_daemon() {
         assert!(!env.contains(&format!("{variable}=")), "a check inherited {variable}:\n{env}");
     }
     assert!(env.lines().any(|line| line == "GLIBC_TUNABLES=glibc.malloc.perturb=0"), "{env}");
+}
+
+#[test]
+fn a_daemon_started_with_sigchld_ignored_still_sees_its_checks_exit() {
+    // Some launchers start their children with SIGCHLD ignored; then the kernel reaps
+    // the checks itself and waitpid finds nothing (every check looked timed out).
+    let setup = Setup::new("", "check_interval = 0.2\ncheck_timeout = 1\ncheck_rise = 2");
+    setup.service("web", "check_cmd = /bin/true\nip_prefix = 10.52.12.1");
+    setup.service("broken", "check_cmd = /bin/sh -c 'exit 3'\nip_prefix = 10.52.12.2");
+    let script = format!("trap '' CHLD; exec {} -f main.conf -d conf.d", common::binary());
+    // bash, not dash: dash keeps SIGCHLD for itself and does not pass "ignored" on.
+    let daemon = DaemonProcess::start_via(setup.root(), "bash", &["-c", &script], &[]);
+    setup.wait_for_prefixes(&["10.52.12.1/32"], WAIT);
+    daemon.wait_for_log("check duration", WAIT);
+    daemon.wait_for_log("exit status 3", WAIT);
+    assert_eq!(daemon.log_count("event=check_timed_out"), 0, "{}", daemon.log());
 }

@@ -10,7 +10,7 @@
 use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::common::{stderr, DaemonProcess, Setup};
@@ -29,12 +29,26 @@ fn shipped_unit() -> String {
     .expect("the shipped unit")
 }
 
+/// A directory the unit's `PrivateTmp=yes` does not hide: the target directory's, unless
+/// the checkout itself is under /tmp or /var/tmp (a clone in `mktemp -d`); then one
+/// under $HOME.
+fn outside_private_tmp() -> PathBuf {
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    if !target.starts_with("/tmp") && !target.starts_with("/var/tmp") {
+        return target;
+    }
+    let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()));
+    let dir = home.join(".cache/anycast-healthchecker-tests");
+    std::fs::create_dir_all(&dir).expect("a directory outside /tmp under $HOME");
+    dir
+}
+
 /// A sandbox whose `etc/` and `lib/` unit directories hold `package` (the package's
 /// place) and, if given, `override_unit` (/etc/systemd/system's), with a drop-in that
 /// lets the daemon write the sandbox (outside /tmp: the unit gives it a /tmp of its
 /// own), as an operator's drop-in for files outside the unit's directories would.
 fn with_units(package: &str, override_unit: Option<&str>) -> (Setup, String) {
-    let setup = Setup::new_in(Path::new(env!("CARGO_TARGET_TMPDIR")), "", "");
+    let setup = Setup::new_in(&outside_private_tmp(), "", "");
     setup.sandbox.write("units/lib/anycast-healthchecker.service", package);
     setup.sandbox.mkdir("units/etc");
     if let Some(unit) = override_unit {

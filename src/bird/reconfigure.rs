@@ -97,6 +97,7 @@ fn describe_failure(outcome: &Outcome, timeout: Duration) -> String {
         Outcome::Signaled(signal) => format!("killed by {}", crate::sys::signal_name::signal_name(*signal)),
         Outcome::NotStarted(err) => format!("could not be started: {err}"),
         Outcome::Cancelled => "stopped: the daemon is stopping".to_string(),
+        Outcome::Unknown(err) => format!("its exit status is lost: {err}"),
         Outcome::Exited(code) => format!("exit status {code}"),
     }
 }

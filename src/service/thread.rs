@@ -583,6 +583,10 @@ impl ServiceWorker {
                 event!(Alert::CheckNotStarted, "failed to run check command {argv}: {err}");
                 (CheckResult::Failed, 127, Cow::Owned(format!("check could not be started: {err}")))
             }
+            Outcome::Unknown(err) => {
+                log::error!("the exit status of check command {argv} is lost: {err}");
+                (CheckResult::Failed, 127, Cow::Owned(format!("check's exit status lost: {err}")))
+            }
         };
         Some(Checked { result: probe, code, reason, degraded: false })
     }

@@ -43,6 +43,9 @@ pub enum Outcome {
     NotStarted(io::Error),
     /// Its owner stopped it (the daemon is stopping); its group was killed.
     Cancelled,
+    /// It ran, but its exit status could not be had (`waitpid` failed: ECHILD when
+    /// something reaped it for us); its group was killed.
+    Unknown(io::Error),
 }
 
 /// A finished command: how it ended, how long it took, and the start of its output.
@@ -114,8 +117,12 @@ pub fn run_cancellable(argv: &Argv, timeout: Duration, cancel: &AtomicBool) -> F
     let (stdout, stderr, drained) = drain_until(&mut child, deadline, cancel);
     let outcome = if drained {
         match wait_until(&mut child, deadline, cancel) {
-            Some(status) => outcome_of(status),
-            None => kill_group(&mut child),
+            Ok(Some(status)) => outcome_of(status),
+            Ok(None) => kill_group(&mut child),
+            Err(err) => {
+                kill_group(&mut child);
+                Outcome::Unknown(err)
+            }
         }
     } else {
         kill_group(&mut child)
@@ -217,19 +224,17 @@ impl ReadBuffer {
 /// Waits for the child to exit, up to the deadline or until `cancel` is set. Its
 /// output is closed, so it is exiting or about to. A pidfd (Linux 5.3+) says exactly
 /// when; without one, poll with short, growing sleeps.
-fn wait_until(child: &mut Child, deadline: Instant, cancel: &AtomicBool) -> Option<ExitStatus> {
+fn wait_until(child: &mut Child, deadline: Instant, cancel: &AtomicBool) -> io::Result<Option<ExitStatus>> {
     // Opened only if the first look finds it still running: most have exited by now.
     let mut pidfd: Option<Option<PidFd>> = None;
     let mut pause = Duration::from_micros(50);
     loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Some(status),
-            Ok(None) => {}
-            Err(_) => return None,
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
         }
         let now = Instant::now();
         if now >= deadline || cancel.load(Ordering::Relaxed) {
-            return None;
+            return Ok(None);
         }
         match pidfd.get_or_insert_with(|| PidFd::open(child.id())) {
             Some(pidfd) => pidfd.wait_readable((deadline - now).min(CANCEL_POLL)),
@@ -261,7 +266,7 @@ fn kill_group(child: &mut Child) -> Outcome {
     let group = child.id() as libc::pid_t;
     signal_group(group, libc::SIGTERM);
     let grace_end = Instant::now() + KILL_GRACE;
-    if wait_until(child, grace_end, &AtomicBool::new(false)).is_none() {
+    if !matches!(wait_until(child, grace_end, &AtomicBool::new(false)), Ok(Some(_))) {
         signal_group(group, libc::SIGKILL);
         let _ = child.wait();
     }

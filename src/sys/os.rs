@@ -17,6 +17,25 @@ pub(crate) fn monotonic_clock() -> Duration {
     Duration::new(u64::try_from(now.tv_sec).unwrap_or(0), u32::try_from(now.tv_nsec).unwrap_or(0))
 }
 
+/// Sets SIGCHLD back to its default. A launcher that starts the daemon with SIGCHLD
+/// ignored (some do) makes the kernel reap our checks itself, and their exit status
+/// is lost (`waitpid` answers ECHILD). Best effort.
+pub(crate) fn default_sigchld() {
+    // SAFETY: SIG_DFL installs no handler of ours; signal() only sets the disposition.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+}
+
+/// The kernel's page size (4 KiB on x86_64; 64 KiB on some aarch64 kernels, RHEL's
+/// among them), read once.
+pub(crate) fn page_size() -> usize {
+    static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *PAGE.get_or_init(|| {
+        // SAFETY: sysconf takes a name and returns a number; no pointer.
+        let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        usize::try_from(size).ok().filter(|s| s.is_power_of_two()).unwrap_or(4096)
+    })
+}
+
 /// The real user id of the process.
 pub(crate) fn uid() -> u32 {
     // SAFETY: getuid takes nothing and cannot fail.
@@ -208,6 +227,16 @@ mod tests {
         let (mut a, mut b) = ([0u8; 16], [0u8; 16]);
         assert!(random_bytes(&mut a) && random_bytes(&mut b));
         assert_ne!(a, b, "sixteen random bytes twice alike");
+    }
+
+    #[test]
+    fn the_page_size_is_the_kernels() {
+        let size = page_size();
+        assert!(size.is_power_of_two() && size >= 4096, "{size}");
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
+        if let Some(line) = smaps.lines().find(|l| l.starts_with("KernelPageSize:")) {
+            assert!(line.contains(&format!(" {} kB", size / 1024)), "{line}");
+        }
     }
 
     #[test]

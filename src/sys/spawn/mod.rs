@@ -238,12 +238,18 @@ extern "C" fn child_main(plan: *mut c_void) -> c_int {
 /// # Safety
 /// Only from the child, with `plan` the parent's.
 unsafe fn fail(plan: &mut Plan) -> c_int {
-    let errno = match *libc::__errno_location() {
+    // SAFETY: errno is this thread's (the child's) own int, always valid to read.
+    let errno = match unsafe { *libc::__errno_location() } {
         0 => libc::ENOENT,
         errno => errno,
     };
-    std::ptr::write_volatile(&mut plan.exec_errno, errno);
-    libc::_exit(127)
+    // SAFETY: `plan` is the parent's, shared through CLONE_VM and alive until the
+    // child exits (CLONE_VFORK); a volatile write so it is not optimised away before
+    // _exit, which ends the child at once.
+    unsafe {
+        std::ptr::write_volatile(&mut plan.exec_errno, errno);
+        libc::_exit(127)
+    }
 }
 
 /// The paths to try for `program`, which has no slash: each PATH entry's.
@@ -280,7 +286,10 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 
 /// Reserves /dev/null and the slots now, while the daemon has few descriptors open:
 /// the lower they are, the less a child copies. (The first spawn does it otherwise.)
+/// And takes SIGCHLD back from a launcher that ignored it, so checks' exit statuses
+/// reach us.
 pub fn prepare() -> io::Result<()> {
+    super::os::default_sigchld();
     reserved().map(drop)
 }
 
@@ -360,7 +369,15 @@ static STACKS: Mutex<Vec<Stack>> = Mutex::new(Vec::new());
 /// Enough for two CPUs' worth of spawns overlapping; each kept stack costs a page or two.
 const POOLED: usize = 8;
 
-const GUARD: usize = 4096;
+/// The guard below a child stack: one page, of the kernel's real size.
+fn guard() -> usize {
+    super::os::page_size()
+}
+
+/// A child stack's mapping: the guard and [`STACK_SIZE`] rounded up to whole pages.
+fn mapping_size() -> usize {
+    guard() + STACK_SIZE.next_multiple_of(guard())
+}
 
 impl Stack {
     fn take() -> io::Result<Stack> {
@@ -372,7 +389,7 @@ impl Stack {
         unsafe {
             let base = libc::mmap(
                 std::ptr::null_mut(),
-                GUARD + STACK_SIZE,
+                mapping_size(),
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
                 -1,
@@ -381,9 +398,9 @@ impl Stack {
             if base == libc::MAP_FAILED {
                 return Err(io::Error::last_os_error());
             }
-            if libc::mprotect(base, GUARD, libc::PROT_NONE) != 0 {
+            if libc::mprotect(base, guard(), libc::PROT_NONE) != 0 {
                 let error = io::Error::last_os_error();
-                libc::munmap(base, GUARD + STACK_SIZE);
+                libc::munmap(base, mapping_size());
                 return Err(error);
             }
             Ok(Stack { base: base.cast() })
@@ -393,7 +410,7 @@ impl Stack {
     /// The stack's top, where a downward-growing stack starts (16-byte aligned).
     fn top(&self) -> *mut c_void {
         // SAFETY: one past the end of the mapping, which is page-aligned.
-        unsafe { self.base.add(GUARD + STACK_SIZE).cast() }
+        unsafe { self.base.add(mapping_size()).cast() }
     }
 
     fn give_back(self) {
@@ -406,7 +423,7 @@ impl Stack {
         // SAFETY: the mapping made in `take`, which no child uses any more (CLONE_VFORK
         // returned) and nothing else refers to.
         unsafe {
-            libc::munmap(self.base.cast(), GUARD + STACK_SIZE);
+            libc::munmap(self.base.cast(), mapping_size());
         }
     }
 }
