@@ -209,3 +209,45 @@ fn a_daemon_started_with_sigchld_ignored_still_sees_its_checks_exit() {
     daemon.wait_for_log("exit status 3", WAIT);
     assert_eq!(daemon.log_count("event=check_timed_out"), 0, "{}", daemon.log());
 }
+
+#[test]
+fn descriptors_the_daemon_inherited_never_reach_a_check() {
+    // Launched with fd 7 open and not close-on-exec (a careless launcher): the check is
+    // healthy only while it does not have it.
+    let setup = Setup::new("", "check_interval = 0.2\ncheck_rise = 1");
+    let listing = setup.path("fds");
+    setup.service(
+        "web",
+        &format!(
+            "check_cmd = /bin/sh -c 'ls /proc/$$/fd > {}; test ! -e /proc/$$/fd/7'\nip_prefix = 10.52.12.1",
+            listing.display()
+        ),
+    );
+    let script = format!("exec 7</dev/null; exec {} -f main.conf -d conf.d", common::binary());
+    let daemon = DaemonProcess::start_via(setup.root(), "bash", &["-c", &script], &[]);
+    common::wait_for("the check to run", WAIT, || listing.exists());
+    setup.wait_for_prefixes(&["10.52.12.1/32"], WAIT);
+    let fds = std::fs::read_to_string(&listing).unwrap_or_default();
+    let fds: Vec<u32> = fds.split_whitespace().filter_map(|fd| fd.parse().ok()).collect();
+    // 10 is dash's own (it keeps its stdout there around the redirect); nothing of ours.
+    assert!(fds.iter().all(|fd| *fd <= 2 || *fd == 10), "the check's descriptors: {fds:?}\n{}", daemon.log());
+    assert!(fds.len() >= 3, "{fds:?}");
+}
+
+#[test]
+fn where_the_kernel_refuses_a_private_descriptor_table_checks_still_start_and_it_is_said_once() {
+    // The debug build's hook acts as a seccomp profile that refuses close_range and
+    // unshare(CLONE_FILES) would.
+    let setup = Setup::new("", "check_interval = 0.2\ncheck_rise = 1");
+    setup.service("web", "check_cmd = /bin/true\nip_prefix = 10.52.12.1");
+    setup.service("dns", "check_cmd = /bin/true\nip_prefix = 10.52.12.2");
+    let daemon = DaemonProcess::start_with_env(
+        setup.root(),
+        &["-f", "main.conf", "-d", "conf.d"],
+        &[("ANYCAST_HEALTHCHECKER_TEST_NO_UNSHARE", "1")],
+    );
+    setup.wait_for_prefixes(&["10.52.12.1/32", "10.52.12.2/32"], WAIT);
+    daemon.wait_for_more("running /bin/true", 6, WAIT);
+    assert_eq!(daemon.log_count("refuses close_range and unshare"), 1, "{}", daemon.log());
+    assert_eq!(daemon.log_count("event=check_not_started"), 0, "{}", daemon.log());
+}

@@ -261,17 +261,26 @@ impl PidFd {
 }
 
 /// Ends the child's whole process group: SIGTERM, a short grace, SIGKILL; then reaps
-/// the child.
+/// the child. Until the end the leader is left a zombie if it exits: while it is, its
+/// group id cannot be given to another process, so no signal here reaches a stranger.
 fn kill_group(child: &mut Child) -> Outcome {
     let group = child.id() as libc::pid_t;
     signal_group(group, libc::SIGTERM);
     let grace_end = Instant::now() + KILL_GRACE;
-    if !matches!(wait_until(child, grace_end, &AtomicBool::new(false)), Ok(Some(_))) {
-        signal_group(group, libc::SIGKILL);
-        let _ = child.wait();
+    let mut pidfd: Option<Option<PidFd>> = None;
+    while !child.has_exited().unwrap_or(true) {
+        let now = Instant::now();
+        if now >= grace_end {
+            break;
+        }
+        match pidfd.get_or_insert_with(|| PidFd::open(child.id())) {
+            Some(pidfd) => pidfd.wait_readable(grace_end - now),
+            None => std::thread::sleep(Duration::from_millis(1).min(grace_end - now)),
+        }
     }
-    // Members that outlived the leader (or ignored SIGTERM) go too.
+    // The leader (if SIGTERM did not end it) and members that outlived it.
     signal_group(group, libc::SIGKILL);
+    let _ = child.wait();
     Outcome::TimedOut
 }
 

@@ -26,6 +26,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use crate::sys::argv::Argv;
@@ -35,10 +36,36 @@ mod slots;
 
 use slots::Reserved;
 
-/// Signals whose handler the child must drop before it unblocks signals: the ones the
-/// daemon catches (a handler run in the child would run on our memory) and SIGPIPE,
-/// which Rust's runtime ignores and a check should not inherit ignored.
+/// Signals whose handler the child must drop before it unblocks signals, at the least:
+/// the ones the daemon catches (a handler run in the child would run on our memory)
+/// and SIGPIPE, which Rust's runtime ignores and a check should not inherit ignored.
+/// [`prepare`] adds every other signal that has a handler by then.
 const RESET_IN_CHILD: [c_int; 5] = [libc::SIGHUP, libc::SIGINT, libc::SIGTERM, libc::SIGURG, libc::SIGPIPE];
+
+/// Set once a child could not take a descriptor table of its own (seccomp profiles
+/// that refuse close_range and unshare): from then on no child shares ours.
+static SHARED_TABLE_REFUSED: AtomicBool = AtomicBool::new(false);
+
+/// The signals the child resets, one bit each (bit `n - 1` for signal `n`).
+static RESET_MASK: AtomicU64 = AtomicU64::new(0);
+
+/// [`RESET_IN_CHILD`] and every signal that has a handler now.
+fn signals_to_reset() -> u64 {
+    let floor = RESET_IN_CHILD.iter().fold(0u64, |mask, signal| mask | 1 << (signal - 1));
+    (1..=64).filter(|signal| has_handler(*signal)).fold(floor, |mask, signal| mask | 1 << (signal - 1))
+}
+
+/// Whether `signal` has a handler (not the default action, not ignored).
+fn has_handler(signal: c_int) -> bool {
+    // SAFETY: sigaction only writes the current action into `current`, a live local;
+    // an invalid signal number is an error, not undefined behaviour.
+    unsafe {
+        let mut current: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal, std::ptr::null(), &mut current) == 0
+            && current.sa_sigaction != libc::SIG_DFL
+            && current.sa_sigaction != libc::SIG_IGN
+    }
+}
 
 /// A child stack's usable size. The child runs a few libc calls; most of this is never
 /// touched, so it costs address space, not memory.
@@ -60,6 +87,35 @@ impl Child {
     /// The exit status if the child has exited (and reaps it), or None.
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         self.wait_with(libc::WNOHANG)
+    }
+
+    /// Whether the child has exited, leaving it unreaped (a zombie keeps its pid and
+    /// process group id from being reused).
+    pub fn has_exited(&self) -> io::Result<bool> {
+        loop {
+            // SAFETY: waitid writes one siginfo_t through a valid pointer; WNOWAIT
+            // leaves the child to be reaped later.
+            let (result, info) = unsafe {
+                let mut info: libc::siginfo_t = std::mem::zeroed();
+                let result = libc::waitid(
+                    libc::P_PID,
+                    self.pid as libc::id_t,
+                    &mut info,
+                    libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+                );
+                (result, info)
+            };
+            return match result {
+                // With WNOHANG, no change is a zeroed si_pid.
+                // SAFETY: si_pid is valid to read from a siginfo_t waitid filled (or
+                // left zeroed).
+                0 => Ok(unsafe { info.si_pid() } != 0),
+                _ => match io::Error::last_os_error() {
+                    err if err.kind() == io::ErrorKind::Interrupted => continue,
+                    err => Err(err),
+                },
+            };
+        }
     }
 
     /// Waits for the child to exit and reaps it.
@@ -107,7 +163,12 @@ pub fn spawn(argv: &Argv) -> io::Result<Child> {
     let reserved = reserved()?;
     let (stdout, stdout_w) = pipe()?;
     let (stderr, stderr_w) = pipe()?;
-    let slot = reserved.claim(stdout_w.as_raw_fd(), stderr_w.as_raw_fd());
+    // A shared table needs the child to take its own (close_range or unshare); where
+    // both are refused, every child gets a copy of the whole table instead.
+    let slot = match SHARED_TABLE_REFUSED.load(Ordering::Relaxed) {
+        false => reserved.claim(stdout_w.as_raw_fd(), stderr_w.as_raw_fd()),
+        true => None,
+    };
     let [child_stdout, child_stderr] =
         slot.as_ref().map_or([stdout_w.as_raw_fd(), stderr_w.as_raw_fd()], |slot| slot.fds());
     let mut plan = Plan {
@@ -121,16 +182,35 @@ pub fn spawn(argv: &Argv) -> io::Result<Child> {
         stderr: child_stderr,
         private_below: slot.as_ref().map(slots::Slot::limit),
         timer_slack: timer_slack::for_children(),
+        reset: match RESET_MASK.load(Ordering::Relaxed) {
+            0 => signals_to_reset(),
+            mask => mask,
+        },
         exec_errno: 0,
+        table_refused: false,
+        refuse_table: cfg!(debug_assertions)
+            && std::env::var_os("ANYCAST_HEALTHCHECKER_TEST_NO_UNSHARE").is_some(),
     };
     let pid = clone_child(&mut plan)?;
     // Our copies of the write ends go, so the pipes close when the child's group does.
     drop((slot, stdout_w, stderr_w));
     // SAFETY: the child has exec'd or exited (CLONE_VFORK), so it no longer writes here.
     let errno = unsafe { std::ptr::read_volatile(&plan.exec_errno) };
+    // SAFETY: as above.
+    let table_refused = unsafe { std::ptr::read_volatile(&plan.table_refused) };
     let mut child = Child { pid, stdout: Some(stdout), stderr: Some(stderr) };
     if errno != 0 {
         let _ = child.wait();
+        if table_refused && !SHARED_TABLE_REFUSED.swap(true, Ordering::Relaxed) {
+            log::warn!(
+                "the kernel refuses close_range and unshare(CLONE_FILES) ({}): checks now start \
+                 with a copy of the whole descriptor table",
+                io::Error::from_raw_os_error(errno)
+            );
+        }
+        if table_refused {
+            return spawn(argv);
+        }
         return Err(io::Error::from_raw_os_error(errno));
     }
     Ok(child)
@@ -149,7 +229,13 @@ struct Plan<'a> {
     private_below: Option<RawFd>,
     /// The timer slack the daemon started with, if this thread changed its own.
     timer_slack: Option<libc::c_ulong>,
+    /// The signals to reset to their default action (bit `n - 1` for signal `n`).
+    reset: u64,
     exec_errno: c_int,
+    /// Set by the child: it could not take a table of its own.
+    table_refused: bool,
+    /// Tests only (debug builds): act as if close_range and unshare were refused.
+    refuse_table: bool,
 }
 
 extern "C" {
@@ -191,16 +277,29 @@ extern "C" fn child_main(plan: *mut c_void) -> c_int {
         // First, before anything touches a descriptor: a table of our own. Kernels
         // before 5.9 have no close_range; unshare copies the whole table there.
         if let Some(limit) = plan.private_below {
-            let small =
-                libc::syscall(libc::SYS_close_range, limit as c_uint, c_uint::MAX, libc::CLOSE_RANGE_UNSHARE);
-            if small != 0 && libc::unshare(libc::CLONE_FILES) != 0 {
+            let own_table = !plan.refuse_table
+                && (libc::syscall(
+                    libc::SYS_close_range,
+                    limit as c_uint,
+                    c_uint::MAX,
+                    libc::CLOSE_RANGE_UNSHARE,
+                ) == 0
+                    || libc::unshare(libc::CLONE_FILES) == 0);
+            if !own_table {
+                if plan.refuse_table {
+                    *libc::__errno_location() = libc::EPERM;
+                }
+                std::ptr::write_volatile(&mut plan.table_refused, true);
                 return fail(plan);
             }
         }
         let mut default: libc::sigaction = std::mem::zeroed();
         default.sa_sigaction = libc::SIG_DFL;
-        for signal in RESET_IN_CHILD {
+        let mut reset = plan.reset;
+        while reset != 0 {
+            let signal = reset.trailing_zeros() as c_int + 1;
             libc::sigaction(signal, &default, std::ptr::null_mut());
+            reset &= reset - 1;
         }
         if libc::setpgid(0, 0) != 0
             || libc::dup2(plan.stdin, 0) < 0
@@ -208,6 +307,14 @@ extern "C" fn child_main(plan: *mut c_void) -> c_int {
             || libc::dup2(plan.stderr, 2) < 0
         {
             return fail(plan);
+        }
+        // Nothing but 0, 1 and 2 goes to the check, whatever the daemon inherited
+        // without close-on-exec. Kernels before 5.9: below the slots one by one (our
+        // own descriptors there are close-on-exec anyway).
+        if libc::syscall(libc::SYS_close_range, 3 as c_uint, c_uint::MAX, 0 as c_uint) != 0 {
+            for fd in 3..plan.private_below.unwrap_or(3) {
+                libc::close(fd);
+            }
         }
         if let Some(slack) = plan.timer_slack {
             libc::prctl(libc::PR_SET_TIMERSLACK, slack);
@@ -288,9 +395,32 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 /// the lower they are, the less a child copies. (The first spawn does it otherwise.)
 /// And takes SIGCHLD back from a launcher that ignored it, so checks' exit statuses
 /// reach us.
+/// Also notes every signal that has a handler: the daemon installs its handlers before
+/// it calls this, so the child resets them all, not only the ones named here.
+/// And marks close-on-exec every descriptor above 2 that the daemon inherited, so none
+/// reaches a check even where the child cannot close them itself (kernels before 5.9).
 pub fn prepare() -> io::Result<()> {
     super::os::default_sigchld();
+    RESET_MASK.store(signals_to_reset(), Ordering::Relaxed);
+    close_inherited_on_exec();
     reserved().map(drop)
+}
+
+/// Sets FD_CLOEXEC on every open descriptor above 2 (listed in /proc/self/fd).
+fn close_inherited_on_exec() {
+    let Ok(listing) = std::fs::read_dir("/proc/self/fd") else { return };
+    let fds: Vec<RawFd> =
+        listing.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).filter(|fd| *fd > 2).collect();
+    for fd in fds {
+        // SAFETY: fcntl on a descriptor number only reads and sets its flags; one that
+        // closed meanwhile (the listing's own) is an error, nothing more.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
+        }
+    }
 }
 
 /// /dev/null and the slots, reserved once.
@@ -433,6 +563,31 @@ mod tests {
     use super::*;
     use std::io::Read;
     use std::time::Duration;
+
+    #[test]
+    fn every_signal_with_a_handler_is_reset_in_the_child_not_only_the_named_ones() {
+        let bit = |signal: c_int| 1u64 << (signal - 1);
+        let floor = signals_to_reset();
+        assert_eq!(floor & bit(libc::SIGPIPE), bit(libc::SIGPIPE), "SIGPIPE always");
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let id = signal_hook::flag::register(libc::SIGUSR2, flag).expect("a handler for SIGUSR2");
+        assert_ne!(signals_to_reset() & bit(libc::SIGUSR2), 0, "a handler added beside ours");
+        signal_hook::low_level::unregister(id);
+    }
+
+    #[test]
+    fn an_exited_child_is_seen_and_left_a_zombie_until_reaped() {
+        let mut child = spawn(&Argv::parse("/bin/true").expect("argv")).expect("spawn");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !child.has_exited().expect("waitid") {
+            assert!(std::time::Instant::now() < deadline, "/bin/true did not exit");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).expect("still there");
+        assert_eq!(stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().chars().next()), Some(Some('Z')));
+        assert!(child.wait().expect("reaped").success());
+        assert!(!std::path::Path::new(&format!("/proc/{}", child.id())).exists(), "reaped");
+    }
 
     fn read_all(fd: OwnedFd) -> String {
         let mut text = String::new();
