@@ -11,7 +11,7 @@
 //! - across files, sections merge key by key and the last file wins;
 //! - `%(name)s` interpolation against the section and DEFAULT, `%%` for a percent sign.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::error::{ConfigError, Origin};
@@ -108,7 +108,7 @@ impl Ini {
 
     /// Reads `text` as if it were the file `path`.
     pub fn read_str(&mut self, text: &str, path: &Path) -> Result<(), ConfigError> {
-        let canonical = canonical_text(text, path)?;
+        let (canonical, opened_empty) = canonical_text(text, path)?;
         let options = ini::ParseOption {
             enabled_quote: false,
             enabled_escape: false,
@@ -125,11 +125,10 @@ impl Ini {
                 section.files.push(path.to_path_buf());
             }
             for (key, value) in properties.iter() {
-                section.set(RawEntry {
-                    key: key.to_string(),
-                    raw: value.to_string(),
-                    origin: Origin::File(path.to_path_buf()),
-                });
+                // Python keeps the empty first line of a value continued below it.
+                let opened = opened_empty.get(&(name.to_string(), key.to_string())).copied().unwrap_or(0);
+                let raw = format!("{}{value}", "\n".repeat(opened));
+                section.set(RawEntry { key: key.to_string(), raw, origin: Origin::File(path.to_path_buf()) });
             }
         }
         Ok(())
@@ -240,6 +239,9 @@ fn interpolate<'a>(
     Ok(())
 }
 
+/// For each (section, key), the empty lines its value starts with.
+type LeadingEmptyLines = HashMap<(String, String), usize>;
+
 /// How Python classifies one line.
 enum IniLine<'a> {
     Blank,
@@ -250,8 +252,10 @@ enum IniLine<'a> {
 }
 
 /// Rewrites `text` into a form `ini` reads the way Python reads `text`, or says which
-/// line Python would reject and why.
-fn canonical_text(text: &str, path: &Path) -> Result<String, ConfigError> {
+/// line Python would reject and why. Also, for each (section, key) whose value starts
+/// with an empty line and goes on below it, how many empty lines it starts with:
+/// `ini` trims them, Python keeps them.
+fn canonical_text(text: &str, path: &Path) -> Result<(String, LeadingEmptyLines), ConfigError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = String::with_capacity(text.len() + 16);
     let mut section: Option<&str> = None;
@@ -260,13 +264,25 @@ fn canonical_text(text: &str, path: &Path) -> Result<String, ConfigError> {
     let mut option_indent: Option<usize> = None;
     let mut sections_seen: HashSet<&str> = HashSet::new();
     let mut keys_seen: HashSet<(&str, String)> = HashSet::new();
+    let mut opened_empty: HashMap<(String, String), usize> = HashMap::new();
+    // The key whose first line was empty, while its value may still go on, and the
+    // empty lines so far (blank ones count, comment lines do not, as in Python).
+    let mut empty_key: Option<(&str, String, usize)> = None;
     for (index, raw_line) in text.lines().enumerate() {
         let number = index + 1;
         let fail = |message: String| Err(ConfigError::in_file(path, message).line(number));
         match classify(raw_line, option_indent) {
-            IniLine::Blank => out.push('\n'),
+            IniLine::Blank => {
+                if let Some((_, _, lines)) = empty_key.as_mut() {
+                    *lines += 1;
+                }
+                out.push('\n');
+            }
             IniLine::Comment => {}
             IniLine::Continuation(value) => {
+                if let Some((section, key, lines)) = empty_key.take() {
+                    opened_empty.insert((section.to_string(), key), lines);
+                }
                 out.push(' ');
                 push_value(&mut out, value);
             }
@@ -274,11 +290,13 @@ fn canonical_text(text: &str, path: &Path) -> Result<String, ConfigError> {
                 if name.contains(']') {
                     return fail(format!("section name [{name}] must not contain ']'"));
                 }
-                if !sections_seen.insert(name) {
+                // Python lets [DEFAULT] open again (its keys still may not repeat).
+                if name != DEFAULT_SECTION && !sections_seen.insert(name) {
                     return fail(format!("section [{name}] already exists in this file"));
                 }
                 section = Some(name);
                 option_indent = None;
+                empty_key = None;
                 out.push('[');
                 out.push_str(name);
                 out.push_str("]\n");
@@ -290,18 +308,28 @@ fn canonical_text(text: &str, path: &Path) -> Result<String, ConfigError> {
                 if key.is_empty() {
                     return fail(format!("a line with no key name: {:?}", raw_line.trim()));
                 }
+                // Python takes `[web2 = 1` as a key named `[web2`; it is far likelier a
+                // section header that lost its ']', whose keys would land in the
+                // section above.
+                if key.starts_with('[') {
+                    return fail(format!(
+                        "{:?} is a key named {key:?} to Python: a section header without its ']'?",
+                        raw_line.trim()
+                    ));
+                }
                 let key = key.to_lowercase();
                 if !keys_seen.insert((current, key.clone())) {
                     return fail(format!("key '{key}' in section [{current}] already exists in this file"));
                 }
                 option_indent = Some(indent_of(raw_line));
+                empty_key = value.is_empty().then(|| (current, key.clone(), 1));
                 out.push_str(&key);
                 out.push('=');
                 push_value(&mut out, value);
             }
         }
     }
-    Ok(out)
+    Ok((out, opened_empty))
 }
 
 fn classify(line: &str, option_indent: Option<usize>) -> IniLine<'_> {
@@ -357,6 +385,21 @@ mod tests {
     fn value(ini: &Ini, section: &str, key: &str) -> String {
         let resolved = ini.resolve(section).expect("resolves");
         resolved.into_iter().find(|r| r.key == key).expect(key).value
+    }
+
+    #[test]
+    fn pythons_edges_read_as_python_reads_them() {
+        // A value whose first line is empty keeps its leading newlines (blank lines
+        // count, comment lines do not).
+        let ini = read("[web]\ncheck_cmd =\n\n  # note\n    /bin/true\n").expect("reads");
+        assert_eq!(value(&ini, "web", "check_cmd"), "\n\n/bin/true");
+        // [DEFAULT] may open twice; its keys still may not repeat.
+        let ini = read("[DEFAULT]\na = 1\n[web]\n[DEFAULT]\nb = 2\n").expect("reads");
+        assert_eq!((value(&ini, "web", "a"), value(&ini, "web", "b")), ("1".into(), "2".into()));
+        assert!(read("[DEFAULT]\na = 1\n[DEFAULT]\na = 2\n").is_err());
+        // `[web2 = 1`: a key named "[web2" to Python; refused, naming the line.
+        let err = read("[web]\na = 1\n[web2 = 1\n").expect_err("refused").to_string();
+        assert!(err.contains("t.conf:3:") && err.contains("section header without its ']'"), "{err}");
     }
 
     #[test]

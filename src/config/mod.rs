@@ -103,6 +103,28 @@ pub fn load_texts(files: &[(&std::path::Path, &str)]) -> Result<Loaded, Rejected
     finish(ini, Programs::MustExist, None)
 }
 
+/// Sections, each with its keys and values (see [`ini_view`]).
+#[doc(hidden)]
+pub type IniView = Vec<(String, Vec<(String, String)>)>;
+
+/// What one INI text says, read as upstream's `configparser.ConfigParser()` reads it:
+/// every section but DEFAULT with its keys and interpolated values (DEFAULT's shown
+/// through), or the error. Only for the differential tests against Python
+/// (tests/differential.rs); the daemon reads through [`load`].
+#[doc(hidden)]
+pub fn ini_view(text: &str) -> Result<IniView, String> {
+    let mut ini = Ini::default();
+    ini.read_str(text, std::path::Path::new("differential.conf")).map_err(|err| err.to_string())?;
+    let names: Vec<String> = ini.section_names().map(String::from).collect();
+    names
+        .into_iter()
+        .map(|name| {
+            let resolved = ini.resolve(&name).map_err(|err| err.to_string())?;
+            Ok((name, resolved.into_iter().map(|r| (r.key, r.value)).collect()))
+        })
+        .collect()
+}
+
 /// The pidfile as the main file (`-f`) sets it, or the default, without reading or
 /// checking the service files: `--status` still finds a running daemon when a service
 /// file on disk has since been broken. None if even the main file cannot be read.

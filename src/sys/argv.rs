@@ -115,16 +115,18 @@ fn write_quoted(f: &mut fmt::Formatter<'_>, word: &str) -> fmt::Result {
     f.write_str("'")
 }
 
-/// The words of `line`: whitespace separates; `'…'` is literal; in `"…"` a backslash
+/// The words of `line`: space, tab, CR and LF separate; `'…'` is literal; in `"…"` a backslash
 /// escapes only `"` and `\`; outside quotes a backslash escapes any character.
-fn split(line: &str) -> Result<Vec<String>, SplitError> {
+pub(crate) fn split(line: &str) -> Result<Vec<String>, SplitError> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut in_word = false;
     let mut chars = line.chars();
     while let Some(c) = chars.next() {
         match c {
-            c if c.is_whitespace() => {
+            // shlex's whitespace is these four; any other space (NBSP, VT, FF, U+3000)
+            // is part of a word, as upstream reads it.
+            ' ' | '\t' | '\r' | '\n' => {
                 if in_word {
                     words.push(std::mem::take(&mut word));
                     in_word = false;
@@ -239,6 +241,8 @@ mod tests {
             words("sh -c 'exit 3' # not a comment"),
             ["sh", "-c", "exit 3", "#", "not", "a", "comment"]
         );
+        // Only space, tab, CR and LF separate, as shlex.whitespace says.
+        assert_eq!(words("curl\u{a0}-s\tx\u{b}y\u{3000}z"), ["curl\u{a0}-s", "x\u{b}y\u{3000}z"]);
     }
 
     #[test]

@@ -14,3 +14,11 @@ pub(crate) mod signal_name;
 pub(crate) mod spawn;
 pub(crate) mod test_fault;
 pub(crate) mod timer_slack;
+
+/// `line`'s words as upstream's `shlex.split` gives them, or why it cannot be split.
+/// Only for the differential tests against Python (tests/differential.rs); commands
+/// are read through `argv::Argv`.
+#[doc(hidden)]
+pub fn shlex_words(line: &str) -> Result<Vec<String>, String> {
+    argv::split(line).map_err(|err| err.to_string())
+}
