@@ -5,6 +5,7 @@
 mod common;
 
 mod bird_e2e;
+mod client_lab;
 mod config_errors;
 mod config_print;
 mod daemon_batching;

@@ -29,18 +29,26 @@ fn shipped_unit() -> String {
     .expect("the shipped unit")
 }
 
-/// A directory the unit's `PrivateTmp=yes` does not hide: the target directory's, unless
-/// the checkout itself is under /tmp or /var/tmp (a clone in `mktemp -d`); then one
-/// under $HOME.
+/// A directory the unit hides from the daemon with neither `PrivateTmp=yes` (/tmp,
+/// /var/tmp) nor `ProtectHome=yes` (/home, /root): the target directory's, unless the
+/// checkout itself is under one of those (a clone in `mktemp -d`); then one under
+/// /var/lib (as root) or /srv.
 fn outside_private_tmp() -> PathBuf {
+    let hidden = ["/tmp", "/var/tmp", "/home", "/root", "/run/user"];
     let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    if !target.starts_with("/tmp") && !target.starts_with("/var/tmp") {
+    if !hidden.iter().any(|dir| target.starts_with(dir)) {
         return target;
     }
-    let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()));
-    let dir = home.join(".cache/anycast-healthchecker-tests");
-    std::fs::create_dir_all(&dir).expect("a directory outside /tmp under $HOME");
-    dir
+    for candidate in ["/var/lib/anycast-healthchecker-tests", "/srv/anycast-healthchecker-tests"] {
+        if std::fs::create_dir_all(candidate).is_ok() {
+            return PathBuf::from(candidate);
+        }
+    }
+    panic!(
+        "the checkout ({}) is under a directory the unit hides, and neither /var/lib nor /srv is \
+         writable: run the tests from a checkout elsewhere, or as root",
+        target.display()
+    )
 }
 
 /// A sandbox whose `etc/` and `lib/` unit directories hold `package` (the package's

@@ -1,0 +1,545 @@
+//! What a client sees: two anycast hosts (A and B) behind a real router, and a client
+//! behind the router making new TCP connections to the anycast address. The router
+//! (Bird 2) learns 10.52.12.1/32 from both hosts over eBGP and installs both paths as
+//! one multipath kernel route (ECMP, hashed on ports); each host runs a real HTTP server
+//! on the address that answers its name, Bird 2 with our shipped example, and our daemon
+//! with a native `check_http` on that server. Network namespaces R, A, B and C (the
+//! client), all made and removed by the test.
+//!
+//! The client (this test's own code, four threads in C's namespace) sends 200 requests
+//! a second, each on a new connection with short timeouts, and records when it started,
+//! whether it failed (refused, reset, timed out, no route) and which host answered. The
+//! router's kernel route is sampled beside it. Timings are printed, not asserted; the
+//! assertions are the properties that must hold whatever the machine's speed.
+#![allow(unsafe_code)] // setns(2) for the client's threads
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::common::bird::{point_at_prefix_files, tools, write_prefix_files};
+use crate::common::{self, DaemonProcess, Sandbox};
+
+const ANYCAST: &str = "10.52.12.1";
+const WAIT: Duration = Duration::from_secs(30);
+/// The daemons' detection: check_interval x check_fail.
+const INTERVAL: f64 = 0.5;
+const FAIL: u32 = 2;
+
+/// One anycast host: its namespace, addresses and processes.
+struct Host {
+    name: &'static str,
+    namespace: String,
+    dir: PathBuf,
+    /// Its address on the link to the router, and the router's.
+    address: &'static str,
+    router_side: &'static str,
+    bird: Option<Child>,
+    server: Option<Child>,
+    daemon: Option<DaemonProcess>,
+}
+
+struct ClientLab {
+    _sandbox: Sandbox,
+    router: String,
+    client: String,
+    router_bird: Option<Child>,
+    hosts: [Host; 2],
+    epoch: Instant,
+}
+
+fn ip(args: &[&str]) {
+    let status = Command::new("ip").args(args).status().expect("run ip");
+    assert!(status.success(), "ip {} failed", args.join(" "));
+}
+
+const TIMERS: &str = "connect delay time 1; connect retry time 1; error wait time 1, 2;";
+
+impl ClientLab {
+    fn start() -> ClientLab {
+        let sandbox = Sandbox::new();
+        let id = format!("{}{}", std::process::id() % 10_000, common::unique());
+        let ns = |role: &str| format!("ahl{id}{role}");
+        let (router, client) = (ns("r"), ns("c"));
+        let host = |name: &'static str, address, router_side| Host {
+            name,
+            namespace: ns(&name.to_lowercase()),
+            dir: sandbox.path(name),
+            address,
+            router_side,
+            bird: None,
+            server: None,
+            daemon: None,
+        };
+        let hosts = [host("A", "10.91.0.2", "10.91.0.1"), host("B", "10.92.0.2", "10.92.0.1")];
+        let mut lab =
+            ClientLab { _sandbox: sandbox, router, client, router_bird: None, hosts, epoch: Instant::now() };
+        lab.wire();
+        lab.start_router();
+        for index in 0..2 {
+            lab.start_host(index);
+        }
+        lab
+    }
+
+    fn wire(&self) {
+        let (r, c, a, b) = (&self.router, &self.client, &self.hosts[0].namespace, &self.hosts[1].namespace);
+        for namespace in [r, c, a, b] {
+            ip(&["netns", "add", namespace]);
+            ip(&["-n", namespace, "link", "set", "lo", "up"]);
+        }
+        for (near, far, subnet) in [(c, "vc", "10.90.0"), (a, "va", "10.91.0"), (b, "vb", "10.92.0")] {
+            let router_end = format!("r{far}");
+            ip(&["link", "add", far, "netns", near, "type", "veth", "peer", "name", &router_end, "netns", r]);
+            ip(&["-n", r, "addr", "add", &format!("{subnet}.1/24"), "dev", &router_end]);
+            ip(&["-n", near, "addr", "add", &format!("{subnet}.2/24"), "dev", far]);
+            ip(&["-n", r, "link", "set", "dev", &router_end, "up"]);
+            ip(&["-n", near, "link", "set", "dev", far, "up"]);
+            ip(&["-n", near, "route", "add", "default", "via", &format!("{subnet}.1")]);
+        }
+        for host in [a, b] {
+            ip(&["-n", host, "addr", "add", &format!("{ANYCAST}/32"), "dev", "lo"]);
+        }
+        let sysctl = Command::new("ip")
+            .args(["netns", "exec", r, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
+            .arg("net.ipv4.fib_multipath_hash_policy=1")
+            .status()
+            .expect("sysctl");
+        assert!(sysctl.success(), "sysctl in the router");
+    }
+
+    fn start_router(&mut self) {
+        let dir = self._sandbox.root();
+        let config = format!(
+            "router id 10.90.0.1;\nprotocol device {{}}\n\
+             protocol kernel {{ ipv4 {{ export all; }}; merge paths on; }}\n\
+             protocol bgp a {{ local 10.91.0.1 as 65000; neighbor 10.91.0.2 as 65001; {TIMERS}\n  \
+             ipv4 {{ import all; export none; }}; }}\n\
+             protocol bgp b {{ local 10.92.0.1 as 65000; neighbor 10.92.0.2 as 65001; {TIMERS}\n  \
+             ipv4 {{ import all; export none; }}; }}\n"
+        );
+        std::fs::write(dir.join("router.conf"), config).expect("router.conf");
+        let router = self.router.clone();
+        self.router_bird = Some(bird(&router, dir, "router"));
+    }
+
+    fn start_host(&mut self, index: usize) {
+        let host = &mut self.hosts[index];
+        std::fs::create_dir_all(host.dir.join("conf.d")).expect("host dir");
+        std::fs::create_dir_all(host.dir.join("www")).expect("www");
+        std::fs::write(host.dir.join("www/index.html"), format!("{}\n", host.name)).expect("index.html");
+        let (p4, p6) = (host.dir.join("p4.conf"), host.dir.join("p6.conf"));
+        write_prefix_files(&p4, &p6);
+        // Our shipped example, pointed at this host's files and the router, IPv4 only.
+        let example =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("conf.d/bird/bird2.conf"))
+                .expect("bird2.conf");
+        let example = &example[..example.find("protocol bgp upstream6").expect("the IPv6 session")];
+        let config = point_at_prefix_files(example, &p4, &p6)
+            .replace("router id 192.0.2.1;", &format!("router id {};", host.address))
+            .replace(
+                "local 192.0.2.1 as 65001;\n  neighbor 192.0.2.2 as 65002;",
+                &format!("local {} as 65001; neighbor {} as 65000; {TIMERS}", host.address, host.router_side),
+            );
+        assert!(config.contains(TIMERS), "the example's session was pointed at the router");
+        std::fs::write(host.dir.join("host.conf"), config).expect("host.conf");
+        host.bird = Some(bird(&host.namespace, &host.dir, "host"));
+        host.start_server();
+        let dir = host.dir.display();
+        std::fs::write(
+            host.dir.join("main.conf"),
+            format!(
+                "[DEFAULT]\ncheck_disabled = false\ncheck_interval = {INTERVAL}\ncheck_timeout = 0.4\n\
+                 check_rise = 2\ncheck_fail = {FAIL}\ninterface = lo\n\
+                 [daemon]\npidfile = {dir}/ahc.pid\nipv6 = false\nbird_conf = {dir}/p4.conf\n\
+                 bird_degraded_conf = {dir}/p4-degraded.conf\nbird_degraded_variable = ACAST_PS_DEGRADED\n\
+                 bird_control_socket = {dir}/host.ctl\nloglevel = info\n\
+                 instance_lock = ahc-lab-{}-{}\n",
+                std::process::id(),
+                common::unique()
+            ),
+        )
+        .expect("main.conf");
+        host.set_service(2, "keep");
+        host.start_daemon();
+    }
+
+    /// Seconds since the lab started.
+    fn now(&self) -> f64 {
+        self.epoch.elapsed().as_secs_f64()
+    }
+
+    /// The hosts the router forwards the anycast address to now (its kernel route).
+    fn router_hosts(&self) -> Vec<&'static str> {
+        let out = Command::new("ip")
+            .args(["-n", &self.router, "route", "show", ANYCAST])
+            .output()
+            .expect("ip route");
+        let text = String::from_utf8_lossy(&out.stdout);
+        self.hosts.iter().filter(|h| text.contains(&format!("via {} ", h.address))).map(|h| h.name).collect()
+    }
+
+    fn wait_for_router(&self, expected: &[&str]) {
+        common::wait_for(&format!("the router to forward to {expected:?}"), WAIT, || {
+            self.router_hosts() == expected
+        });
+    }
+}
+
+impl Host {
+    fn start_server(&mut self) {
+        let www = self.dir.join("www");
+        let server = Command::new("ip")
+            .args(["netns", "exec", &self.namespace, "python3", "-m", "http.server", "80", "--bind", ANYCAST])
+            .arg("--directory")
+            .arg(&www)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 http.server");
+        self.server = Some(server);
+    }
+
+    fn kill_server(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+    }
+
+    fn set_service(&self, drain_seconds: u32, on_exit: &str) {
+        std::fs::write(
+            self.dir.join("conf.d/web.conf"),
+            format!(
+                "[web]\ncheck_http = http://{ANYCAST}/\nip_prefix = {ANYCAST}/32\n\
+                 maintenance_file = {}/maintenance\ndrain_seconds = {drain_seconds}\non_exit = {on_exit}\n",
+                self.dir.display()
+            ),
+        )
+        .expect("web.conf");
+    }
+
+    fn start_daemon(&mut self) {
+        let args = ["netns", "exec", &self.namespace, common::binary(), "-f", "main.conf", "-d", "conf.d"];
+        self.daemon = Some(DaemonProcess::start_via(&self.dir, "ip", &args, &[]));
+    }
+
+    /// SIGHUP, and waits for the reload to be applied.
+    fn reload(&self) {
+        let daemon = self.daemon();
+        let before = daemon.log_count("event=reload_applied");
+        daemon.signal(libc::SIGHUP);
+        common::wait_for("the reload", WAIT, || daemon.log_count("event=reload_applied") > before);
+    }
+
+    fn daemon(&self) -> &DaemonProcess {
+        self.daemon.as_ref().expect("a daemon")
+    }
+}
+
+impl Drop for ClientLab {
+    fn drop(&mut self) {
+        for host in &mut self.hosts {
+            host.daemon.take();
+            host.kill_server();
+            if let Some(mut bird) = host.bird.take() {
+                common::terminate(&mut bird, Duration::from_secs(5));
+            }
+        }
+        if let Some(mut bird) = self.router_bird.take() {
+            common::terminate(&mut bird, Duration::from_secs(5));
+        }
+        for namespace in [&self.router, &self.client, &self.hosts[0].namespace, &self.hosts[1].namespace] {
+            let _ = Command::new("ip").args(["netns", "del", namespace]).status();
+        }
+    }
+}
+
+fn bird(namespace: &str, dir: &Path, name: &str) -> Child {
+    let tools = tools();
+    let log = std::fs::File::create(dir.join(format!("{name}.log"))).expect("bird log");
+    Command::new("ip")
+        .args(["netns", "exec", namespace])
+        .arg(&tools.bird2)
+        .args(["-f", "-c", &format!("{name}.conf"), "-s", &format!("{name}.ctl")])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start bird")
+}
+
+/// One request: when it started (seconds since the lab started), and the host that
+/// answered or why it failed.
+#[derive(Debug, Clone)]
+struct Sample {
+    at: f64,
+    answer: Result<char, String>,
+}
+
+/// The client: threads in C's namespace making new connections at a fixed rate.
+struct Client {
+    stop: Arc<AtomicBool>,
+    samples: Arc<Mutex<Vec<Sample>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+const CLIENT_THREADS: u32 = 4;
+const RATE: u32 = 200;
+
+impl Client {
+    fn start(lab: &ClientLab) -> Client {
+        let stop = Arc::new(AtomicBool::new(false));
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let threads = (0..CLIENT_THREADS)
+            .map(|_| {
+                let (stop, samples) = (Arc::clone(&stop), Arc::clone(&samples));
+                let namespace = PathBuf::from(format!("/run/netns/{}", lab.client));
+                let epoch = lab.epoch;
+                std::thread::spawn(move || {
+                    let handle = std::fs::File::open(&namespace).expect("the client's namespace");
+                    // SAFETY: setns on an open namespace file moves only this thread.
+                    assert_eq!(unsafe { libc::setns(handle.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns");
+                    let period = Duration::from_secs(1) / (RATE / CLIENT_THREADS);
+                    let mut next = Instant::now();
+                    while !stop.load(Ordering::Relaxed) {
+                        let at = epoch.elapsed().as_secs_f64();
+                        let answer = request();
+                        samples.lock().expect("samples").push(Sample { at, answer });
+                        next += period;
+                        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+                    }
+                })
+            })
+            .collect();
+        Client { stop, samples, threads }
+    }
+
+    fn stop(self) -> Vec<Sample> {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads {
+            thread.join().expect("client thread");
+        }
+        let mut samples = self.samples.lock().expect("samples").clone();
+        samples.sort_by(|a, b| a.at.total_cmp(&b.at));
+        samples
+    }
+}
+
+/// One GET on a new connection; the answering host's letter, or why it failed.
+fn request() -> Result<char, String> {
+    let address: SocketAddr = format!("{ANYCAST}:80").parse().expect("address");
+    let mut stream =
+        TcpStream::connect_timeout(&address, Duration::from_millis(200)).map_err(|e| e.kind().to_string())?;
+    stream.set_read_timeout(Some(Duration::from_millis(500))).map_err(|e| e.to_string())?;
+    stream.write_all(b"GET / HTTP/1.0\r\nHost: anycast\r\n\r\n").map_err(|e| e.kind().to_string())?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).map_err(|e| e.kind().to_string())?;
+    match answer.lines().last().map(str::trim) {
+        Some("A") => Ok('A'),
+        Some("B") => Ok('B'),
+        _ => Err(format!("unexpected answer {answer:?}")),
+    }
+}
+
+/// Samples the router's route every 20 ms while `during` runs: (seconds, hosts).
+fn routes_during(lab: &ClientLab, during: impl FnOnce()) -> Vec<(f64, Vec<&'static str>)> {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let sampler = scope.spawn(|| {
+            let mut seen: Vec<(f64, Vec<&'static str>)> = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let hosts = lab.router_hosts();
+                if seen.last().map_or(true, |(_, last)| *last != hosts) {
+                    seen.push((lab.now(), hosts));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            seen
+        });
+        during();
+        stop.store(true, Ordering::Relaxed);
+        sampler.join().expect("sampler")
+    })
+}
+
+fn failures(samples: &[Sample]) -> Vec<&Sample> {
+    samples.iter().filter(|s| s.answer.is_err()).collect()
+}
+
+fn share(samples: &[Sample], host: char) -> f64 {
+    let answered: Vec<_> = samples.iter().filter(|s| s.answer.is_ok()).collect();
+    answered.iter().filter(|s| s.answer == Ok(host)).count() as f64 / answered.len().max(1) as f64
+}
+
+#[test]
+fn a_client_behind_a_router_reaches_a_healthy_host_through_drain_withdraw_and_a_dead_server() {
+    if !common::root_or_skip() {
+        return;
+    }
+    let mut lab = ClientLab::start();
+    lab.wait_for_router(&["A", "B"]);
+    let mut table =
+        vec![format!("{:<44} {:>9} {:>7} {}", "what happened", "requests", "failed", "what the client saw")];
+
+    // 1. Both healthy: ECMP spreads new connections over both hosts.
+    let client = Client::start(&lab);
+    std::thread::sleep(Duration::from_secs(2)); // the client's sample, not a wait for an event
+    let both = client.stop();
+    let a_share = share(&both, 'A');
+    table.push(format!(
+        "{:<44} {:>9} {:>7} A {:.0} %, B {:.0} %",
+        "both healthy",
+        both.len(),
+        failures(&both).len(),
+        100.0 * a_share,
+        100.0 * (1.0 - a_share)
+    ));
+    assert!(failures(&both).is_empty(), "no failure while both are healthy: {:?}", failures(&both));
+    assert!((0.1..=0.9).contains(&a_share), "both hosts get requests: A has {:.0} %", 100.0 * a_share);
+
+    // 2. Planned maintenance of A with a drain: degraded (a longer AS path: the router
+    // drops A from the multipath route), then withdrawn.
+    let client = Client::start(&lab);
+    let touched = lab.now();
+    let routes = routes_during(&lab, || {
+        std::fs::write(lab.hosts[0].dir.join("maintenance"), "").expect("maintenance file");
+        lab.hosts[0].daemon().wait_for_log("event=draining", WAIT);
+        lab.hosts[0].daemon().wait_for_log("is drained; withdrawing", WAIT);
+        lab.wait_for_router(&["B"]);
+    });
+    let drained = client.stop();
+    let off_a =
+        routes.iter().find(|(_, hosts)| !hosts.contains(&"A")).map(|(at, _)| *at).expect("A left the route");
+    let last_a = drained.iter().filter(|s| s.answer == Ok('A')).map(|s| s.at).fold(touched, f64::max);
+    table.push(format!(
+        "{:<44} {:>9} {:>7} A left the router's route {:.2} s after the file, last request to A at {:.2} s",
+        "A drained (maintenance_file, drain_seconds 2)",
+        drained.len(),
+        failures(&drained).len(),
+        off_a - touched,
+        last_a - touched
+    ));
+    assert!(failures(&drained).is_empty(), "a drain fails no request: {:?}", failures(&drained));
+    let late: Vec<_> = drained.iter().filter(|s| s.answer == Ok('A') && s.at > off_a + 0.05).collect();
+    assert!(late.is_empty(), "no new request reaches A once the router dropped it: {late:?}");
+
+    // Back: the file goes, A rises again.
+    std::fs::remove_file(lab.hosts[0].dir.join("maintenance")).expect("remove the file");
+    lab.wait_for_router(&["A", "B"]);
+
+    // 3. The same with a plain withdraw (drain_seconds = 0), applied by a reload.
+    lab.hosts[0].set_service(0, "keep");
+    lab.hosts[0].reload();
+    let client = Client::start(&lab);
+    let touched = lab.now();
+    let routes = routes_during(&lab, || {
+        std::fs::write(lab.hosts[0].dir.join("maintenance"), "").expect("maintenance file");
+        lab.wait_for_router(&["B"]);
+        std::thread::sleep(Duration::from_millis(500)); // the client's view after the change
+    });
+    let withdrawn = client.stop();
+    let off_a = routes.iter().find(|(_, hosts)| !hosts.contains(&"A")).map(|(at, _)| *at).expect("A left");
+    table.push(format!(
+        "{:<44} {:>9} {:>7} A left the router's route {:.2} s after the file",
+        "A withdrawn at once (drain_seconds 0)",
+        withdrawn.len(),
+        failures(&withdrawn).len(),
+        off_a - touched
+    ));
+    std::fs::remove_file(lab.hosts[0].dir.join("maintenance")).expect("remove the file");
+    lab.wait_for_router(&["A", "B"]);
+
+    // 4. A's server dies: requests hashed to A fail until A's check fails check_fail
+    // times and the router drops A.
+    let client = Client::start(&lab);
+    let killed = lab.now();
+    let mut server = lab.hosts[0].server.take().expect("A's server");
+    let routes = routes_during(&lab, || {
+        let _ = server.kill();
+        let _ = server.wait();
+        lab.wait_for_router(&["B"]);
+        std::thread::sleep(Duration::from_millis(500));
+    });
+    let died = client.stop();
+    let off_a = routes.iter().find(|(_, hosts)| !hosts.contains(&"A")).map(|(at, _)| *at).expect("A left");
+    let failed = failures(&died);
+    let window = failed.iter().map(|s| s.at).fold(killed, f64::max) - killed;
+    table.push(format!(
+        "{:<44} {:>9} {:>7} failures for {:.2} s (detection {INTERVAL} s x {FAIL}); A off the route at {:.2} s",
+        "A's server killed",
+        died.len(),
+        failed.len(),
+        window,
+        off_a - killed
+    ));
+    let after: Vec<_> = failed.iter().filter(|s| s.at > off_a + 0.05).collect();
+    assert!(after.is_empty(), "no failure once the router dropped A: {after:?}");
+    assert!(died.iter().all(|s| s.answer != Ok('A') || s.at < off_a), "nothing answered from a dead A");
+
+    // Back: a new server, A rises again.
+    lab.hosts[0].start_server();
+    lab.wait_for_router(&["A", "B"]);
+
+    // 7. A's daemon killed with SIGKILL: Bird keeps the last file, so the router keeps
+    // A and clients notice nothing; a restarted daemon takes over from its first checks.
+    let client = Client::start(&lab);
+    let daemon = lab.hosts[0].daemon.take();
+    let routes = routes_during(&lab, || {
+        drop(daemon); // SIGKILL, reaped
+        std::thread::sleep(Duration::from_secs(1)); // the client's view without a daemon
+    });
+    let unattended = client.stop();
+    table.push(format!(
+        "{:<44} {:>9} {:>7} the router kept {:?} throughout",
+        "A's daemon killed (SIGKILL)",
+        unattended.len(),
+        failures(&unattended).len(),
+        routes.iter().map(|(_, hosts)| hosts.clone()).collect::<Vec<_>>()
+    ));
+    assert!(routes.iter().all(|(_, hosts)| *hosts == ["A", "B"]), "Bird keeps the last file: {routes:?}");
+    assert!(failures(&unattended).is_empty(), "{:?}", failures(&unattended));
+    let restarted = lab.now();
+    lab.hosts[0].start_daemon();
+    lab.hosts[0].daemon().wait_for_log("event=up", WAIT);
+    let took_over = lab.now() - restarted;
+    table.push(format!(
+        "{:<44} {:>9} {:>7} its first decision (up) {took_over:.2} s after the start; routes unchanged",
+        "A's daemon restarted", "-", "-"
+    ));
+    assert_eq!(lab.router_hosts(), ["A", "B"]);
+
+    // 8. A planned stop with on_exit = drain: A is degraded, then withdrawn, then the
+    // daemon exits.
+    lab.hosts[0].set_service(2, "drain");
+    lab.hosts[0].reload();
+    let client = Client::start(&lab);
+    let stopped = lab.now();
+    let routes = routes_during(&lab, || {
+        lab.hosts[0].daemon().signal(libc::SIGTERM);
+        lab.wait_for_router(&["B"]);
+        lab.hosts[0].daemon().wait_for_log("event=stopped", WAIT);
+    });
+    let stopping = client.stop();
+    let off_a = routes.iter().find(|(_, hosts)| !hosts.contains(&"A")).map(|(at, _)| *at).expect("A left");
+    table.push(format!(
+        "{:<44} {:>9} {:>7} A left the router's route {:.2} s after SIGTERM",
+        "A's daemon stopped, on_exit = drain",
+        stopping.len(),
+        failures(&stopping).len(),
+        off_a - stopped
+    ));
+    assert!(failures(&stopping).is_empty(), "a draining stop fails no request: {:?}", failures(&stopping));
+
+    println!("\nWhat a client sees (Bird 2 router with ECMP, {RATE} new connections a second):");
+    for row in &table {
+        println!("  {row}");
+    }
+}
