@@ -332,17 +332,24 @@ impl ServiceWorker {
                     ServiceWake::Asked => break true,
                     ServiceWake::Maintenance if !self.follow_maintenance(&mut tracker) => break true,
                     ServiceWake::Maintenance => next = tracker.drain_ends(next),
-                    ServiceWake::Retune(service) => {
-                        log::info!("new settings for {}; its state and counters are kept", service.name);
-                        next = tracker.retune(Tuning::of(&service), Instant::now()).unwrap_or(next);
-                        timer_slack::set_for_this_thread(timer_slack::for_interval(
-                            service.check_fast_interval,
-                        ));
-                        self.service = service;
-                    }
+                    ServiceWake::Retune(service) => next = self.retune(&mut tracker, service).unwrap_or(next),
                 }
             };
         }
+    }
+
+    /// Takes new settings (a reload) without starting over; the next wake-up if the
+    /// schedule changed.
+    fn retune(&mut self, tracker: &mut Tracker, service: Arc<Service>) -> Option<Instant> {
+        log::info!("new settings for {}; its state and counters are kept", service.name);
+        let retuned = tracker.retune(Tuning::of(&service), Instant::now());
+        if let Some(action) = retuned.readvertise {
+            log::warn!("flap damping is off for {}: announcing it again", service.name);
+            self.send(bird_action(action));
+        }
+        timer_slack::set_for_this_thread(timer_slack::for_interval(service.check_fast_interval));
+        self.service = service;
+        retuned.next
     }
 
     /// Before the first check: the thread's timer slack and log fields, and the

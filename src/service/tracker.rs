@@ -61,6 +61,13 @@ pub(crate) struct Decision {
     pub status: ServiceStatus,
 }
 
+/// What new settings changed (see [`Tracker::retune`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Retuned {
+    pub next: Option<Instant>,
+    pub readvertise: Option<FileAction>,
+}
+
 /// What a look at the maintenance files decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum MaintenanceStep {
@@ -232,8 +239,10 @@ impl Tracker {
     }
 
     /// New settings (a reload): the state, counters and damping penalty stay. A new
-    /// interval starts a new schedule: then the next slot, else None.
-    pub fn retune(&mut self, tuning: Tuning, now: Instant) -> Option<Instant> {
+    /// interval starts a new schedule (`next`: its first slot). Damping turned off for a
+    /// service it held withdrawn while up: it is announced again (`readvertise`).
+    pub fn retune(&mut self, tuning: Tuning, now: Instant) -> Retuned {
+        let was_suppressed = self.damping.as_ref().is_some_and(Damping::is_suppressed);
         self.health.retune(tuning.rise, tuning.fail);
         self.damping = match (tuning.damping, self.damping.take()) {
             (Some(settings), Some(mut current)) => {
@@ -243,12 +252,19 @@ impl Tracker {
             (Some(settings), None) => Some(Damping::new(settings, now)),
             (None, _) => None,
         };
+        let released = was_suppressed && self.damping.is_none() && self.health.health() == Health::Up;
+        let readvertise = released.then_some(if self.degraded {
+            FileAction::AdvertiseDegraded
+        } else {
+            FileAction::Advertise
+        });
         let rescheduled = tuning.interval != self.tuning.interval;
         self.tuning = tuning;
-        rescheduled.then(|| {
+        let next = rescheduled.then(|| {
             self.schedule = Schedule::new(now, tuning.interval);
             self.schedule.next_after(now)
-        })
+        });
+        Retuned { next, readvertise }
     }
 }
 
@@ -405,10 +421,28 @@ mod tests {
         let mut tracker = Tracker::new(tuning(2, 2), t0);
         tracker.after_check(Passed, false, t0);
         tracker.after_check(Passed, false, t0);
-        assert_eq!(tracker.retune(tuning(3, 3), t0 + SECOND), None, "same interval: same schedule");
+        assert_eq!(tracker.retune(tuning(3, 3), t0 + SECOND).next, None, "same interval: same schedule");
         let steady = tracker.after_check(Passed, false, t0 + 2 * SECOND);
         assert_eq!((steady.verdict, steady.status), (Verdict::Steady(Health::Up), ServiceStatus::Up));
         let faster = Tuning { interval: 2 * SECOND, ..tuning(3, 3) };
-        assert_eq!(tracker.retune(faster, t0 + 5 * SECOND), Some(t0 + 7 * SECOND));
+        assert_eq!(tracker.retune(faster, t0 + 5 * SECOND).next, Some(t0 + 7 * SECOND));
+    }
+
+    #[test]
+    fn turning_damping_off_announces_a_service_it_held_withdrawn() {
+        let t0 = Instant::now();
+        let mut tracker = Tracker::new(damped(), t0);
+        tracker.after_check(Passed, false, t0);
+        for k in 0..3 {
+            tracker.after_check(Failed, false, t0 + SECOND * (2 * k + 1));
+            tracker.after_check(Passed, false, t0 + SECOND * (2 * k + 2));
+        }
+        assert_eq!(tracker.after_check(Passed, false, t0 + 10 * SECOND).status, ServiceStatus::Suppressed);
+        // (damping kept, damping off) -> what is announced
+        let kept = tracker.retune(damped(), t0 + 11 * SECOND);
+        assert_eq!(kept.readvertise, None, "still damped: still held");
+        let off = tracker.retune(tuning(1, 1), t0 + 12 * SECOND);
+        assert_eq!(off.readvertise, Some(FileAction::Advertise));
+        assert_eq!(tracker.retune(tuning(1, 1), t0 + 13 * SECOND).readvertise, None, "once");
     }
 }
