@@ -17,6 +17,7 @@ use anycast_healthchecker::config::{ini_view, IniView};
 use anycast_healthchecker::sys::shlex_words;
 
 use crate::common;
+use crate::common::random::Random;
 
 /// Python's answer for each line: the network as `str(ip_network(line))`, or `ERR`.
 const PYTHON_PREFIXES: &str = r#"
@@ -70,26 +71,6 @@ fn count_and_seed() -> (usize, u64) {
     let count = std::env::var("AHC_DIFFERENTIAL_COUNT").ok().and_then(|c| c.parse().ok());
     let seed = std::env::var("AHC_DIFFERENTIAL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed);
     (count.unwrap_or(5000), seed)
-}
-
-/// xorshift64*: small, seeded, the same sequence on every machine.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        from[self.below(from.len() as u64) as usize]
-    }
 }
 
 /// One prefix-like string: mostly well-formed networks of every spelling Python takes
@@ -161,7 +142,7 @@ fn deliberate(input: &str, python: &str) -> Option<&'static str> {
 #[test]
 fn prefixes_mean_what_pythons_ip_network_says() {
     let (count, seed) = count_and_seed();
-    let mut random = Random(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut random = Random::new(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let inputs: Vec<String> = (0..count).map(|_| prefix_like(&mut random)).collect();
     let lines: String = inputs.iter().map(|input| format!("{input}\n")).collect();
     let Some(answers) = python(PYTHON_PREFIXES, &lines) else { return };
@@ -249,6 +230,14 @@ fn ini_deliberate(text: &str) -> Option<&'static str> {
     None
 }
 
+/// Python's answer for each input, sent as a JSON list on its stdin: one line each.
+fn ask_python(script: &str, inputs: &[String]) -> Option<Vec<String>> {
+    let json = format!("[{}]", inputs.iter().map(|t| json_string(t)).collect::<Vec<_>>().join(","));
+    let answers = python(script, &json)?;
+    assert_eq!(answers.len(), inputs.len(), "one answer per input");
+    Some(answers)
+}
+
 /// JSON string escaping for the texts sent to Python.
 fn json_string(text: &str) -> String {
     let mut out = String::from("\"");
@@ -292,11 +281,9 @@ fn python_view(answer: &str) -> Option<IniView> {
 #[test]
 fn ini_files_read_as_pythons_configparser_reads_them() {
     let (count, seed) = count_and_seed();
-    let mut random = Random(seed.wrapping_mul(0xbf58_476d_1ce4_e5b9) | 1);
+    let mut random = Random::new(seed.wrapping_mul(0xbf58_476d_1ce4_e5b9));
     let texts: Vec<String> = (0..count).map(|_| ini_like(&mut random)).collect();
-    let json = format!("[{}]", texts.iter().map(|t| json_string(t)).collect::<Vec<_>>().join(","));
-    let Some(answers) = python(PYTHON_INI, &json) else { return };
-    assert_eq!(answers.len(), texts.len(), "one answer per text");
+    let Some(answers) = ask_python(PYTHON_INI, &texts) else { return };
     let (mut taken, mut differences, mut deliberate_ones) = (0, Vec::new(), 0);
     for (text, answer) in texts.iter().zip(&answers) {
         let theirs = python_view(answer);
@@ -384,11 +371,9 @@ fn command_like(random: &mut Random) -> String {
 #[test]
 fn commands_split_as_pythons_shlex_splits_them() {
     let (count, seed) = count_and_seed();
-    let mut random = Random(seed.wrapping_mul(0x94d0_49bb_1331_11eb) | 1);
+    let mut random = Random::new(seed.wrapping_mul(0x94d0_49bb_1331_11eb));
     let lines: Vec<String> = (0..count).map(|_| command_like(&mut random)).collect();
-    let json = format!("[{}]", lines.iter().map(|l| json_string(l)).collect::<Vec<_>>().join(","));
-    let Some(answers) = python(PYTHON_SHLEX, &json) else { return };
-    assert_eq!(answers.len(), lines.len(), "one answer per line");
+    let Some(answers) = ask_python(PYTHON_SHLEX, &lines) else { return };
     let (mut split, mut differences) = (0, Vec::new());
     for (line, answer) in lines.iter().zip(&answers) {
         let value: serde_json::Value = serde_json::from_str(answer).expect("python's JSON");

@@ -8,6 +8,7 @@
 //! -- --nocapture` runs each target for that long instead (README.rst, Test). A failing
 //! input is saved under target/fuzz-failures/.
 
+use crate::common::random::Random;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -75,24 +76,8 @@ const TOKENS: &[&str] = &[
     "dummy_ip_prefix",
 ];
 
-/// xorshift64*: fast and replayable from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 /// One random edit of `input`, sometimes spliced with `other`.
-fn mutate(rng: &mut Rng, input: &[u8], other: &[u8]) -> Vec<u8> {
+fn mutate(rng: &mut Random, input: &[u8], other: &[u8]) -> Vec<u8> {
     let mut bytes = input.to_vec();
     for _ in 0..1 + rng.below(4) {
         let at = rng.below(bytes.len() + 1);
@@ -137,7 +122,7 @@ fn fuzz_bytes(name: &str, seeds: &[Vec<u8>], target: impl Fn(&[u8])) {
     let budget =
         std::env::var("FUZZ_SECONDS").ok().and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs);
     let started = Instant::now();
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ name.len() as u64);
+    let mut rng = Random::new(0x9E37_79B9_7F4A_7C15 ^ name.len() as u64);
     let mut corpus: Vec<Vec<u8>> = seeds.to_vec();
     let mut cases = 0u64;
     loop {
@@ -258,7 +243,7 @@ fn parsing_arbitrary_bytes_never_panics() {
         "{",
         "}",
     ];
-    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let mut rng = Random::new(0x2545_F491_4F6C_DD1D);
     for _ in 0..20_000 {
         let mut text = String::new();
         if rng.below(2) == 0 {
@@ -299,7 +284,7 @@ fn the_dns_reply_parser_never_panics_or_hangs() {
     fuzz_bytes("dns-reply", &seeds, |bytes| {
         let _ = dns::parse_reply(bytes);
     });
-    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    let mut rng = Random::new(0xD1B5_4A32_D192_ED03);
     for _ in 0..CI_CASES {
         let bytes: Vec<u8> = (0..rng.below(600)).map(|_| rng.next() as u8).collect();
         let _ = dns::parse_reply(&bytes);

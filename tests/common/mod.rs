@@ -82,6 +82,7 @@ pub fn stderr(output: &Output) -> String {
 }
 
 pub mod bird;
+pub mod random;
 pub mod servers;
 pub mod upstream;
 
