@@ -19,11 +19,11 @@ use anyhow::{Context, Result};
 use crossbeam_channel::Sender;
 
 use crate::bird::{Action, EventSender, ServiceEvent};
-use crate::config::{Check, OnDisabled, Service};
+use crate::config::{OnDisabled, Service};
 use crate::service::health::outcome::{FileAction, ServiceStatus};
 use crate::service::health::{CheckResult, Health, Verdict};
 use crate::service::netif::{self, Assignment};
-use crate::service::probe::{self, dns, http, tcp};
+use crate::service::probe::{CheckRun, NativeProbe};
 use crate::service::tracker::{Decision, MaintenanceStep, Tracker, Tuning};
 use crate::sys::command::{self, Outcome};
 use crate::sys::duration_fmt;
@@ -373,16 +373,11 @@ impl ServiceWorker {
         true
     }
 
-    /// A native probe, in this thread: no process is forked. `doing` is the per-check
-    /// line ("connecting to TCP 127.0.0.1:80").
-    fn probe_natively(
-        &self,
-        doing: std::fmt::Arguments<'_>,
-        run: impl FnOnce(Duration) -> probe::ProbeResult,
-    ) -> Checked {
-        per_check!(self, "{doing}");
+    /// A native probe, in this thread: no process is forked.
+    fn probe_natively(&self, probe: &NativeProbe<'_>) -> Checked {
+        per_check!(self, "{probe}");
         let started = Instant::now();
-        let result = run(self.service.check_timeout);
+        let result = probe.run(self.service.check_timeout);
         let duration = started.elapsed();
         let timed_out = result.as_ref().is_err_and(|failure| failure.timed_out);
         metrics::check_finished(&self.service.name, (!timed_out).then_some(duration));
@@ -514,17 +509,9 @@ impl ServiceWorker {
                 });
             }
         }
-        let argv = match &service.check {
-            Check::Command(argv) => argv,
-            Check::Tcp(tcp) => {
-                return Some(self.probe_natively(format_args!("connecting to {tcp}"), |t| tcp::probe(tcp, t)))
-            }
-            Check::Http(http) => {
-                return Some(self.probe_natively(format_args!("requesting {http}"), |t| http::probe(http, t)))
-            }
-            Check::Dns(dns) => {
-                return Some(self.probe_natively(format_args!("querying {dns}"), |t| dns::probe(dns, t)))
-            }
+        let argv = match CheckRun::of(&service.check) {
+            CheckRun::Native(probe) => return Some(self.probe_natively(&probe)),
+            CheckRun::Command(argv) => argv,
         };
         per_check!(self, "running {argv}");
         let done = command::run_cancellable(argv, service.check_timeout, &self.control.cancel);
