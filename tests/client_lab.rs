@@ -247,6 +247,31 @@ impl Host {
         common::wait_for("the reload", WAIT, || daemon.log_count("event=reload_applied") > before);
     }
 
+    /// The Python program (`program`, upstream 0.9.10) in place of ours, on the same
+    /// files and timing; its check is curl, as upstream has no native probe, and it
+    /// reloads Bird with birdc.
+    fn start_upstream(&mut self, program: &Path) {
+        let dir = self.dir.display().to_string();
+        let ours = std::fs::read_to_string(self.dir.join("main.conf")).expect("main.conf");
+        let birdc = tools().birdc2;
+        let main = ours
+            .replace(&format!("pidfile = {dir}/ahc.pid"), &format!("pidfile = {dir}/upstream.pid"))
+            + &format!("bird_reconfigure_cmd = {} -s {dir}/host.ctl configure\n", birdc.display());
+        std::fs::write(self.dir.join("upstream.conf"), main).expect("upstream.conf");
+        std::fs::create_dir_all(self.dir.join("upstream.d")).expect("upstream.d");
+        std::fs::write(
+            self.dir.join("upstream.d/web.conf"),
+            format!(
+                "[web]\ncheck_cmd = /usr/bin/curl -sf --max-time 0.4 -o /dev/null http://{ANYCAST}/\n\
+                 ip_prefix = {ANYCAST}/32\n"
+            ),
+        )
+        .expect("upstream web.conf");
+        let program = program.display().to_string();
+        let args = ["netns", "exec", &self.namespace, &program, "-f", "upstream.conf", "-d", "upstream.d"];
+        self.daemon = Some(DaemonProcess::start_via(&self.dir, "ip", &args, &[]));
+    }
+
     fn daemon(&self) -> &DaemonProcess {
         self.daemon.as_ref().expect("a daemon")
     }
@@ -651,5 +676,49 @@ fn a_client_behind_a_router_reaches_a_healthy_host_through_drain_withdraw_and_a_
     println!("\nWhat a client sees (Bird 2 router with ECMP, {RATE} new connections a second):");
     for row in &table {
         println!("  {row}");
+    }
+}
+
+/// The failures of clients hashed to A after A's server is killed, until the router
+/// drops A: (failed, requests, seconds of failures, seconds until A left the route).
+fn kill_server_and_measure(lab: &mut ClientLab) -> (usize, usize, f64, f64) {
+    lab.wait_for_router(&["A", "B"]);
+    let client = Client::start(lab);
+    let killed = lab.now();
+    let mut server = lab.hosts[0].server.take().expect("A's server");
+    let routes = routes_during(&lab.view(), || {
+        let _ = server.kill();
+        let _ = server.wait();
+        lab.wait_for_router(&["B"]);
+        std::thread::sleep(Duration::from_millis(500)); // the client's view after the change
+    });
+    let samples = client.stop();
+    let off_a = routes.iter().find(|(_, hosts)| !hosts.contains(&"A")).map(|(at, _)| *at).expect("A left");
+    let failed = failures(&samples);
+    let after: Vec<_> = failed.iter().filter(|s| s.at > off_a + 0.05).collect();
+    assert!(after.is_empty(), "no failure once the router dropped A: {after:?}");
+    let window = failed.iter().map(|s| s.at).fold(killed, f64::max) - killed;
+    (failed.len(), samples.len(), window, off_a - killed)
+}
+
+#[test]
+fn a_dead_server_as_clients_see_it_with_this_program_and_with_the_python_one() {
+    if !common::root_or_skip() {
+        return;
+    }
+    let Some(upstream) = common::upstream::upstream_or_skip() else { return };
+    let mut lab = ClientLab::start();
+    let ours = kill_server_and_measure(&mut lab);
+    lab.hosts[0].start_server();
+    // The Python program takes A over, on the same files; A is announced as before.
+    drop(lab.hosts[0].daemon.take());
+    lab.hosts[0].start_upstream(&upstream);
+    lab.hosts[0].daemon().wait_for_log("reconfigured BIRD daemon", WAIT);
+    let theirs = kill_server_and_measure(&mut lab);
+    println!("\nA's server killed, check every {INTERVAL} s, check_fail = {FAIL}, {RATE} new connections a second:");
+    for (who, (failed, requests, window, off)) in [("this program", ours), ("Python 0.9.10", theirs)] {
+        println!(
+            "  {who:<14} {failed:>4} of {requests} failed, for {window:.2} s; A off the router's route at {off:.2} s"
+        );
     }
 }
