@@ -367,12 +367,16 @@ impl Client {
     }
 }
 
+/// A request's timeouts: it lasts at most their sum.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(200);
+const READ_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// One GET on a new connection; the answering host's letter, or why it failed.
 fn request() -> Result<char, String> {
     let address: SocketAddr = format!("{ANYCAST}:80").parse().expect("address");
     let mut stream =
-        TcpStream::connect_timeout(&address, Duration::from_millis(200)).map_err(|e| e.kind().to_string())?;
-    stream.set_read_timeout(Some(Duration::from_millis(500))).map_err(|e| e.to_string())?;
+        TcpStream::connect_timeout(&address, CONNECT_TIMEOUT).map_err(|e| e.kind().to_string())?;
+    stream.set_read_timeout(Some(READ_TIMEOUT)).map_err(|e| e.to_string())?;
     stream.write_all(b"GET / HTTP/1.0\r\nHost: anycast\r\n\r\n").map_err(|e| e.kind().to_string())?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer).map_err(|e| e.kind().to_string())?;
@@ -547,30 +551,15 @@ fn a_client_behind_a_router_reaches_a_healthy_host_through_drain_withdraw_and_a_
 
     // 4. A's server dies: requests hashed to A fail until A's check fails check_fail
     // times and the router drops A.
-    let client = Client::start(&lab);
-    let killed = lab.now();
-    let mut server = lab.hosts[0].server.take().expect("A's server");
-    let routes = routes_during(&lab.view(), || {
-        let _ = server.kill();
-        let _ = server.wait();
-        lab.wait_for_router(&["B"]);
-        std::thread::sleep(Duration::from_millis(500));
-    });
-    let died = client.stop();
-    let off_a = routes.iter().find(|(_, hosts)| !hosts.contains(&"A")).map(|(at, _)| *at).expect("A left");
-    let failed = failures(&died);
-    let window = failed.iter().map(|s| s.at).fold(killed, f64::max) - killed;
+    let died = kill_server_and_measure(&mut lab);
     table.push(format!(
         "{:<44} {:>9} {:>7} failures for {:.2} s (detection {INTERVAL} s x {FAIL}); A off the route at {:.2} s",
         "A's server killed",
-        died.len(),
-        failed.len(),
-        window,
-        off_a - killed
+        died.samples.len(),
+        died.failed().len(),
+        died.window(),
+        died.off_a - died.killed
     ));
-    let after: Vec<_> = failed.iter().filter(|s| s.at > off_a + 0.05).collect();
-    assert!(after.is_empty(), "no failure once the router dropped A: {after:?}");
-    assert!(died.iter().all(|s| s.answer != Ok('A') || s.at < off_a), "nothing answered from a dead A");
 
     // Back: a new server, A rises again.
     lab.hosts[0].start_server();
@@ -670,7 +659,7 @@ fn a_client_behind_a_router_reaches_a_healthy_host_through_drain_withdraw_and_a_
         "a draining stop fails no request but those in flight at the switch: {other:?}"
     );
 
-    for (what, samples) in [("withdraw", &withdrawn), ("dead server", &died)] {
+    for (what, samples) in [("withdraw", &withdrawn), ("dead server", &died.samples)] {
         table.push(format!("  failures, {what}: {}", kinds(&failures(samples))));
     }
     println!("\nWhat a client sees (Bird 2 router with ECMP, {RATE} new connections a second):");
@@ -679,9 +668,28 @@ fn a_client_behind_a_router_reaches_a_healthy_host_through_drain_withdraw_and_a_
     }
 }
 
-/// The failures of clients hashed to A after A's server is killed, until the router
-/// drops A: (failed, requests, seconds of failures, seconds until A left the route).
-fn kill_server_and_measure(lab: &mut ClientLab) -> (usize, usize, f64, f64) {
+/// What the client saw when A's server was killed (at `killed`) until the router
+/// dropped A (at `off_a`), seconds since the lab started.
+struct DeadServer {
+    samples: Vec<Sample>,
+    killed: f64,
+    off_a: f64,
+}
+
+impl DeadServer {
+    fn failed(&self) -> Vec<&Sample> {
+        failures(&self.samples)
+    }
+
+    /// From the kill to the last failed request.
+    fn window(&self) -> f64 {
+        self.failed().iter().map(|s| s.at).fold(self.killed, f64::max) - self.killed
+    }
+}
+
+/// Kills A's server with the client running, until the router drops A: requests hashed
+/// to A fail until A's check fails check_fail times, and none after.
+fn kill_server_and_measure(lab: &mut ClientLab) -> DeadServer {
     lab.wait_for_router(&["A", "B"]);
     let client = Client::start(lab);
     let killed = lab.now();
@@ -694,11 +702,14 @@ fn kill_server_and_measure(lab: &mut ClientLab) -> (usize, usize, f64, f64) {
     });
     let samples = client.stop();
     let off_a = routes.iter().find(|(_, hosts)| !hosts.contains(&"A")).map(|(at, _)| *at).expect("A left");
-    let failed = failures(&samples);
-    let after: Vec<_> = failed.iter().filter(|s| s.at > off_a + 0.05).collect();
+    let died = DeadServer { samples, killed, off_a };
+    let after: Vec<_> = died.failed().into_iter().filter(|s| s.at > off_a + 0.05).collect();
     assert!(after.is_empty(), "no failure once the router dropped A: {after:?}");
-    let window = failed.iter().map(|s| s.at).fold(killed, f64::max) - killed;
-    (failed.len(), samples.len(), window, off_a - killed)
+    assert!(
+        died.samples.iter().all(|s| s.answer != Ok('A') || s.at < off_a),
+        "nothing answered from a dead A"
+    );
+    died
 }
 
 #[test]
@@ -716,9 +727,13 @@ fn a_dead_server_as_clients_see_it_with_this_program_and_with_the_python_one() {
     lab.hosts[0].daemon().wait_for_log("reconfigured BIRD daemon", WAIT);
     let theirs = kill_server_and_measure(&mut lab);
     println!("\nA's server killed, check every {INTERVAL} s, check_fail = {FAIL}, {RATE} new connections a second:");
-    for (who, (failed, requests, window, off)) in [("this program", ours), ("Python 0.9.10", theirs)] {
+    for (who, died) in [("this program", ours), ("Python 0.9.10", theirs)] {
         println!(
-            "  {who:<14} {failed:>4} of {requests} failed, for {window:.2} s; A off the router's route at {off:.2} s"
+            "  {who:<14} {:>4} of {} failed, for {:.2} s; A off the router's route at {:.2} s",
+            died.failed().len(),
+            died.samples.len(),
+            died.window(),
+            died.off_a - died.killed
         );
     }
 }

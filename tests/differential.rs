@@ -19,12 +19,13 @@ use anycast_healthchecker::sys::shlex_words;
 use crate::common;
 use crate::common::random::Random;
 
-/// Python's answer for each line: the network as `str(ip_network(line))`, or `ERR`.
+/// Python's answer for each prefix (a JSON list on stdin): the network as
+/// `str(ip_network(text))`, or `ERR`.
 const PYTHON_PREFIXES: &str = r#"
-import ipaddress, sys
-for line in sys.stdin.read().split("\n")[:-1]:
+import ipaddress, json, sys
+for text in json.load(sys.stdin):
     try:
-        print(ipaddress.ip_network(line))
+        print(ipaddress.ip_network(text))
     except Exception:
         print("ERR")
 "#;
@@ -144,9 +145,7 @@ fn prefixes_mean_what_pythons_ip_network_says() {
     let (count, seed) = count_and_seed();
     let mut random = Random::new(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let inputs: Vec<String> = (0..count).map(|_| prefix_like(&mut random)).collect();
-    let lines: String = inputs.iter().map(|input| format!("{input}\n")).collect();
-    let Some(answers) = python(PYTHON_PREFIXES, &lines) else { return };
-    assert_eq!(answers.len(), inputs.len(), "one answer per input");
+    let Some(answers) = ask_python(PYTHON_PREFIXES, &inputs) else { return };
 
     let (mut taken, mut differences, mut deliberate_ones) = (0, Vec::new(), 0);
     for (input, python) in inputs.iter().zip(&answers) {

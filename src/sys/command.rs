@@ -221,16 +221,27 @@ impl ReadBuffer {
     }
 }
 
-/// Waits for the child to exit, up to the deadline or until `cancel` is set. Its
-/// output is closed, so it is exiting or about to. A pidfd (Linux 5.3+) says exactly
-/// when; without one, poll with short, growing sleeps.
+/// Waits for the child to exit, up to the deadline or until `cancel` is set, and reaps
+/// it. Its output is closed, so it is exiting or about to.
 fn wait_until(child: &mut Child, deadline: Instant, cancel: &AtomicBool) -> io::Result<Option<ExitStatus>> {
+    wait_for(child, deadline, cancel, Child::try_wait)
+}
+
+/// Asks `look` until it has an answer, the deadline passes or `cancel` is set. A pidfd
+/// (Linux 5.3+) says exactly when the child exits; without one, poll with short,
+/// growing sleeps.
+fn wait_for<T>(
+    child: &mut Child,
+    deadline: Instant,
+    cancel: &AtomicBool,
+    mut look: impl FnMut(&mut Child) -> io::Result<Option<T>>,
+) -> io::Result<Option<T>> {
     // Opened only if the first look finds it still running: most have exited by now.
     let mut pidfd: Option<Option<PidFd>> = None;
     let mut pause = Duration::from_micros(50);
     loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Some(status));
+        if let Some(answer) = look(child)? {
+            return Ok(Some(answer));
         }
         let now = Instant::now();
         if now >= deadline || cancel.load(Ordering::Relaxed) {
@@ -267,17 +278,9 @@ fn kill_group(child: &mut Child) -> Outcome {
     let group = child.id() as libc::pid_t;
     signal_group(group, libc::SIGTERM);
     let grace_end = Instant::now() + KILL_GRACE;
-    let mut pidfd: Option<Option<PidFd>> = None;
-    while !child.has_exited().unwrap_or(true) {
-        let now = Instant::now();
-        if now >= grace_end {
-            break;
-        }
-        match pidfd.get_or_insert_with(|| PidFd::open(child.id())) {
-            Some(pidfd) => pidfd.wait_readable(grace_end - now),
-            None => std::thread::sleep(Duration::from_millis(1).min(grace_end - now)),
-        }
-    }
+    // An error (the child already reaped) ends the grace as an exit would.
+    let exited = |child: &mut Child| Ok(child.has_exited().unwrap_or(true).then_some(()));
+    let _ = wait_for(child, grace_end, &AtomicBool::new(false), exited);
     // The leader (if SIGTERM did not end it) and members that outlived it.
     signal_group(group, libc::SIGKILL);
     let _ = child.wait();

@@ -49,6 +49,27 @@ static SHARED_TABLE_REFUSED: AtomicBool = AtomicBool::new(false);
 /// The signals the child resets, one bit each (bit `n - 1` for signal `n`).
 static RESET_MASK: AtomicU64 = AtomicU64::new(0);
 
+/// The signals the child resets: as [`prepare`] found them, or found now if it was not
+/// called (then once).
+fn reset_mask() -> u64 {
+    match RESET_MASK.load(Ordering::Relaxed) {
+        0 => {
+            let mask = signals_to_reset();
+            RESET_MASK.store(mask, Ordering::Relaxed);
+            mask
+        }
+        mask => mask,
+    }
+}
+
+/// Tests only (debug builds, read once): act as if the kernel refused a private
+/// descriptor table (`ANYCAST_HEALTHCHECKER_TEST_NO_UNSHARE`).
+fn test_refuses_table() -> bool {
+    static REFUSES: OnceLock<bool> = OnceLock::new();
+    cfg!(debug_assertions)
+        && *REFUSES.get_or_init(|| std::env::var_os("ANYCAST_HEALTHCHECKER_TEST_NO_UNSHARE").is_some())
+}
+
 /// [`RESET_IN_CHILD`] and every signal that has a handler now.
 fn signals_to_reset() -> u64 {
     let floor = RESET_IN_CHILD.iter().fold(0u64, |mask, signal| mask | 1 << (signal - 1));
@@ -182,14 +203,10 @@ pub fn spawn(argv: &Argv) -> io::Result<Child> {
         stderr: child_stderr,
         private_below: slot.as_ref().map(slots::Slot::limit),
         timer_slack: timer_slack::for_children(),
-        reset: match RESET_MASK.load(Ordering::Relaxed) {
-            0 => signals_to_reset(),
-            mask => mask,
-        },
+        reset: reset_mask(),
         exec_errno: 0,
         table_refused: false,
-        refuse_table: cfg!(debug_assertions)
-            && std::env::var_os("ANYCAST_HEALTHCHECKER_TEST_NO_UNSHARE").is_some(),
+        refuse_table: test_refuses_table(),
     };
     let pid = clone_child(&mut plan)?;
     // Our copies of the write ends go, so the pipes close when the child's group does.
