@@ -436,12 +436,12 @@ fn failures(samples: &[Sample]) -> Vec<&Sample> {
 }
 
 /// Whether a request was in flight when the router's route changed at `switch`: it
-/// started up to 0.5 s before (a request's timeouts add to 0.7 s at most, its
-/// exchange takes milliseconds) or just after. When the multipath route loses A, the
+/// started at most its longest life before (its two timeouts) or just after. When the multipath route loses A, the
 /// kernel hashes A's established connections onto B, which answers them with a reset:
 /// a request caught there fails whatever the daemon did.
 fn at_switch(switch: f64, sample: &Sample) -> bool {
-    (switch - 0.5..=switch + 0.05).contains(&sample.at)
+    let longest = (CONNECT_TIMEOUT + READ_TIMEOUT).as_secs_f64();
+    (switch - longest..=switch + 0.05).contains(&sample.at)
 }
 
 fn in_flight_at(switch: f64, samples: &[Sample]) -> Vec<&Sample> {
