@@ -2,9 +2,10 @@
 //! behind the router making new TCP connections to the anycast address. The router
 //! (Bird 2) learns 10.52.12.1/32 from both hosts over eBGP and installs both paths as
 //! one multipath kernel route (ECMP, hashed on ports); each host runs a real HTTP server
-//! on the address that answers its name, Bird 2 with our shipped example, and our daemon
-//! with a native `check_http` on that server. Network namespaces R, A, B and C (the
-//! client), all made and removed by the test.
+//! on the address that answers its name, Bird with our shipped example (A Bird 2, B Bird
+//! 3 where it is installed) and our daemon with a native `check_http` on that server.
+//! Network namespaces R, A, B and C (the client), all made and removed by the test. The
+//! whole-stack test gives each host 200 addresses, a service each, and one server.
 //!
 //! The client (this test's own code, four threads in C's namespace) sends 200 requests
 //! a second, each on a new connection with short timeouts, and records when it started,
@@ -20,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::common::bird::{point_at_prefix_files, tools, write_prefix_files};
 use crate::common::{self, DaemonProcess, Sandbox};
@@ -31,6 +32,20 @@ const WAIT: Duration = Duration::from_secs(30);
 const INTERVAL: f64 = 0.5;
 const FAIL: u32 = 2;
 
+/// The daemons' check timing (check_fail is `FAIL`).
+#[derive(Clone, Copy)]
+struct Timing {
+    interval: f64,
+    rise: u32,
+}
+
+impl Timing {
+    /// check_timeout: most of the interval.
+    fn timeout(self) -> f64 {
+        self.interval * 0.8
+    }
+}
+
 /// One anycast host: its namespace, addresses and processes.
 struct Host {
     name: &'static str,
@@ -39,6 +54,12 @@ struct Host {
     /// Its address on the link to the router, and the router's.
     address: &'static str,
     router_side: &'static str,
+    /// Its Bird: the `bird` binary and the shipped example it runs.
+    bird_binary: PathBuf,
+    example: &'static str,
+    /// The anycast addresses it serves, and its daemons' check timing.
+    addresses: Vec<String>,
+    timing: Timing,
     bird: Option<Child>,
     server: Option<Child>,
     daemon: Option<DaemonProcess>,
@@ -50,7 +71,21 @@ struct ClientLab {
     client: String,
     router_bird: Option<Child>,
     hosts: [Host; 2],
+    /// The anycast addresses, each served by both hosts.
+    addresses: Vec<String>,
+    /// When the lab started, on the monotonic clock and on the wall clock (to place
+    /// the daemons' log lines).
     epoch: Instant,
+    epoch_wall: SystemTime,
+}
+
+/// The anycast addresses of a lab with `count` services: the shipped example's first
+/// (it has its static route) or `count` from 10.53.0.1 (their static routes added).
+fn anycast_addresses(count: usize) -> Vec<String> {
+    match count {
+        1 => vec![ANYCAST.to_string()],
+        _ => (0..count).map(|i| format!("10.53.{}.{}", i / 250, i % 250 + 1)).collect(),
+    }
 }
 
 fn ip(args: &[&str]) {
@@ -58,27 +93,86 @@ fn ip(args: &[&str]) {
     assert!(status.success(), "ip {} failed", args.join(" "));
 }
 
+/// `ip -batch` in `namespace`: one command a line.
+fn ip_batch(namespace: &str, commands: &str) {
+    let mut child = Command::new("ip")
+        .args(["-n", namespace, "-batch", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("run ip -batch");
+    child.stdin.take().expect("stdin").write_all(commands.as_bytes()).expect("ip -batch input");
+    assert!(child.wait().expect("ip -batch").success(), "ip -batch in {namespace} failed");
+}
+
+/// The hosts' web server (argument: the host's name): one event loop, as a thread per
+/// connection falls behind two hundred checks a second on two cores.
+const WEB_SERVER: &str = "
+import asyncio, sys
+ANSWER = ('HTTP/1.0 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\n' + sys.argv[1] + '\\n').encode()
+async def answer(reader, writer):
+    try:
+        await reader.readuntil(b'\\r\\n\\r\\n')
+        writer.write(ANSWER)
+        await writer.drain()
+    except Exception:
+        pass
+    writer.close()
+async def main():
+    server = await asyncio.start_server(answer, '0.0.0.0', 80, backlog=1024, reuse_address=True)
+    await server.serve_forever()
+asyncio.run(main())
+";
+
 const TIMERS: &str = "connect delay time 1; connect retry time 1; error wait time 1, 2;";
 
 impl ClientLab {
+    /// The lab with one anycast address, checked every `INTERVAL`; host B on Bird 3
+    /// where it is installed.
     fn start() -> ClientLab {
+        ClientLab::start_with(1, Timing { interval: INTERVAL, rise: 2 })
+    }
+
+    /// The lab with `services` anycast addresses on each host, one service each.
+    fn start_with(services: usize, timing: Timing) -> ClientLab {
         let sandbox = Sandbox::new();
+        let addresses = anycast_addresses(services);
+        let tools = tools();
+        let bird3 = common::bird::bird3_or_skip().map(|dir| dir.join("sbin/bird"));
         let id = format!("{}{}", std::process::id() % 10_000, common::unique());
         let ns = |role: &str| format!("ahl{id}{role}");
         let (router, client) = (ns("r"), ns("c"));
-        let host = |name: &'static str, address, router_side| Host {
+        let host = |name: &'static str, address, router_side, (bird_binary, example)| Host {
             name,
             namespace: ns(&name.to_lowercase()),
             dir: sandbox.path(name),
             address,
             router_side,
+            bird_binary,
+            example,
+            addresses: addresses.clone(),
+            timing,
             bird: None,
             server: None,
             daemon: None,
         };
-        let hosts = [host("A", "10.91.0.2", "10.91.0.1"), host("B", "10.92.0.2", "10.92.0.1")];
-        let mut lab =
-            ClientLab { _sandbox: sandbox, router, client, router_bird: None, hosts, epoch: Instant::now() };
+        let b_bird = match bird3 {
+            Some(bird3) => (bird3, "bird3.conf"),
+            None => (tools.bird2.clone(), "bird2.conf"),
+        };
+        let hosts = [
+            host("A", "10.91.0.2", "10.91.0.1", (tools.bird2.clone(), "bird2.conf")),
+            host("B", "10.92.0.2", "10.92.0.1", b_bird),
+        ];
+        let mut lab = ClientLab {
+            _sandbox: sandbox,
+            router,
+            client,
+            router_bird: None,
+            hosts,
+            addresses,
+            epoch: Instant::now(),
+            epoch_wall: SystemTime::now(),
+        };
         lab.wire();
         lab.start_router();
         for index in 0..2 {
@@ -102,8 +196,9 @@ impl ClientLab {
             ip(&["-n", near, "link", "set", "dev", far, "up"]);
             ip(&["-n", near, "route", "add", "default", "via", &format!("{subnet}.1")]);
         }
+        let batch: String = self.addresses.iter().map(|a| format!("addr add {a}/32 dev lo\n")).collect();
         for host in [a, b] {
-            ip(&["-n", host, "addr", "add", &format!("{ANYCAST}/32"), "dev", "lo"]);
+            ip_batch(host, &batch);
         }
         let sysctl = Command::new("ip")
             .args(["netns", "exec", r, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
@@ -125,22 +220,31 @@ impl ClientLab {
         );
         std::fs::write(dir.join("router.conf"), config).expect("router.conf");
         let router = self.router.clone();
-        self.router_bird = Some(bird(&router, dir, "router"));
+        self.router_bird = Some(bird(&tools().bird2, &router, dir, "router"));
     }
 
     fn start_host(&mut self, index: usize) {
         let host = &mut self.hosts[index];
         std::fs::create_dir_all(host.dir.join("conf.d")).expect("host dir");
-        std::fs::create_dir_all(host.dir.join("www")).expect("www");
-        std::fs::write(host.dir.join("www/index.html"), format!("{}\n", host.name)).expect("index.html");
         let (p4, p6) = (host.dir.join("p4.conf"), host.dir.join("p6.conf"));
         write_prefix_files(&p4, &p6);
-        // Our shipped example, pointed at this host's files and the router, IPv4 only.
-        let example =
-            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("conf.d/bird/bird2.conf"))
-                .expect("bird2.conf");
+        // Our shipped example, pointed at this host's files and the router, IPv4 only,
+        // with a static route for each address it does not have.
+        let example = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("conf.d/bird").join(host.example),
+        )
+        .expect("the shipped Bird example");
         let example = &example[..example.find("protocol bgp upstream6").expect("the IPv6 session")];
+        let last_route = "  route 10.52.12.6/32 blackhole;\n";
+        let routes: String = host
+            .addresses
+            .iter()
+            .filter(|a| !example.contains(&format!("route {a}/32 ")))
+            .map(|a| format!("  route {a}/32 blackhole;\n"))
+            .collect();
+        assert!(example.contains(last_route), "the example's static routes");
         let config = point_at_prefix_files(example, &p4, &p6)
+            .replace(last_route, &format!("{last_route}{routes}"))
             .replace("router id 192.0.2.1;", &format!("router id {};", host.address))
             .replace(
                 "local 192.0.2.1 as 65001;\n  neighbor 192.0.2.2 as 65002;",
@@ -148,18 +252,21 @@ impl ClientLab {
             );
         assert!(config.contains(TIMERS), "the example's session was pointed at the router");
         std::fs::write(host.dir.join("host.conf"), config).expect("host.conf");
-        host.bird = Some(bird(&host.namespace, &host.dir, "host"));
+        host.bird = Some(bird(&host.bird_binary, &host.namespace, &host.dir, "host"));
         host.start_server();
         let dir = host.dir.display();
         std::fs::write(
             host.dir.join("main.conf"),
             format!(
-                "[DEFAULT]\ncheck_disabled = false\ncheck_interval = {INTERVAL}\ncheck_timeout = 0.4\n\
-                 check_rise = 2\ncheck_fail = {FAIL}\ninterface = lo\n\
+                "[DEFAULT]\ncheck_disabled = false\ncheck_interval = {}\ncheck_timeout = {}\n\
+                 check_rise = {}\ncheck_fail = {FAIL}\ninterface = lo\n\
                  [daemon]\npidfile = {dir}/ahc.pid\nipv6 = false\nbird_conf = {dir}/p4.conf\n\
                  bird_degraded_conf = {dir}/p4-degraded.conf\nbird_degraded_variable = ACAST_PS_DEGRADED\n\
                  bird_control_socket = {dir}/host.ctl\nloglevel = info\n\
                  instance_lock = ahc-lab-{}-{}\n",
+                host.timing.interval,
+                host.timing.timeout(),
+                host.timing.rise,
                 std::process::id(),
                 common::unique()
             ),
@@ -184,6 +291,7 @@ impl ClientLab {
         RouterView {
             router: self.router.clone(),
             hosts: [0, 1].map(|i| (self.hosts[i].name, self.hosts[i].address)),
+            addresses: self.addresses.clone(),
             epoch: self.epoch,
         }
     }
@@ -196,17 +304,16 @@ impl ClientLab {
 }
 
 impl Host {
+    /// The host's web server: answers every anycast address (it listens on all of
+    /// them) with the host's name.
     fn start_server(&mut self) {
-        let www = self.dir.join("www");
         let server = Command::new("ip")
-            .args(["netns", "exec", &self.namespace, "python3", "-m", "http.server", "80", "--bind", ANYCAST])
-            .arg("--directory")
-            .arg(&www)
+            .args(["netns", "exec", &self.namespace, "python3", "-c", WEB_SERVER, self.name])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("python3 http.server");
+            .expect("python3 web server");
         self.server = Some(server);
     }
 
@@ -221,22 +328,33 @@ impl Host {
         self.set_service_with(drain_seconds, on_exit, "");
     }
 
-    /// The service, with `extra` keys (damping).
+    /// A service per address, with `extra` keys (damping).
     fn set_service_with(&self, drain_seconds: u32, on_exit: &str, extra: &str) {
-        std::fs::write(
-            self.dir.join("conf.d/web.conf"),
+        let dir = self.dir.display();
+        let sections = self.sections(|address| {
             format!(
-                "[web]\ncheck_http = http://{ANYCAST}/\nip_prefix = {ANYCAST}/32\n\
-                 maintenance_file = {}/maintenance\ndrain_seconds = {drain_seconds}\non_exit = {on_exit}\n{extra}",
-                self.dir.display()
-            ),
-        )
-        .expect("web.conf");
+                "check_http = http://{address}/\nip_prefix = {address}/32\nmaintenance_file = {dir}/maintenance\n\
+                 drain_seconds = {drain_seconds}\non_exit = {on_exit}\n{extra}"
+            )
+        });
+        std::fs::write(self.dir.join("conf.d/web.conf"), sections).expect("web.conf");
+    }
+
+    /// A section per address with `body`'s keys: `[web]` for a single one, else
+    /// `[web-1]`, `[web-2]` and so on.
+    fn sections(&self, body: impl Fn(&str) -> String) -> String {
+        let name =
+            |i: usize| if self.addresses.len() == 1 { "web".to_string() } else { format!("web-{}", i + 1) };
+        self.addresses
+            .iter()
+            .enumerate()
+            .map(|(i, address)| format!("[{}]\n{}", name(i), body(address)))
+            .collect()
     }
 
     fn start_daemon(&mut self) {
         let args = ["netns", "exec", &self.namespace, common::binary(), "-f", "main.conf", "-d", "conf.d"];
-        self.daemon = Some(DaemonProcess::start_via(&self.dir, "ip", &args, &[]));
+        self.daemon = Some(DaemonProcess::start_via(&self.dir, "ip", &args, &[("TZ", "UTC")]));
     }
 
     /// SIGHUP, and waits for the reload to be applied.
@@ -259,17 +377,26 @@ impl Host {
             + &format!("bird_reconfigure_cmd = {} -s {dir}/host.ctl configure\n", birdc.display());
         std::fs::write(self.dir.join("upstream.conf"), main).expect("upstream.conf");
         std::fs::create_dir_all(self.dir.join("upstream.d")).expect("upstream.d");
-        std::fs::write(
-            self.dir.join("upstream.d/web.conf"),
+        let timeout = self.timing.timeout();
+        let sections = self.sections(|address| {
             format!(
-                "[web]\ncheck_cmd = /usr/bin/curl -sf --max-time 0.4 -o /dev/null http://{ANYCAST}/\n\
-                 ip_prefix = {ANYCAST}/32\n"
-            ),
-        )
-        .expect("upstream web.conf");
+                "check_cmd = /usr/bin/curl -sf --max-time {timeout} -o /dev/null http://{address}/\n\
+                 ip_prefix = {address}/32\n"
+            )
+        });
+        std::fs::write(self.dir.join("upstream.d/web.conf"), sections).expect("upstream web.conf");
         let program = program.display().to_string();
         let args = ["netns", "exec", &self.namespace, &program, "-f", "upstream.conf", "-d", "upstream.d"];
-        self.daemon = Some(DaemonProcess::start_via(&self.dir, "ip", &args, &[]));
+        self.daemon = Some(DaemonProcess::start_via(&self.dir, "ip", &args, &[("TZ", "UTC")]));
+    }
+
+    /// "Bird 2" or "Bird 3".
+    fn bird_name(&self) -> &'static str {
+        if self.example == "bird3.conf" {
+            "Bird 3"
+        } else {
+            "Bird 2"
+        }
     }
 
     fn daemon(&self) -> &DaemonProcess {
@@ -295,12 +422,12 @@ impl Drop for ClientLab {
     }
 }
 
-fn bird(namespace: &str, dir: &Path, name: &str) -> Child {
-    let tools = tools();
+/// `binary` (a Bird) in `namespace`, on `dir/name.conf`, logging to `dir/name.log`.
+fn bird(binary: &Path, namespace: &str, dir: &Path, name: &str) -> Child {
     let log = std::fs::File::create(dir.join(format!("{name}.log"))).expect("bird log");
     Command::new("ip")
         .args(["netns", "exec", namespace])
-        .arg(&tools.bird2)
+        .arg(binary)
         .args(["-f", "-c", &format!("{name}.conf"), "-s", &format!("{name}.ctl")])
         .current_dir(dir)
         .stdin(Stdio::null())
@@ -315,10 +442,13 @@ fn bird(namespace: &str, dir: &Path, name: &str) -> Child {
 #[derive(Debug, Clone)]
 struct Sample {
     at: f64,
+    /// Which of the lab's addresses it went to (an index).
+    address: usize,
     answer: Result<char, String>,
 }
 
-/// The client: threads in C's namespace making new connections at a fixed rate.
+/// The client: threads in C's namespace making new connections at a fixed rate, to
+/// each of the lab's addresses in turn.
 struct Client {
     stop: Arc<AtomicBool>,
     samples: Arc<Mutex<Vec<Sample>>>,
@@ -332,21 +462,25 @@ impl Client {
     fn start(lab: &ClientLab) -> Client {
         let stop = Arc::new(AtomicBool::new(false));
         let samples = Arc::new(Mutex::new(Vec::new()));
-        let threads = (0..CLIENT_THREADS)
-            .map(|_| {
+        let threads = (0..CLIENT_THREADS as usize)
+            .map(|thread| {
                 let (stop, samples) = (Arc::clone(&stop), Arc::clone(&samples));
                 let namespace = PathBuf::from(format!("/run/netns/{}", lab.client));
                 let epoch = lab.epoch;
+                let addresses: Vec<SocketAddr> =
+                    lab.addresses.iter().map(|a| format!("{a}:80").parse().expect("address")).collect();
                 std::thread::spawn(move || {
                     let handle = std::fs::File::open(&namespace).expect("the client's namespace");
                     // SAFETY: setns on an open namespace file moves only this thread.
                     assert_eq!(unsafe { libc::setns(handle.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns");
                     let period = Duration::from_secs(1) / (RATE / CLIENT_THREADS);
                     let mut next = Instant::now();
+                    let mut address = thread % addresses.len();
                     while !stop.load(Ordering::Relaxed) {
                         let at = epoch.elapsed().as_secs_f64();
-                        let answer = request();
-                        samples.lock().expect("samples").push(Sample { at, answer });
+                        let answer = request(&addresses[address]);
+                        samples.lock().expect("samples").push(Sample { at, address, answer });
+                        address = (address + CLIENT_THREADS as usize) % addresses.len();
                         next += period;
                         std::thread::sleep(next.saturating_duration_since(Instant::now()));
                     }
@@ -372,14 +506,17 @@ const CONNECT_TIMEOUT: Duration = Duration::from_millis(200);
 const READ_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// One GET on a new connection; the answering host's letter, or why it failed.
-fn request() -> Result<char, String> {
-    let address: SocketAddr = format!("{ANYCAST}:80").parse().expect("address");
+fn request(address: &SocketAddr) -> Result<char, String> {
     let mut stream =
-        TcpStream::connect_timeout(&address, CONNECT_TIMEOUT).map_err(|e| e.kind().to_string())?;
+        TcpStream::connect_timeout(address, CONNECT_TIMEOUT).map_err(|e| e.kind().to_string())?;
     stream.set_read_timeout(Some(READ_TIMEOUT)).map_err(|e| e.to_string())?;
     stream.write_all(b"GET / HTTP/1.0\r\nHost: anycast\r\n\r\n").map_err(|e| e.kind().to_string())?;
     let mut answer = String::new();
-    stream.read_to_string(&mut answer).map_err(|e| e.kind().to_string())?;
+    stream.read_to_string(&mut answer).map_err(|e| match e.kind() {
+        // SO_RCVTIMEO expiring reads as EAGAIN.
+        std::io::ErrorKind::WouldBlock => "no answer in time".to_string(),
+        kind => kind.to_string(),
+    })?;
     match answer.lines().last().map(str::trim) {
         Some("A") => Ok('A'),
         Some("B") => Ok('B'),
@@ -387,39 +524,74 @@ fn request() -> Result<char, String> {
     }
 }
 
-/// The router's forwarding of the anycast address, as seen from outside.
+/// The router's forwarding of the anycast addresses, as seen from outside.
 struct RouterView {
     router: String,
     /// Each host's name and address on its link to the router.
     hosts: [(&'static str, &'static str); 2],
+    addresses: Vec<String>,
     epoch: Instant,
 }
 
 impl RouterView {
+    /// The hosts the router forwards the first address to.
     fn hosts_now(&self) -> Vec<&'static str> {
-        let out = Command::new("ip")
-            .args(["-n", &self.router, "route", "show", ANYCAST])
-            .output()
-            .expect("ip route");
+        self.forwarding().swap_remove(0)
+    }
+
+    /// For each address, the hosts its kernel route goes to (none: no route).
+    fn forwarding(&self) -> Vec<Vec<&'static str>> {
+        let out =
+            Command::new("ip").args(["-n", &self.router, "-4", "route", "show"]).output().expect("ip route");
         let text = String::from_utf8_lossy(&out.stdout);
-        self.hosts
+        let routes = next_hops(&text);
+        let host = |via: &str| self.hosts.iter().find(|(_, address)| *address == via).map(|(name, _)| *name);
+        self.addresses
             .iter()
-            .filter(|(_, address)| text.contains(&format!("via {address} ")))
-            .map(|(n, _)| *n)
+            .map(|address| {
+                let vias = routes.get(address.as_str()).map_or(&[][..], Vec::as_slice);
+                let mut hosts: Vec<_> = vias.iter().filter_map(|via| host(via)).collect();
+                hosts.sort_unstable();
+                hosts
+            })
             .collect()
     }
 }
 
-/// Samples the router's route every 20 ms while `during` runs: (seconds, hosts).
-fn routes_during(lab: &RouterView, during: impl FnOnce()) -> Vec<(f64, Vec<&'static str>)> {
+/// `ip route show`'s routes: destination to next hops, a multipath route's `nexthop`
+/// lines included.
+fn next_hops(text: &str) -> std::collections::HashMap<&str, Vec<&str>> {
+    let mut routes: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
+    let mut destination = "";
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if !line.starts_with(char::is_whitespace) {
+            destination = words.first().copied().unwrap_or("");
+        }
+        if let Some(at) = words.iter().position(|w| *w == "via") {
+            if let Some(via) = words.get(at + 1) {
+                routes.entry(destination).or_default().push(via);
+            }
+        }
+    }
+    routes
+}
+
+/// Samples `sample` every 20 ms while `during` runs: (seconds since `epoch`, value) at
+/// the start and at each change.
+fn changes_during<T: PartialEq + Send>(
+    epoch: Instant,
+    sample: impl Fn() -> T + Sync,
+    during: impl FnOnce(),
+) -> Vec<(f64, T)> {
     let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
         let sampler = scope.spawn(|| {
-            let mut seen: Vec<(f64, Vec<&'static str>)> = Vec::new();
+            let mut seen: Vec<(f64, T)> = Vec::new();
             while !stop.load(Ordering::Relaxed) {
-                let hosts = lab.hosts_now();
-                if seen.last().map_or(true, |(_, last)| *last != hosts) {
-                    seen.push((lab.epoch.elapsed().as_secs_f64(), hosts));
+                let now = sample();
+                if seen.last().map_or(true, |(_, last)| *last != now) {
+                    seen.push((epoch.elapsed().as_secs_f64(), now));
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -429,6 +601,11 @@ fn routes_during(lab: &RouterView, during: impl FnOnce()) -> Vec<(f64, Vec<&'sta
         stop.store(true, Ordering::Relaxed);
         sampler.join().expect("sampler")
     })
+}
+
+/// The router's route to the first address, sampled while `during` runs.
+fn routes_during(lab: &RouterView, during: impl FnOnce()) -> Vec<(f64, Vec<&'static str>)> {
+    changes_during(lab.epoch, || lab.hosts_now(), during)
 }
 
 fn failures(samples: &[Sample]) -> Vec<&Sample> {
@@ -662,7 +839,10 @@ fn a_client_behind_a_router_reaches_a_healthy_host_through_drain_withdraw_and_a_
     for (what, samples) in [("withdraw", &withdrawn), ("dead server", &died.samples)] {
         table.push(format!("  failures, {what}: {}", kinds(&failures(samples))));
     }
-    println!("\nWhat a client sees (Bird 2 router with ECMP, {RATE} new connections a second):");
+    println!(
+        "\nWhat a client sees (Bird 2 router with ECMP, host B on {}, {RATE} new connections a second):",
+        lab.hosts[1].bird_name()
+    );
     for row in &table {
         println!("  {row}");
     }
@@ -736,4 +916,239 @@ fn a_dead_server_as_clients_see_it_with_this_program_and_with_the_python_one() {
             died.off_a - died.killed
         );
     }
+}
+
+/// The whole-stack failure: services (one anycast address each) on every host, and
+/// their timing. The interval is long enough that the Python program's checks (a curl
+/// and an `ip address show` each, two processes a check) leave room on two cores shared
+/// with the rest of the tests: the comparison is of the way to Bird, not of the load.
+const STACK_SERVICES: usize = 200;
+const STACK_TIMING: Timing = Timing { interval: 4.0, rise: 1 };
+
+impl ClientLab {
+    /// Waits until the router forwards every address to `expected`.
+    fn wait_for_every_address(&self, expected: &[&str]) {
+        let view = self.view();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let forwarding = view.forwarding();
+            if forwarding.iter().all(|hosts| hosts == expected) {
+                return;
+            }
+            if Instant::now() > deadline {
+                let mut seen: std::collections::BTreeMap<&Vec<&str>, usize> = Default::default();
+                for hosts in &forwarding {
+                    *seen.entry(hosts).or_default() += 1;
+                }
+                let files: Vec<String> = self
+                    .hosts
+                    .iter()
+                    .map(|host| {
+                        let listed = common::file_prefixes(&host.dir.join("p4.conf")).map_or(0, |p| p.len());
+                        let (ups, downs) = host
+                            .daemon
+                            .as_ref()
+                            .map_or((0, 0), |d| (d.log_count("event=up"), d.log_count("event=down")));
+                        format!("{} lists {listed} (ups {ups}, downs {downs})", host.name)
+                    })
+                    .collect();
+                panic!(
+                    "the router did not forward every address to {expected:?} in {WAIT:?}: {seen:?}; {}",
+                    files.join(", ")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// When each service `web-N` logged a line with `what` last, in seconds since `epoch`,
+/// by address index (N - 1). The log is in upstream's format, time stamps in UTC (the
+/// lab's daemons run with TZ=UTC): `2026-12-02 16:35:27,274 anycast-healthchecker[1]
+/// INFO     web-55      changed to DOWN`.
+fn logged_at(log: &str, what: &str, epoch: SystemTime) -> std::collections::HashMap<usize, f64> {
+    let epoch = epoch.duration_since(SystemTime::UNIX_EPOCH).expect("after 1970").as_secs_f64();
+    let mut at = std::collections::HashMap::new();
+    for line in log.lines().filter(|line| line.contains(what)) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (Some(date), Some(time), Some(thread)) = (words.first(), words.get(1), words.get(4)) else {
+            continue;
+        };
+        let (Some(index), Some(seconds)) = (thread.strip_prefix("web-"), utc_seconds(date, time)) else {
+            continue;
+        };
+        if let Ok(index) = index.parse::<usize>() {
+            at.insert(index - 1, seconds - epoch);
+        }
+    }
+    at
+}
+
+/// `2026-12-02` `16:35:27,274` (UTC) as seconds since 1970.
+fn utc_seconds(date: &str, time: &str) -> Option<f64> {
+    let numbers = |text: &str, separators: &[char]| -> Option<Vec<i64>> {
+        text.split(separators).map(|n| n.parse().ok()).collect()
+    };
+    let (ymd, hms) = (numbers(date, &['-'])?, numbers(time, &[':', ','])?);
+    let (&[year, month, day], &[hour, minute, second, milli]) = (&ymd[..], &hms[..]) else { return None };
+    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+    let year = if month <= 2 { year - 1 } else { year };
+    let (era, year_of_era) = (year.div_euclid(400), year.rem_euclid(400));
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    Some((days * 86_400 + hour * 3600 + minute * 60 + second) as f64 + milli as f64 / 1000.0)
+}
+
+/// What the client and the router saw when every server on A died at once (at
+/// `killed`, seconds since the lab started).
+struct DeadStack {
+    samples: Vec<Sample>,
+    killed: f64,
+    /// For each address, when the router's route to it lost A, and when A's daemon
+    /// decided its service was down.
+    off_a: Vec<f64>,
+    decided: Vec<f64>,
+    /// Bird reconfigures on A from the kill until the router had dropped A everywhere.
+    configures: usize,
+}
+
+impl DeadStack {
+    fn failed(&self) -> Vec<&Sample> {
+        failures(&self.samples)
+    }
+
+    /// From the kill to the first and to the last address that lost A at the router.
+    fn first_off(&self) -> f64 {
+        self.off_a.iter().copied().fold(f64::INFINITY, f64::min) - self.killed
+    }
+
+    fn last_off(&self) -> f64 {
+        self.off_a.iter().copied().fold(self.killed, f64::max) - self.killed
+    }
+
+    /// From the kill to the last request that failed.
+    fn last_failure(&self) -> f64 {
+        self.failed().iter().map(|s| s.at).fold(self.killed, f64::max) - self.killed
+    }
+
+    /// For each address, from the daemon's decision to the router dropping A, sorted:
+    /// the time the decision spent on its way through the file, Bird and BGP.
+    fn after_decision(&self) -> Vec<f64> {
+        let mut delays: Vec<f64> =
+            self.off_a.iter().zip(&self.decided).map(|(off, decided)| off - decided).collect();
+        delays.sort_by(f64::total_cmp);
+        delays
+    }
+}
+
+/// Kills A's server, which serves every address, with the client running, until the
+/// router has dropped A for every address; no request to an address fails once A is
+/// off its route.
+fn kill_stack_and_measure(lab: &mut ClientLab) -> DeadStack {
+    lab.wait_for_every_address(&["A", "B"]);
+    let daemon_configures = |lab: &ClientLab| lab.hosts[0].daemon().log_count("reconfigured BIRD daemon");
+    let before = daemon_configures(lab);
+    let view = lab.view();
+    let client = Client::start(lab);
+    let killed = lab.now();
+    let mut server = lab.hosts[0].server.take().expect("A's server");
+    let routes = changes_during(
+        lab.epoch,
+        || view.forwarding(),
+        || {
+            let _ = server.kill();
+            let _ = server.wait();
+            lab.wait_for_every_address(&["B"]);
+            std::thread::sleep(Duration::from_millis(500)); // the client's view after the change
+        },
+    );
+    let samples = client.stop();
+    let off_a = (0..lab.addresses.len())
+        .map(|i| {
+            routes.iter().find(|(_, hosts)| !hosts[i].contains(&"A")).map(|(at, _)| *at).expect("A left")
+        })
+        .collect();
+    let log = lab.hosts[0].daemon().log();
+    let down = logged_at(&log, "changed to DOWN", lab.epoch_wall);
+    let decided = (0..lab.addresses.len())
+        .map(|i| *down.get(&i).filter(|at| **at > killed - 1.0).expect("a DOWN decision for each service"))
+        .collect();
+    let died = DeadStack { samples, killed, off_a, decided, configures: daemon_configures(lab) - before };
+    let late: Vec<_> = died.failed().into_iter().filter(|s| s.at > died.off_a[s.address] + 0.05).collect();
+    assert!(late.is_empty(), "no failure once the router dropped A for the address: {late:?}");
+    let from_a: Vec<_> =
+        died.samples.iter().filter(|s| s.answer == Ok('A') && s.at > died.off_a[s.address]).collect();
+    assert!(from_a.is_empty(), "nothing answered from a dead A: {from_a:?}");
+    died
+}
+
+#[test]
+fn every_server_on_a_host_dies_at_once_as_clients_see_it_with_this_program_and_with_the_python_one() {
+    if !common::root_or_skip() {
+        return;
+    }
+    let mut lab = ClientLab::start_with(STACK_SERVICES, STACK_TIMING);
+    let mut rows = vec![("this program".to_string(), kill_stack_and_measure(&mut lab))];
+    if let Some(upstream) = common::upstream::upstream_or_skip() {
+        lab.hosts[0].start_server();
+        lab.wait_for_every_address(&["A", "B"]);
+        // The Python program takes A over, on the same files: it decides each
+        // service's first state and handles it (one queue item each); A stays announced.
+        drop(lab.hosts[0].daemon.take());
+        lab.hosts[0].start_upstream(&upstream);
+        let daemon = lab.hosts[0].daemon();
+        common::wait_for("the Python program's first decisions", WAIT * 4, || {
+            daemon.log_count("reconfigured BIRD daemon")
+                + daemon.log_count("no updates for bird configuration")
+                >= STACK_SERVICES
+        });
+        rows.push((format!("Python {}", common::upstream::VERSION), kill_stack_and_measure(&mut lab)));
+    }
+    println!(
+        "\nEvery server on A killed at once: {STACK_SERVICES} services, check every {} s, \
+         check_fail = {FAIL}, {RATE} new connections a second over all addresses:",
+        STACK_TIMING.interval
+    );
+    for (who, died) in &rows {
+        let delays = died.after_decision();
+        println!(
+            "  {who:<14} {:>4} of {} failed; A off the router's route for the first address at {:.2} s, \
+             for the last at {:.2} s; from each service's DOWN to the router: median {:.2} s, max {:.2} s \
+             ({} Bird reconfigures); last failed request at {:.2} s",
+            died.failed().len(),
+            died.samples.len(),
+            died.first_off(),
+            died.last_off(),
+            delays[delays.len() / 2],
+            delays[delays.len() - 1],
+            died.configures,
+            died.last_failure()
+        );
+    }
+}
+
+#[test]
+fn log_time_stamps_are_read_as_utc() {
+    assert_eq!(utc_seconds("1970-01-01", "00:00:00,000"), Some(0.0));
+    assert_eq!(utc_seconds("2000-02-29", "00:00:01,500"), Some(11_016.0 * 86_400.0 + 1.5));
+    assert_eq!(utc_seconds("2026-12-02", "16:35:27,274"), Some(20_789.0 * 86_400.0 + 59_727.274));
+    assert_eq!(utc_seconds("2026-12-02", "16:35"), None);
+    let epoch = SystemTime::UNIX_EPOCH + Duration::from_secs(20_789 * 86_400);
+    let log = "2026-12-02 00:00:02,500 anycast-healthchecker[1] INFO     web-55      changed to DOWN\n\
+               2026-12-02 00:00:03,000 anycast-healthchecker[1] INFO     web-7       changed to UP\n";
+    assert_eq!(logged_at(log, "changed to DOWN", epoch), [(54, 2.5)].into());
+}
+
+#[test]
+fn the_router_view_reads_single_and_multipath_routes() {
+    let text = "10.53.0.1 proto bird metric 32 \n\tnexthop via 10.91.0.2 dev rva weight 1 \n\
+                \tnexthop via 10.92.0.2 dev rvb weight 1 \n\
+                10.53.0.2 via 10.92.0.2 dev rvb proto bird metric 32 \n\
+                10.90.0.0/24 dev rvc proto kernel scope link src 10.90.0.1 \n";
+    let routes = next_hops(text);
+    assert_eq!(routes["10.53.0.1"], ["10.91.0.2", "10.92.0.2"]);
+    assert_eq!(routes["10.53.0.2"], ["10.92.0.2"]);
+    assert!(!routes.contains_key("10.90.0.0/24"), "a route with no next hop: {routes:?}");
+    assert!(!routes.contains_key("10.53.0.3"));
 }
