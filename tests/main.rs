@@ -16,6 +16,7 @@ mod daemon_transitions;
 mod damping;
 mod dead_threads;
 mod degrade_and_drain;
+mod demo_lab;
 mod differential;
 mod events;
 mod faults;

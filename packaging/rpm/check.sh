@@ -56,6 +56,7 @@ for want in \
     /usr/share/doc/anycast-healthchecker/examples/grafana/anycast-healthchecker.json \
     /usr/share/doc/anycast-healthchecker/examples/rsyslog/anycast-healthchecker.conf \
     /usr/share/doc/anycast-healthchecker/examples/systemd/sudo.conf \
+    /usr/share/anycast-healthchecker/anycast-lab \
     /etc/logrotate.d/anycast-healthchecker \
     /var/log/anycast-healthchecker \
     /usr/share/licenses/anycast-healthchecker-0.1.0/LICENSE; do
