@@ -390,6 +390,15 @@ impl Host {
         self.daemon = Some(DaemonProcess::start_via(&self.dir, "ip", &args, &[("TZ", "UTC")]));
     }
 
+    /// What the host announces and why, for a failure's message: the prefixes in its
+    /// file and its daemon's up and down decisions.
+    fn announcing(&self) -> String {
+        let listed = common::file_prefixes(&self.dir.join("p4.conf")).map_or(0, |p| p.len());
+        let (ups, downs) =
+            self.daemon.as_ref().map_or((0, 0), |d| (d.log_count("event=up"), d.log_count("event=down")));
+        format!("{} lists {listed} prefixes (ups {ups}, downs {downs})", self.name)
+    }
+
     /// "Bird 2" or "Bird 3".
     fn bird_name(&self) -> &'static str {
         if self.example == "bird3.conf" {
@@ -940,21 +949,10 @@ impl ClientLab {
                 for hosts in &forwarding {
                     *seen.entry(hosts).or_default() += 1;
                 }
-                let files: Vec<String> = self
-                    .hosts
-                    .iter()
-                    .map(|host| {
-                        let listed = common::file_prefixes(&host.dir.join("p4.conf")).map_or(0, |p| p.len());
-                        let (ups, downs) = host
-                            .daemon
-                            .as_ref()
-                            .map_or((0, 0), |d| (d.log_count("event=up"), d.log_count("event=down")));
-                        format!("{} lists {listed} (ups {ups}, downs {downs})", host.name)
-                    })
-                    .collect();
+                let hosts: Vec<String> = self.hosts.iter().map(Host::announcing).collect();
                 panic!(
                     "the router did not forward every address to {expected:?} in {WAIT:?}: {seen:?}; {}",
-                    files.join(", ")
+                    hosts.join(", ")
                 );
             }
             std::thread::sleep(Duration::from_millis(20));
