@@ -296,10 +296,28 @@ impl ClientLab {
         }
     }
 
+    /// Waits until the router forwards every address to `expected`.
     fn wait_for_router(&self, expected: &[&str]) {
-        common::wait_for(&format!("the router to forward to {expected:?}"), WAIT, || {
-            self.router_hosts() == expected
-        });
+        let view = self.view();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let forwarding = view.forwarding();
+            if forwarding.iter().all(|hosts| hosts == expected) {
+                return;
+            }
+            if Instant::now() > deadline {
+                let mut seen: std::collections::BTreeMap<&Vec<&str>, usize> = Default::default();
+                for hosts in &forwarding {
+                    *seen.entry(hosts).or_default() += 1;
+                }
+                let hosts: Vec<String> = self.hosts.iter().map(Host::announcing).collect();
+                panic!(
+                    "the router did not forward every address to {expected:?} in {WAIT:?}: {seen:?}; {}",
+                    hosts.join(", ")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
@@ -934,32 +952,6 @@ fn a_dead_server_as_clients_see_it_with_this_program_and_with_the_python_one() {
 const STACK_SERVICES: usize = 200;
 const STACK_TIMING: Timing = Timing { interval: 4.0, rise: 1 };
 
-impl ClientLab {
-    /// Waits until the router forwards every address to `expected`.
-    fn wait_for_every_address(&self, expected: &[&str]) {
-        let view = self.view();
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let forwarding = view.forwarding();
-            if forwarding.iter().all(|hosts| hosts == expected) {
-                return;
-            }
-            if Instant::now() > deadline {
-                let mut seen: std::collections::BTreeMap<&Vec<&str>, usize> = Default::default();
-                for hosts in &forwarding {
-                    *seen.entry(hosts).or_default() += 1;
-                }
-                let hosts: Vec<String> = self.hosts.iter().map(Host::announcing).collect();
-                panic!(
-                    "the router did not forward every address to {expected:?} in {WAIT:?}: {seen:?}; {}",
-                    hosts.join(", ")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
 /// When each service `web-N` logged a line with `what` last, in seconds since `epoch`,
 /// by address index (N - 1). The log is in upstream's format, time stamps in UTC (the
 /// lab's daemons run with TZ=UTC): `2026-12-02 16:35:27,274 anycast-healthchecker[1]
@@ -1044,7 +1036,7 @@ impl DeadStack {
 /// router has dropped A for every address; no request to an address fails once A is
 /// off its route.
 fn kill_stack_and_measure(lab: &mut ClientLab) -> DeadStack {
-    lab.wait_for_every_address(&["A", "B"]);
+    lab.wait_for_router(&["A", "B"]);
     let daemon_configures = |lab: &ClientLab| lab.hosts[0].daemon().log_count("reconfigured BIRD daemon");
     let before = daemon_configures(lab);
     let view = lab.view();
@@ -1057,7 +1049,7 @@ fn kill_stack_and_measure(lab: &mut ClientLab) -> DeadStack {
         || {
             let _ = server.kill();
             let _ = server.wait();
-            lab.wait_for_every_address(&["B"]);
+            lab.wait_for_router(&["B"]);
             std::thread::sleep(Duration::from_millis(500)); // the client's view after the change
         },
     );
@@ -1090,7 +1082,7 @@ fn every_server_on_a_host_dies_at_once_as_clients_see_it_with_this_program_and_w
     let mut rows = vec![("this program".to_string(), kill_stack_and_measure(&mut lab))];
     if let Some(upstream) = common::upstream::upstream_or_skip() {
         lab.hosts[0].start_server();
-        lab.wait_for_every_address(&["A", "B"]);
+        lab.wait_for_router(&["A", "B"]);
         // The Python program takes A over, on the same files: it decides each
         // service's first state and handles it (one queue item each); A stays announced.
         drop(lab.hosts[0].daemon.take());
